@@ -1,0 +1,9 @@
+/** Tests run against a real MariaDB; the CLI is exercised from dist/ (npm test builds first). */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  testTimeout: 60000,
+  maxWorkers: 2,
+};

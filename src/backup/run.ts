@@ -1,0 +1,286 @@
+/**
+ * One backup run, start to end: check, plan, quiesce consumers, open the
+ * snapshot, write every file to temporary names, publish them, complete the
+ * user snapshot, commit. A failure at any point leaves the last good backup as
+ * it was, and consumers stopped by the run are started again on every path.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { BackupConfig, DbCredentials } from '../config/types';
+import { connect } from '../db/connect';
+import { describeTables, listTables, listTriggers, listViews, showCreateTable } from '../db/introspect';
+import type { DbTableDetail, DbTrigger } from '../db/schema';
+import { openSnapshot, type Snapshot } from '../db/snapshot';
+import { dumpRows } from '../dump/rows';
+import { viewsText } from '../dump/structure';
+import { tableFileText } from '../dump/table-file';
+import { InterruptedError } from '../errors';
+import { checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository, type HostChange } from '../git/repo';
+import type { Logger } from '../log';
+import { planBackup, type BackupPlan, type TablePlan } from '../plan/plan';
+import type { Quiescer } from '../services/types';
+import { parseManifest, renderManifest, type Manifest, type ManifestTable } from '../store/manifest';
+import { MANIFEST_FILE, VIEWS_FILE } from '../store/names';
+import { TableDir, type WrittenFile } from '../store/table-dir';
+import { UserSnapshotWriter } from '../store/user-snapshot';
+import type { BackupSummary, SummaryClass } from './summary';
+
+export interface BackupRequest {
+  config: BackupConfig;
+  credentials: DbCredentials;
+  hostName: string;
+  /** -e DIR: structure and rows of the ephemeral tables also go there. */
+  ephemeralDir: string | null;
+}
+
+export interface BackupDeps {
+  log: Logger;
+  quiescer: Quiescer;
+  signal?: AbortSignal;
+  onPhase?: (phase: string) => void;
+  now?: () => Date;
+}
+
+/** Connects, lists the tables and plans, touching nothing: `--dry-run`, and the check before services are stopped. */
+export async function previewPlan(req: BackupRequest): Promise<BackupPlan> {
+  const db = await connect(req.credentials);
+  try {
+    return planFor(req, await listTables(db));
+  } finally {
+    await db.close();
+  }
+}
+
+function planFor(req: BackupRequest, dbTables: Awaited<ReturnType<typeof listTables>>): BackupPlan {
+  return planBackup({
+    classes: req.config.classes,
+    configFile: req.config.file,
+    dbTables,
+    userDataDir: req.config.userDataBackupDir !== null,
+    ephemeralDir: req.ephemeralDir !== null,
+  });
+}
+
+async function readManifest(path: string): Promise<Manifest | null> {
+  try {
+    return parseManifest(await fs.readFile(path, 'utf8'), path);
+  } catch {
+    return null;
+  }
+}
+
+function emptyFigures(): BackupSummary['perClass'] {
+  const zero = () => ({ tables: 0, rows: 0 });
+  return { global: zero(), local: zero(), ephemeral: zero(), ignore: zero(), unclassified: zero() };
+}
+
+function manifestEntry(t: TablePlan, w: WrittenFile, structureSha256: string, rowsSaved: boolean): ManifestTable {
+  return {
+    table: t.name,
+    file: t.file,
+    class: t.class as SummaryClass,
+    rowsSaved,
+    rows: rowsSaved ? w.rows : null,
+    structureSha256,
+    sha256: w.sha256,
+    contentSha256: rowsSaved ? w.contentSha256 : null,
+    transactional: t.transactional,
+  };
+}
+
+/** What changed against the previous host manifest: names the tables in the commit message. */
+export function describeChange(previous: Manifest | null, current: ManifestTable[], removedFiles: string[], viewsChanged: boolean): HostChange {
+  const old = new Map((previous?.tables ?? []).map((e) => [e.file, e]));
+  const change: HostChange = { structure: [], rows: [], removed: [], views: viewsChanged };
+  for (const e of current) {
+    const before = old.get(e.file);
+    if (!before || before.structureSha256 !== e.structureSha256) change.structure.push(e.table);
+    else if (before.sha256 !== e.sha256) change.rows.push(e.table);
+  }
+  for (const file of removedFiles) change.removed.push(old.get(file)?.table ?? file);
+  for (const list of [change.structure, change.rows, change.removed]) list.sort();
+  return change;
+}
+
+export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<BackupSummary> {
+  const { config } = req;
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  const phase = (p: string) => {
+    deps.onPhase?.(p);
+    log.debug('phase', { phase: p });
+  };
+  const throwIfAborted = () => {
+    if (deps.signal?.aborted) throw new InterruptedError('backup interrupted by a signal; nothing was published');
+  };
+
+  phase('checking');
+  if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir);
+  // The database must answer before any service is stopped.
+  const preview = await previewPlan(req);
+  const repoTop = await ensureRepository(config.csv2BackupDir, log);
+  const hostDir = join(config.csv2BackupDir, req.hostName);
+  const host = new TableDir(hostDir, { fileMode: 0o644 });
+  await host.prepare();
+  const previousManifest = await readManifest(join(hostDir, MANIFEST_FILE));
+
+  let snapshot: Snapshot | null = null;
+  let user: UserSnapshotWriter | null = null;
+  let ephemeral: TableDir | null = null;
+  const onAbort = () => snapshot?.destroy();
+  deps.signal?.addEventListener('abort', onAbort);
+  const summary: BackupSummary = {
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    durationMs: 0,
+    hostName: req.hostName,
+    hostDir,
+    perClass: emptyFigures(),
+    views: 0,
+    triggers: 0,
+    bytesWritten: 0,
+    filesChanged: [],
+    commit: null,
+    userSnapshot: null,
+    ephemeralDir: req.ephemeralDir,
+    services: null,
+    warnings: [],
+    errors: [],
+  };
+
+  try {
+    throwIfAborted();
+    phase('stopping consumers');
+    await deps.quiescer.quiesce();
+    throwIfAborted();
+
+    phase('opening snapshot');
+    snapshot = await openSnapshot(req.credentials);
+    const snap = snapshot;
+    const plan = planFor(req, await listTables(snap.db));
+    for (const w of plan.warnings) log.warn(w.message, w.table !== undefined ? { table: w.table } : {});
+    summary.warnings = plan.warnings.map((w) => w.message);
+    summary.perClass.ignore.tables = plan.ignored.length;
+    if (preview.tables.length !== plan.tables.length) log.info('tables changed between check and snapshot', { before: preview.tables.length, now: plan.tables.length });
+
+    const details = await describeTables(snap.db);
+    const creates = new Map<string, string>();
+    for (const t of plan.tables) creates.set(t.name, await showCreateTable(snap.db, t.name));
+    const triggers = new Map<string, DbTrigger[]>();
+    for (const trig of await listTriggers(snap.db)) triggers.set(trig.table, [...(triggers.get(trig.table) ?? []), trig]);
+    const views = (await listViews(snap.db)).filter((v) => plan.views.includes(v.name));
+
+    if (plan.tables.some((t) => t.rowsToUser) && config.userDataBackupDir) {
+      user = await UserSnapshotWriter.begin(config.userDataBackupDir, { gzip: config.compress === 'gzip', log, now });
+    }
+    if (req.ephemeralDir) {
+      ephemeral = new TableDir(req.ephemeralDir, { fileMode: 0o600, dirMode: 0o700 });
+      await ephemeral.prepare();
+    }
+
+    const hostEntries: ManifestTable[] = [];
+    const hostChanged: boolean[] = [];
+    let userBytes = 0;
+    const userEntries: ManifestTable[] = [];
+    const ephemeralEntries: ManifestTable[] = [];
+    const backupTable = async (t: TablePlan): Promise<void> => {
+      throwIfAborted();
+      const detail = details.get(t.name) as DbTableDetail;
+      const create = creates.get(t.name) as string;
+      const tableTriggers = triggers.get(t.name) ?? [];
+      const rows = (sink: Parameters<NonNullable<Parameters<TableDir['write']>[0]['rows']>>[0]) => dumpRows(snap.db, detail, sink).then((r) => r.rows);
+      const figures = summary.perClass[t.class];
+      figures.tables++;
+      summary.triggers += tableTriggers.length;
+
+      const hostText = tableFileText(t.name, create, tableTriggers, t.rowsToHost);
+      const hostFile = await host.write({ table: t.name, file: t.file, head: hostText.head, tail: hostText.tail, rows: t.rowsToHost ? rows : undefined });
+      hostEntries.push(manifestEntry(t, hostFile, hostText.structureSha256, t.rowsToHost));
+      hostChanged.push(hostFile.changed);
+      summary.bytesWritten += hostFile.bytes;
+      if (t.rowsToHost) figures.rows += hostFile.rows ?? 0;
+
+      const withRows = tableFileText(t.name, create, tableTriggers, true);
+      for (const [dir, entries, wanted] of [
+        [user?.tables ?? null, userEntries, t.rowsToUser],
+        [ephemeral, ephemeralEntries, t.rowsToEphemeral],
+      ] as const) {
+        if (!wanted || !dir) continue;
+        const written = await dir.write({ table: t.name, file: t.file, head: withRows.head, tail: withRows.tail, rows });
+        entries.push(manifestEntry(t, written, withRows.structureSha256, true));
+        if (dir === user?.tables) userBytes += written.bytes;
+        else summary.bytesWritten += written.bytes;
+        figures.rows += written.rows ?? 0;
+      }
+    };
+
+    phase('dumping');
+    // Tables outside the snapshot's protection are read (under a read lock) while consumers are still stopped.
+    const savesRows = (t: TablePlan) => t.rowsToHost || t.rowsToUser || t.rowsToEphemeral;
+    for (const t of plan.tables.filter((x) => !x.transactional && savesRows(x))) await snap.withReadLock(t.name, () => backupTable(t));
+    // Everything else comes from the snapshot, which no later write can change: consumers may run again.
+    await deps.quiescer.resume();
+    for (const t of plan.tables.filter((x) => x.transactional || !savesRows(x))) await backupTable(t);
+
+    const viewsFile = views.length ? viewsText(views) : null;
+    summary.views = views.length;
+    const viewsChanged = await host.writeMeta(VIEWS_FILE, viewsFile);
+    const database = req.credentials.database;
+    const triggerList = [...triggers.values()].flat().filter((x) => plan.tables.some((t) => t.name === x.table)).map((x) => ({ table: x.table, name: x.name }));
+    const hostManifest: Manifest = {
+      format: 1,
+      kind: 'host',
+      database,
+      compressed: false,
+      tables: hostEntries,
+      views: viewsFile ? { file: VIEWS_FILE, sha256: (await import('node:crypto')).createHash('sha256').update(viewsFile).digest('hex'), names: views.map((v) => v.name) } : null,
+      triggers: triggerList,
+    };
+    await host.writeMeta(MANIFEST_FILE, renderManifest(hostManifest));
+    await snap.close();
+    snapshot = null;
+    throwIfAborted();
+
+    phase('publishing');
+    const removed = await host.publish(new Set(plan.tables.map((t) => t.file)));
+    summary.filesChanged = [...hostEntries.filter((_, i) => hostChanged[i]).map((e) => e.file), ...removed];
+    if (ephemeral) {
+      await ephemeral.publish(null);
+    }
+    if (user) {
+      summary.userSnapshot = await user.complete({ format: 1, kind: 'user', database, compressed: config.compress === 'gzip', tables: userEntries, views: null, triggers: [] });
+      if (summary.userSnapshot !== null) summary.bytesWritten += userBytes;
+      else log.info('user data unchanged since the latest snapshot; latest kept', { dir: config.userDataBackupDir });
+      user = null;
+    }
+
+    phase('committing');
+    const change = describeChange(previousManifest, hostEntries.filter((_, i) => hostChanged[i]), removed, viewsChanged);
+    summary.commit = await commitHostDir(
+      repoTop,
+      hostDir,
+      (staged) => (change.structure.length || change.rows.length || change.removed.length || change.views ? commitMessage(req.hostName, change) : `${req.hostName}: files changed since the last commit\n\n${staged.join('\n')}\n`),
+      { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
+    );
+  } catch (err) {
+    snapshot?.destroy();
+    await host.discard();
+    await ephemeral?.discard();
+    await user?.abort();
+    if (deps.signal?.aborted && !(err instanceof InterruptedError)) {
+      throw new InterruptedError('backup interrupted by a signal; nothing was published', { cause: err });
+    }
+    throw err;
+  } finally {
+    deps.signal?.removeEventListener('abort', onAbort);
+    await deps.quiescer.resume();
+    summary.services = deps.quiescer.report();
+  }
+
+  for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);
+  const finished = now();
+  summary.finishedAt = finished.toISOString();
+  summary.durationMs = finished.getTime() - started.getTime();
+  return summary;
+}

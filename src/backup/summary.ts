@@ -1,0 +1,34 @@
+/** What one backup run did; printed at the end, stored in status.json, exported as metrics. */
+import type { TableClass } from '../config/types';
+import type { QuiesceReport } from '../services/types';
+
+export type SummaryClass = TableClass | 'unclassified';
+
+export interface ClassFigures {
+  tables: number;
+  /** Rows written (0 for classes whose rows are not saved). */
+  rows: number;
+}
+
+export interface BackupSummary {
+  startedAt: string; // ISO 8601
+  finishedAt: string;
+  durationMs: number;
+  hostName: string;
+  hostDir: string;
+  perClass: Record<SummaryClass, ClassFigures>;
+  views: number;
+  triggers: number;
+  bytesWritten: number;
+  /** Files in the host directory that changed (written or removed). */
+  filesChanged: string[];
+  /** Commit hash, or null when nothing changed. */
+  commit: string | null;
+  /** The user-data snapshot directory written, or null (not configured, or unchanged). */
+  userSnapshot: string | null;
+  ephemeralDir: string | null;
+  services: QuiesceReport | null;
+  warnings: string[];
+  /** Errors that did not void the backup (e.g. a consumer that failed to start again). */
+  errors: string[];
+}

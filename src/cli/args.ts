@@ -1,0 +1,89 @@
+/** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
+import { UsageError } from '../errors';
+import type { LogLevel } from '../log';
+import type { ServiceMode } from '../services/types';
+
+export interface BackupArgs {
+  command: 'backup' | 'daemon' | 'help';
+  config?: string;
+  dbConfig?: string;
+  hostName?: string;
+  ephemeralDir?: string;
+  mode: ServiceMode;
+  dryRun: boolean;
+  logLevel: LogLevel;
+  logJson?: string;
+}
+
+export const USAGE = `Usage:
+  schema_backup [options]             back up once, then exit
+  schema_backup --daemon [options]    back up on the configured cron schedule (systemd service)
+  schema_backup status [--json] [--max-age HOURS] [--config FILE]
+  schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME]
+
+Options:
+  --config FILE                schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <install root>/etc/schema_backup.conf)
+  --db-config FILE             database credentials: CSV2 YAML (database: db_host, db_user, ...) or a MySQL
+                               option file ([client] user=, password=, ...). Default: db_config in schema_backup.conf,
+                               else /etc/cloudscheduler/cloudscheduler.yaml
+  --host-name NAME             name of the host directory under csv2_backup_dir (default: this host's FQDN)
+  -e, --ephemeral-directory DIR  also write structure and rows of the ephemeral tables to DIR
+  -m, --model                  stop consumers, restart the providers, back up, start the consumers again
+  -t, --target                 like --model, but leave the consumers stopped (db_upgrade's pre-hook)
+      --online                 touch no service; rely on the consistent snapshot alone
+      --dry-run                print the plan (each table, its class, what is saved where, warnings) and exit
+      --daemon                 run as a daemon on the configured schedule
+      --log-level LEVEL        error, warn, info (default) or debug
+      --log-json FILE          also write log lines as JSON to FILE
+  -h, --help                   show this help
+
+Default mode: stop the running consumers, wait pause_interval seconds, back up, start again the
+consumers that were stopped (consumers that were already stopped stay stopped).
+
+Exit codes: 0 success, 1 internal error, 2 usage, 3 configuration, 4 database, 5 storage or git,
+6 service (systemctl), 7 another run is active, 8 verification failed, 130 interrupted by a signal.
+`;
+
+const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+export function parseBackupArgs(argv: readonly string[]): BackupArgs {
+  const args: BackupArgs = { command: 'backup', mode: 'default', dryRun: false, logLevel: 'info' };
+  const modes: ServiceMode[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--config': args.config = value(); break;
+      case '--db-config': args.dbConfig = value(); break;
+      case '--host-name': args.hostName = value(); break;
+      case '-e':
+      case '--ephemeral-directory': args.ephemeralDir = value(); break;
+      case '-m':
+      case '--model': modes.push('model'); break;
+      case '-t':
+      case '--target': modes.push('target'); break;
+      case '--online': modes.push('online'); break;
+      case '--dry-run': args.dryRun = true; break;
+      case '--daemon': args.command = 'daemon'; break;
+      case '--log-level': {
+        const level = value() as LogLevel;
+        if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+        args.logLevel = level;
+        break;
+      }
+      case '--log-json': args.logJson = value(); break;
+      case '-h':
+      case '--help': args.command = 'help'; break;
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}; see schema_backup --help`);
+    }
+  }
+  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  args.mode = modes[0] ?? 'default';
+  return args;
+}

@@ -1,0 +1,75 @@
+/** schema_backup's entry point: dispatches the subcommands and turns every outcome into an exit code. */
+import { ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage, UsageError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { renderPlan } from '../plan/render';
+import { statusCommand } from '../daemon/status-command';
+import { parseBackupArgs, USAGE, type BackupArgs } from './args';
+import { backupOnce, planOnly, readConfig, type RunSettings } from './backup-command';
+import { runDaemonCommand } from './daemon-command';
+import { summaryText } from './summary-text';
+
+export interface Io {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export function logFailure(log: Logger, err: unknown): void {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) log.error('invalid configuration', { problem: formatConfigMessage(p) });
+  } else {
+    log.error('run failed', { error: errorMessage(err), exitCode: exitCodeOf(err) });
+  }
+}
+
+function settingsOf(args: BackupArgs): RunSettings {
+  return { configPath: args.config, dbConfig: args.dbConfig, hostName: args.hostName, ephemeralDir: args.ephemeralDir, mode: args.mode };
+}
+
+export async function main(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (argv[0] === 'status') return statusCommand(argv.slice(1), io, env);
+  let args: BackupArgs;
+  try {
+    args = parseBackupArgs(argv);
+  } catch (err) {
+    io.stderr.write(`schema_backup: ${errorMessage(err)}\n`);
+    return err instanceof UsageError ? EXIT.usage : EXIT.internal;
+  }
+  if (args.command === 'help') {
+    io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  const log = createLogger({ level: args.logLevel, jsonFile: args.logJson, stream: io.stderr });
+  const settings = settingsOf(args);
+  if (args.command === 'daemon') return runDaemonCommand(settings, { log, env });
+
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.warn('signal received: stopping safely (consumers are started again, nothing half-written is kept)', { signal });
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const config = readConfig(args.config, env, log);
+    if (args.dryRun) {
+      const { plan, hostName } = await planOnly(config, settings);
+      io.stdout.write(
+        renderPlan(plan, {
+          host: `${config.csv2BackupDir}/${hostName}`,
+          user: config.userDataBackupDir,
+          ephemeral: args.ephemeralDir ?? null,
+        }),
+      );
+      return EXIT.ok;
+    }
+    const summary = await backupOnce(config, settings, { log, signal: controller.signal, env });
+    io.stdout.write(summaryText(summary));
+    return summary.errors.length ? EXIT.service : EXIT.ok;
+  } catch (err) {
+    logFailure(log, err);
+    return exitCodeOf(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

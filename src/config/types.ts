@@ -1,0 +1,59 @@
+/** The resolved, fully typed configuration that every other module consumes. */
+
+export const TABLE_CLASSES = ['global', 'local', 'ephemeral', 'ignore'] as const;
+export type TableClass = (typeof TABLE_CLASSES)[number];
+
+/** A table name as listed in schema_backup.conf, with where it was listed. */
+export interface ListedTable {
+  name: string;
+  /** 1-based line in schema_backup.conf (0 when not known). */
+  line: number;
+}
+
+export interface RetentionPolicy {
+  /** Keep at least the newest N snapshots (null: no count limit). */
+  keep: number | null;
+  /** Keep snapshots younger than D days (null: no age limit). */
+  maxAgeDays: number | null;
+}
+
+export interface BackupConfig {
+  /** Absolute path of the schema_backup.conf that was read. */
+  file: string;
+  /** Absolute; `<install root>/schema/schema_backup` when omitted, null or `default`. */
+  csv2BackupDir: string;
+  /** Absolute, or null when local data is not backed up. */
+  userDataBackupDir: string | null;
+  providers: string[];
+  consumers: string[];
+  classes: Record<TableClass, ListedTable[]>;
+  /** Seconds to wait after stopping consumers. */
+  pauseInterval: number;
+  /** Absolute path of the credentials file, or null for the default lookup. */
+  dbConfig: string | null;
+  /** Cron expression for the daemon (node-cron syntax, 5 or 6 fields). */
+  schedule: string;
+  /** Directory for the lock, the recovery record and status.json. */
+  stateDir: string;
+  /** Absolute path of status.json. */
+  statusFile: string;
+  /** Prometheus textfile-collector output, or null. */
+  metricsFile: string | null;
+  retention: RetentionPolicy | null;
+  compress: 'none' | 'gzip';
+  /** Timeout for each systemctl call, seconds. */
+  systemctlTimeout: number;
+  verifyAfterBackup: boolean;
+}
+
+/** Database credentials; never logged, never put on a command line. */
+export interface DbCredentials {
+  host: string;
+  port: number;
+  socketPath: string | null;
+  user: string;
+  password: string;
+  database: string;
+  /** The file they came from (for messages). */
+  source: string;
+}

@@ -1,0 +1,233 @@
+/**
+ * The long-running service: backs up on a cron cadence under systemd.
+ * Never silent (every run lands in the log, the status file, metrics and the
+ * unit's STATUS=), never wedged (watchdog pings from a timer, overlapping ticks
+ * skipped), never stopped by one bad night (a failed run is recorded and the
+ * next tick comes anyway). The backup itself is the injected runOnce.
+ */
+import type { BackupSummary } from '../backup/summary';
+import type { BackupConfig } from '../config/types';
+import { ConfigError, EXIT, VerifyError, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
+import type { Logger } from '../log';
+import { applyRetention } from '../store/retention';
+import { writeMetrics } from './metrics';
+import { watchdogIntervalMs, type Notifier } from './notify';
+import { checkSchedule, startSchedule, type Schedule } from './schedule';
+import { failureRecord, readStatus, successRecord, writeStatus, type StatusRecord, type VerifyOutcome } from './status';
+
+/** Where SIGHUP/SIGTERM/SIGINT come from: `process`, or an EventEmitter in tests. */
+export interface SignalSource {
+  on(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
+  off(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
+}
+
+export interface DaemonOptions {
+  /** Reads and validates the configuration; throws ConfigError. Called at start and on SIGHUP. */
+  loadConfig: () => BackupConfig;
+  /** One backup. On abort it must bring the run to a safe end (consumers started again, no half files) and settle. */
+  runOnce: (config: BackupConfig, signal: AbortSignal) => Promise<BackupSummary>;
+  /** Called after the daemon has recorded a run (status, metrics, retention). */
+  afterRun?: (config: BackupConfig, outcome: BackupSummary | Error) => Promise<void>;
+  /** Restarts consumers left stopped by an interrupted run; called once before scheduling. */
+  recover?: (config: BackupConfig) => Promise<void>;
+  notifier: Notifier;
+  log: Logger;
+  /** For WATCHDOG_USEC / WATCHDOG_PID; process.env by default. */
+  env?: NodeJS.ProcessEnv;
+  signals?: SignalSource;
+  now?: () => Date;
+}
+
+interface Running {
+  startedAt: Date;
+  controller: AbortController;
+  /** Settles (never rejects) once the run is over and recorded. */
+  done: Promise<void>;
+}
+
+/** Resolves with the process exit code once stopped by SIGTERM/SIGINT (0), or at once for an invalid configuration. */
+export async function runDaemon(opts: DaemonOptions): Promise<number> {
+  const { log, notifier } = opts;
+  const signals: SignalSource = opts.signals ?? process;
+  const now = opts.now ?? (() => new Date());
+
+  let config: BackupConfig;
+  let schedule: Schedule | null = null;
+  try {
+    config = opts.loadConfig();
+    checkSchedule(config.schedule, config.file);
+  } catch (err) {
+    logConfigProblems(log, 'invalid configuration, not starting', err);
+    return err instanceof ConfigError ? EXIT.config : exitCodeOf(err);
+  }
+  let stopping = false;
+  let current: Running | null = null;
+  let last: StatusRecord | null = await previousRecord(config.statusFile, log);
+
+  let resolveStopped: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+
+  const watchdogMs = watchdogIntervalMs(opts.env ?? process.env);
+  // A timer, not a hook in the run: it keeps firing while a long dump awaits I/O.
+  const watchdog = watchdogMs !== null ? setInterval(() => current || notifier.watchdog(), watchdogMs) : null;
+  if (watchdogMs !== null) notifier.watchdog();
+
+  const idleStatus = (): void => {
+    const next = schedule?.nextRun();
+    const lastText = last ? `last run ${last.result === 'success' ? 'succeeded' : `FAILED (exit ${last.exitCode})`} at ${last.finishedAt}` : 'no run yet';
+    notifier.status(`idle; next run ${next ? next.toISOString() : 'not scheduled'}; ${lastText}`);
+  };
+
+  function tick(): void {
+    if (stopping) return;
+    if (current && false) {
+      log.warn('previous run still in progress, tick skipped', { runningSince: current.startedAt.toISOString() });
+      return;
+    }
+    current = startRun(config);
+  }
+
+  function startRun(runConfig: BackupConfig): Running {
+    const controller = new AbortController();
+    const startedAt = now();
+    log.info('backup run started');
+    notifier.status(`running backup (since ${startedAt.toISOString()})`);
+    const done = (async () => {
+      let outcome: BackupSummary | Error;
+      try {
+        const summary = await opts.runOnce(runConfig, controller.signal);
+        outcome = summary;
+        const fields = { durationMs: summary.durationMs, commit: summary.commit ?? 'none', filesChanged: summary.filesChanged.length };
+        if (summary.errors.length > 0) log.error('backup run finished with errors', { ...fields, errors: summary.errors });
+        else log.info('backup run finished', fields);
+      } catch (err) {
+        outcome = err instanceof Error ? err : new Error(String(err));
+        log.error('backup run failed', { err: errorMessage(err), exitCode: exitCodeOf(err), aborted: controller.signal.aborted });
+      }
+      await record(runConfig, outcome, startedAt, controller.signal.aborted);
+    })().finally(() => {
+      current = null;
+      if (!stopping) idleStatus();
+    });
+    return { startedAt, controller, done };
+  }
+
+  /** Status file, metrics, retention, then the caller's hook; each failure is logged, none ends the daemon. */
+  async function record(runConfig: BackupConfig, outcome: BackupSummary | Error, startedAt: Date, aborted: boolean): Promise<void> {
+    const nextRun = stopping ? null : (schedule?.nextRun() ?? null);
+    const rec =
+      outcome instanceof Error
+        ? failureRecord({ startedAt, finishedAt: now(), error: outcome, previous: last, nextRun, verify: outcome instanceof VerifyError ? { ok: false, message: outcome.message } : undefined })
+        : successRecord(outcome, { nextRun, verify: verifyOf(outcome) });
+    last = rec;
+    await guarded(log, 'cannot write the status file', { file: runConfig.statusFile }, () => writeStatus(runConfig.statusFile, rec));
+    const metricsFile = runConfig.metricsFile;
+    if (metricsFile) await guarded(log, 'cannot write the metrics file', { file: metricsFile }, () => writeMetrics(metricsFile, rec));
+    const { retention, userDataBackupDir } = runConfig;
+    if (!aborted && retention && userDataBackupDir) {
+      await guarded(log, 'user-data retention failed', { dir: userDataBackupDir }, () => applyRetention(userDataBackupDir, retention, log, now()));
+    }
+    if (opts.afterRun) {
+      const hook = opts.afterRun;
+      await guarded(log, 'after-run hook failed', {}, () => hook(runConfig, outcome));
+    }
+  }
+
+  function reload(): void {
+    if (stopping) return;
+    log.info('reloading configuration');
+    let next: BackupConfig;
+    let nextSchedule: Schedule;
+    try {
+      next = opts.loadConfig();
+      nextSchedule = startSchedule(next.schedule, () => tick(), log);
+    } catch (err) {
+      logConfigProblems(log, 'configuration reload failed, keeping the previous configuration', err);
+      return;
+    }
+    // A run in progress keeps the configuration it started with.
+    schedule?.stop();
+    schedule = nextSchedule;
+    config = next;
+    log.info('configuration reloaded', { schedule: next.schedule, nextRun: nextSchedule.nextRun()?.toISOString() ?? 'none' });
+    if (!current) idleStatus();
+  }
+
+  function stop(signal: string): void {
+    if (stopping) {
+      log.info('already stopping', { signal });
+      return;
+    }
+    stopping = true;
+    const running = current;
+    log.info('stopping', { signal, runInProgress: running !== null });
+    notifier.stopping();
+    schedule?.stop();
+    if (running) {
+      notifier.status('stopping: bringing the backup run to a safe end');
+      running.controller.abort(new Error(`received ${signal}`));
+    }
+    void (async () => {
+      if (running) await running.done;
+      if (watchdog) clearInterval(watchdog);
+      signals.off('SIGHUP', onHup);
+      signals.off('SIGTERM', onTerm);
+      signals.off('SIGINT', onInt);
+      await notifier.flush();
+      log.info('stopped');
+      resolveStopped();
+    })();
+  }
+
+  const onHup = (): void => reload();
+  const onTerm = (): void => stop('SIGTERM');
+  const onInt = (): void => stop('SIGINT');
+  signals.on('SIGHUP', onHup);
+  signals.on('SIGTERM', onTerm);
+  signals.on('SIGINT', onInt);
+
+  if (opts.recover) {
+    const recover = opts.recover;
+    notifier.status('recovering from an interrupted run');
+    await guarded(log, 'recovery of an interrupted run failed', {}, () => recover(config));
+  }
+  if (!stopping) {
+    schedule = startSchedule(config.schedule, () => tick(), log);
+    notifier.ready();
+    idleStatus();
+    log.info('daemon started', { schedule: config.schedule, nextRun: schedule.nextRun()?.toISOString() ?? 'none' });
+  }
+  await stopped;
+  return EXIT.ok;
+}
+
+/** The verify outcome, if the runner reports one on its summary. */
+function verifyOf(summary: BackupSummary): VerifyOutcome | undefined {
+  const v = (summary as BackupSummary & { verify?: VerifyOutcome }).verify;
+  return v && typeof v.ok === 'boolean' ? v : undefined;
+}
+
+async function previousRecord(file: string, log: Logger): Promise<StatusRecord | null> {
+  try {
+    return await readStatus(file);
+  } catch (err) {
+    log.warn('cannot read the previous status file, starting afresh', { file, err: errorMessage(err) });
+    return null;
+  }
+}
+
+async function guarded(log: Logger, message: string, meta: Record<string, unknown>, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    log.error(message, { ...meta, err: errorMessage(err) });
+  }
+}
+
+function logConfigProblems(log: Logger, message: string, err: unknown): void {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) log.error(message, { problem: formatConfigMessage(p) });
+  } else {
+    log.error(message, { err: errorMessage(err) });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * The cron cadence, on node-cron 4. The tick only starts a run and returns:
+ * whether a run is already in progress is the daemon's business, because a
+ * run outlives the task that started it when SIGHUP reschedules.
+ */
+import { createTask, validateDetailed, type ScheduledTask } from 'node-cron';
+import { ConfigError } from '../errors';
+import type { Logger } from '../log';
+
+export interface Schedule {
+  readonly expression: string;
+  /** The next tick, or null once stopped. */
+  nextRun(): Date | null;
+  /** Idempotent. */
+  stop(): void;
+}
+
+/** Throws ConfigError (key `schedule`) when node-cron refuses the expression. */
+export function checkSchedule(expression: string, file = '-'): void {
+  const v = validateDetailed(expression);
+  if (!v.valid) {
+    const why = v.errors.map((e) => e.message).join('; ') || 'invalid cron expression';
+    throw new ConfigError([{ file, key: 'schedule', message: `${JSON.stringify(expression)}: ${why}` }]);
+  }
+}
+
+export function startSchedule(expression: string, onTick: () => void, log: Logger): Schedule {
+  checkSchedule(expression);
+  const task: ScheduledTask = createTask(
+    expression,
+    () => {
+      onTick();
+    },
+    {
+      // node-cron's own warnings (e.g. a missed tick after the event loop stalled) go to our log.
+      logger: {
+        info: (m) => log.debug('scheduler', { detail: String(m) }),
+        warn: (m) => log.warn('scheduler warning', { detail: String(m) }),
+        error: (m, err) => log.error('scheduler error', { detail: String(m), err: err ? err.message : undefined }),
+        debug: (m) => log.debug('scheduler', { detail: String(m) }),
+      },
+    },
+  );
+  void task.start();
+  let stopped = false;
+  return {
+    expression,
+    nextRun: () => (stopped ? null : task.getNextRun()),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      void task.destroy();
+    },
+  };
+}
+
+/**
+ * Time between the next two ticks, in ms (null for an invalid expression):
+ * what "overdue" means for `schema_backup status` when no --max-age is given.
+ */
+export function scheduleIntervalMs(expression: string): number | null {
+  if (!validateDetailed(expression).valid) return null;
+  const task = createTask(expression, () => undefined);
+  try {
+    const runs = task.getNextRuns(2);
+    return runs.length === 2 ? (runs[1] as Date).getTime() - (runs[0] as Date).getTime() : null;
+  } finally {
+    void task.destroy();
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * `schema_backup status [--json] [--max-age HOURS] [--config FILE]`: reads the
+ * status file the daemon writes and says whether backups are healthy, with an
+ * exit code for monitoring (see STATUS_EXIT). Without --max-age, a success is
+ * overdue after one schedule interval plus two hours (26 h for a daily schedule).
+ */
+import { loadConfig, resolveConfigPath } from '../config/load';
+import { installRoot } from '../config/paths';
+import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
+import { scheduleIntervalMs } from './schedule';
+import { readStatus, statusReport } from './status';
+
+export interface StatusIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+export interface StatusArgs {
+  help: boolean;
+  json: boolean;
+  maxAgeHours: number | null;
+  configPath?: string;
+}
+
+const USAGE = 'usage: schema_backup status [--json] [--max-age HOURS] [--config FILE]\n';
+const SLACK_HOURS = 2;
+
+/** Throws UsageError on misuse. */
+export function parseStatusArgs(argv: readonly string[]): StatusArgs {
+  const args: StatusArgs = { help: false, json: false, maxAgeHours: null };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '-h':
+      case '--help':
+        args.help = true;
+        break;
+      case '--json':
+        if (inline !== undefined) throw new UsageError('--json takes no value');
+        args.json = true;
+        break;
+      case '--max-age': {
+        const text = value();
+        const hours = Number(text);
+        if (!/^\d+(\.\d+)?$/.test(text) || !(hours > 0)) throw new UsageError(`--max-age: expected a positive number of hours, got ${JSON.stringify(text)}`);
+        args.maxAgeHours = hours;
+        break;
+      }
+      case '--config':
+        args.configPath = value();
+        break;
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+    }
+  }
+  return args;
+}
+
+export function defaultMaxAgeHours(schedule: string): number {
+  const interval = scheduleIntervalMs(schedule);
+  return (interval === null ? 24 : interval / 3_600_000) + SLACK_HOURS;
+}
+
+export async function statusCommand(argv: string[], io: StatusIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let args: StatusArgs;
+  try {
+    args = parseStatusArgs(argv);
+  } catch (err) {
+    io.stderr.write(`schema_backup status: ${errorMessage(err)}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (args.help) {
+    io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  let statusFile: string;
+  let schedule: string;
+  try {
+    const root = installRoot();
+    const path = resolveConfigPath({ cliPath: args.configPath, env, installRoot: root });
+    const { config } = loadConfig(path, { installRoot: root });
+    statusFile = config.statusFile;
+    schedule = config.schedule;
+  } catch (err) {
+    const lines = err instanceof ConfigError ? err.problems.map(formatConfigMessage) : [errorMessage(err)];
+    io.stderr.write(lines.map((l) => `schema_backup status: ${l}\n`).join(''));
+    return EXIT.config;
+  }
+  let record;
+  try {
+    record = await readStatus(statusFile);
+  } catch (err) {
+    io.stderr.write(`schema_backup status: cannot read ${statusFile}: ${errorMessage(err)}\n`);
+    return EXIT.internal;
+  }
+  const report = statusReport(record, { now: new Date(), maxAgeHours: args.maxAgeHours ?? defaultMaxAgeHours(schedule), file: statusFile });
+  io.stdout.write(args.json ? `${JSON.stringify(report.json, null, 2)}\n` : report.text);
+  return report.exitCode;
+}

@@ -1,0 +1,82 @@
+/**
+ * mysql2 behind a narrow interface: open a connection from credentials, run
+ * queries, stream rows. Errors become DatabaseError with the server's words
+ * (never the password: mysql2's messages do not contain it).
+ */
+import mysql from 'mysql2';
+import type { Connection, FieldPacket } from 'mysql2';
+import type { DbCredentials } from '../config/types';
+import { DatabaseError } from '../errors';
+
+export interface Db {
+  readonly raw: Connection;
+  readonly database: string;
+  query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
+  /** Rows as arrays of strings (NULL as null). */
+  queryArrays(sql: string, values?: unknown[]): Promise<(string | null)[][]>;
+  close(): Promise<void>;
+  /** Kills the socket at once (used on abort). */
+  destroy(): void;
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: string; sqlMessage?: string; message?: string };
+  return e.sqlMessage ? `${e.code}: ${e.sqlMessage}` : e.message ?? String(err);
+}
+
+export function toDatabaseError(err: unknown, context: string): DatabaseError {
+  return new DatabaseError(`${context}: ${describe(err)}`, { cause: err });
+}
+
+export function connectionOptions(creds: DbCredentials): mysql.ConnectionOptions {
+  return {
+    ...(creds.socketPath ? { socketPath: creds.socketPath } : { host: creds.host, port: creds.port }),
+    user: creds.user,
+    password: creds.password,
+    database: creds.database,
+    charset: 'utf8mb4_general_ci',
+    // Dates, decimals and big numbers as strings: nothing is reinterpreted by JavaScript.
+    dateStrings: true,
+    supportBigNumbers: true,
+    bigNumberStrings: true,
+    decimalNumbers: false,
+    timezone: 'Z',
+    connectTimeout: 15000,
+    multipleStatements: false,
+  };
+}
+
+export async function connect(creds: DbCredentials): Promise<Db> {
+  const raw = mysql.createConnection(connectionOptions(creds));
+  await new Promise<void>((resolve, reject) => {
+    raw.connect((err) => (err ? reject(toDatabaseError(err, `cannot connect to ${where(creds)} as ${creds.user}`)) : resolve()));
+  });
+  // A connection error after connect must not crash the process: queries report it.
+  raw.on('error', () => undefined);
+  return wrap(raw, creds.database);
+}
+
+export function where(creds: DbCredentials): string {
+  return creds.socketPath ? `socket ${creds.socketPath}` : `${creds.host}:${creds.port}`;
+}
+
+function wrap(raw: Connection, database: string): Db {
+  const query = <T>(sql: string, values?: unknown[], rowsAsArray = false) =>
+    new Promise<T[]>((resolve, reject) => {
+      raw.query({ sql, values, rowsAsArray }, (err, rows: unknown, _fields?: FieldPacket[]) => {
+        if (err) reject(toDatabaseError(err, `query failed (${sql.slice(0, 120)})`));
+        else resolve(rows as T[]);
+      });
+    });
+  return {
+    raw,
+    database,
+    query: (sql, values) => query(sql, values),
+    queryArrays: (sql, values) => query<(string | null)[]>(sql, values, true),
+    close: () =>
+      new Promise<void>((resolve) => {
+        raw.end(() => resolve());
+      }),
+    destroy: () => raw.destroy(),
+  };
+}

@@ -1,0 +1,42 @@
+/** What the server says the database holds: the inputs of planning and dumping. */
+
+export interface DbColumn {
+  name: string;
+  /** information_schema DATA_TYPE, lower case (int, varchar, blob, point, ...). */
+  dataType: string;
+  /** Generated (virtual or stored) columns are never inserted. */
+  generated: boolean;
+}
+
+export interface DbTable {
+  name: string;
+  kind: 'table' | 'view' | 'sequence';
+  /** Storage engine, lower case (innodb, myisam, aria, ...); null for views. */
+  engine: string | null;
+}
+
+export interface DbTableDetail {
+  name: string;
+  columns: DbColumn[];
+  /** Primary key columns in key order; empty when the table has none. */
+  primaryKey: string[];
+}
+
+export interface DbTrigger {
+  name: string;
+  table: string;
+  /** Full CREATE TRIGGER statement as SHOW CREATE TRIGGER gives it. */
+  createStatement: string;
+  sqlMode: string;
+}
+
+export interface DbView {
+  name: string;
+  /** Full CREATE VIEW statement as SHOW CREATE VIEW gives it. */
+  createStatement: string;
+}
+
+/** Engines whose reads are covered by the consistent snapshot. */
+export function isTransactional(engine: string | null): boolean {
+  return engine === 'innodb';
+}

@@ -1,0 +1,23 @@
+/** The text of one table file around its rows (pure). */
+import { createHash } from 'node:crypto';
+import type { DbTrigger } from '../db/schema';
+import { FILE_FOOTER, ROWS_MARKER, fileHeader, tableStructure, triggersText } from './structure';
+
+export interface TableFileText {
+  /** Header, DROP/CREATE, and the rows marker when rows follow. */
+  head: string;
+  /** Triggers (after the rows, so they do not fire while loading) and the footer. */
+  tail: string;
+  structureSha256: string;
+}
+
+export function tableFileText(table: string, createTable: string, triggers: readonly DbTrigger[], withRows: boolean): TableFileText {
+  const head =
+    fileHeader(withRows ? 'table: structure and rows' : 'table: structure only') +
+    // Where rows are saved the counter belongs to them; where they are not it is noise in git.
+    tableStructure(table, createTable, withRows) +
+    (withRows ? `\n${ROWS_MARKER}` : '');
+  const tail = triggersText(triggers) + FILE_FOOTER;
+  const structureSha256 = createHash('sha256').update(head).update(tail).digest('hex');
+  return { head, tail, structureSha256 };
+}

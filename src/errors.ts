@@ -1,0 +1,111 @@
+/**
+ * The error hierarchy. Each class maps to one documented exit code, so the
+ * entry point can turn any failure into a code without knowing its origin.
+ */
+
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  config: 3,
+  database: 4,
+  store: 5,
+  service: 6,
+  busy: 7,
+  verify: 8,
+  /** Stopped by SIGINT/SIGTERM (128 + SIGINT, as shells report it). */
+  interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export class SchemaBackupError extends Error {
+  readonly exitCode: ExitCode = EXIT.internal;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found in a configuration or credentials file. */
+export interface ConfigMessage {
+  file: string;
+  /** 1-based line, when the problem can be tied to one. */
+  line?: number;
+  /** Dotted key path, e.g. `global[3]` or `user_data_retention.keep`. */
+  key?: string;
+  message: string;
+}
+
+export function formatConfigMessage(m: ConfigMessage): string {
+  const where = m.line !== undefined ? `${m.file}:${m.line}` : m.file;
+  return m.key ? `${where}: ${m.key}: ${m.message}` : `${where}: ${m.message}`;
+}
+
+/** Command line misuse: nothing was attempted. */
+export class UsageError extends SchemaBackupError {
+  override readonly exitCode = EXIT.usage;
+}
+
+/** Configuration or credentials are invalid: nothing was attempted. */
+export class ConfigError extends SchemaBackupError {
+  override readonly exitCode = EXIT.config;
+  readonly problems: ConfigMessage[];
+  constructor(problems: ConfigMessage[] | string, options?: { cause?: unknown }) {
+    const list = typeof problems === 'string' ? [{ file: '-', message: problems }] : problems;
+    super(list.map(formatConfigMessage).join('\n'), options);
+    this.problems = list;
+  }
+}
+
+/** The database could not be reached, or a statement failed. */
+export class DatabaseError extends SchemaBackupError {
+  override readonly exitCode = EXIT.database;
+}
+
+/** Writing backup files, the user-data snapshot or git failed. */
+export class StoreError extends SchemaBackupError {
+  override readonly exitCode = EXIT.store;
+}
+
+/** systemctl failed to stop, start or restart a service. */
+export class ServiceError extends SchemaBackupError {
+  override readonly exitCode = EXIT.service;
+}
+
+/** Another run holds the lock. */
+export class BusyError extends SchemaBackupError {
+  override readonly exitCode = EXIT.busy;
+}
+
+/** A backup did not verify, or a restore refused its input. */
+export class VerifyError extends SchemaBackupError {
+  override readonly exitCode = EXIT.verify;
+}
+
+/** The run was stopped by a signal; it cleaned up after itself. */
+export class InterruptedError extends SchemaBackupError {
+  override readonly exitCode = EXIT.interrupted;
+}
+
+/** A process spawned through src/proc failed; carries what it said. */
+export class CommandError extends SchemaBackupError {
+  constructor(
+    readonly command: string,
+    readonly args: readonly string[],
+    readonly code: number | null,
+    readonly stdout: string,
+    readonly stderr: string,
+    reason?: string,
+  ) {
+    super(`${command} ${args.join(' ')} ${reason ?? `exited with ${code}`}${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
+  }
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  return err instanceof SchemaBackupError ? err.exitCode : EXIT.internal;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,139 @@
+/**
+ * A buffered writer for one backup file: large writes, sha256 of the bytes on
+ * disk, and a second sha256 over the rows section (the content checksum that
+ * verify recomputes from a restored table). Optionally gzip (each flush is a
+ * gzip member; concatenated members are a valid gzip file).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+import { StoreError, errorMessage } from '../errors';
+
+const gzip = promisify(gzipCb);
+const FLUSH_BYTES = 1 << 20;
+
+export interface SinkResult {
+  path: string;
+  /** Bytes on disk. */
+  bytes: number;
+  /** sha256 (hex) of the bytes on disk. */
+  sha256: string;
+  /** sha256 (hex) of the rows section, uncompressed; null if no rows section was marked. */
+  rowsSha256: string | null;
+}
+
+export interface RowSink {
+  /** Appends; returns true when the caller should await flush() before pushing more. */
+  push(chunk: Buffer | string): boolean;
+  flush(): Promise<void>;
+  startRows(): void;
+  endRows(): void;
+}
+
+export class FileSink implements RowSink {
+  private chunks: Buffer[] = [];
+  private pending = 0;
+  private bytes = 0;
+  private readonly fileHash: Hash = createHash('sha256');
+  private rowsHash: Hash | null = null;
+  private rowsDigest: string | null = null;
+  private closed = false;
+
+  private constructor(
+    readonly path: string,
+    private readonly handle: fs.FileHandle | null,
+    private readonly compress: boolean,
+  ) {}
+
+  /** Opens `path` for writing (0600 unless told otherwise; created fresh). A null path hashes without writing. */
+  static async open(path: string | null, options: { mode?: number; gzip?: boolean } = {}): Promise<FileSink> {
+    if (path === null) return new FileSink('', null, false);
+    try {
+      const handle = await fs.open(path, 'wx', options.mode ?? 0o600);
+      // The mode argument is filtered by the umask; the policy is 0600 whatever the umask.
+      await handle.chmod(options.mode ?? 0o600);
+      return new FileSink(path, handle, options.gzip ?? false);
+    } catch (err) {
+      throw new StoreError(`cannot create ${path}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  push(chunk: Buffer | string): boolean {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+    this.chunks.push(buf);
+    this.pending += buf.length;
+    return this.pending >= FLUSH_BYTES;
+  }
+
+  startRows(): void {
+    this.rowsHash = createHash('sha256');
+    this.rowsFrom = this.pending;
+    this.rowsUntil = null;
+  }
+
+  endRows(): void {
+    if (!this.rowsHash) return;
+    this.rowsUntil = this.pending;
+    if (this.pending === 0) this.digestRows();
+  }
+
+  // The rows section starts and ends inside pending data: offsets into it.
+  private rowsFrom = 0;
+  private rowsUntil: number | null = null;
+
+  private digestRows(): void {
+    this.rowsDigest = this.rowsHash ? this.rowsHash.digest('hex') : null;
+    this.rowsHash = null;
+    this.rowsUntil = null;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending === 0) return;
+    let data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.pending);
+    this.chunks = [];
+    this.pending = 0;
+    if (this.rowsHash) {
+      this.rowsHash.update(data.subarray(this.rowsFrom, this.rowsUntil ?? data.length));
+      this.rowsFrom = 0;
+      if (this.rowsUntil !== null) this.digestRows();
+    }
+    if (this.compress) data = await gzip(data);
+    this.fileHash.update(data);
+    this.bytes += data.length;
+    if (this.handle) {
+      try {
+        await this.handle.write(data);
+      } catch (err) {
+        throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+  }
+
+  /** Flushes, fsyncs and closes; the file is complete on disk when this resolves. */
+  async finish(): Promise<SinkResult> {
+    await this.flush();
+    if (this.handle) {
+      try {
+        await this.handle.sync();
+      } catch (err) {
+        throw new StoreError(`cannot sync ${this.path}: ${errorMessage(err)}`, { cause: err });
+      } finally {
+        await this.close();
+      }
+    }
+    return { path: this.path, bytes: this.bytes, sha256: this.fileHash.digest('hex'), rowsSha256: this.rowsDigest };
+  }
+
+  /** Closes and removes the partial file; never throws (it runs on error paths). */
+  async abort(): Promise<void> {
+    await this.close();
+    if (this.handle) await fs.rm(this.path, { force: true }).catch(() => undefined);
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed || !this.handle) return;
+    this.closed = true;
+    await this.handle.close().catch(() => undefined);
+  }
+}

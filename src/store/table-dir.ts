@@ -1,0 +1,125 @@
+/**
+ * A directory of table files (the host directory, a user-data snapshot, the
+ * ephemeral directory). Each file is written to a temporary name, synced, and
+ * renamed into place only if its content changed: an unchanged run writes nothing.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { StoreError, errorMessage } from '../errors';
+import { FileSink, type RowSink } from './file-sink';
+import { fileSha256, ensureDir, syncDir } from './fsutil';
+import { META_DIR, TMP_DIR } from './names';
+
+export interface TableFileSpec {
+  table: string;
+  /** File name within the directory (from tableFileName). */
+  file: string;
+  head: string;
+  tail: string;
+  /** Writes the rows section; returns the row count. Absent for structure-only files. */
+  rows?: (sink: RowSink) => Promise<number>;
+}
+
+export interface WrittenFile {
+  table: string;
+  file: string;
+  bytes: number;
+  sha256: string;
+  contentSha256: string | null;
+  rows: number | null;
+  /** False when the file on disk already had exactly this content. */
+  changed: boolean;
+}
+
+export interface TableDirOptions {
+  fileMode: number;
+  dirMode?: number;
+  gzip?: boolean;
+}
+
+export class TableDir {
+  private seq = 0;
+  constructor(
+    readonly dir: string,
+    private readonly options: TableDirOptions,
+  ) {}
+
+  async prepare(): Promise<void> {
+    await ensureDir(this.dir, this.options.dirMode);
+    await ensureDir(join(this.dir, META_DIR), this.options.dirMode);
+    // Temporary files of an interrupted run are never complete files: drop them.
+    await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true });
+    await ensureDir(join(this.dir, TMP_DIR), this.options.dirMode ?? 0o755);
+  }
+
+  async write(spec: TableFileSpec): Promise<WrittenFile> {
+    const target = join(this.dir, spec.file);
+    const tmp = join(this.dir, TMP_DIR, `${process.pid}-${this.seq++}`);
+    const sink = await FileSink.open(tmp, { mode: this.options.fileMode, gzip: this.options.gzip });
+    let rows: number | null = null;
+    let result;
+    try {
+      sink.push(spec.head);
+      if (spec.rows) {
+        sink.startRows();
+        rows = await spec.rows(sink);
+        sink.endRows();
+      }
+      sink.push(spec.tail);
+      result = await sink.finish();
+    } catch (err) {
+      await sink.abort();
+      throw err;
+    }
+    const previous = await fileSha256(target).catch(() => null);
+    const changed = previous !== result.sha256;
+    // Nothing lands in the directory before publish(): a failed run leaves it as the last good run left it.
+    if (changed) this.staged.push({ tmp, target });
+    else await fs.rm(tmp, { force: true });
+    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.rowsSha256, rows, changed };
+  }
+
+  private staged: { tmp: string; target: string }[] = [];
+
+  /** Moves every changed file into place, removes files no longer planned, and makes it durable. Returns the removed names. */
+  async publish(keep: ReadonlySet<string> | null): Promise<string[]> {
+    try {
+      for (const { tmp, target } of this.staged) await fs.rename(tmp, target);
+      this.staged = [];
+      const removed = keep ? await this.removeOthers(keep) : [];
+      await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true });
+      await syncDir(join(this.dir, META_DIR));
+      await syncDir(this.dir);
+      return removed;
+    } catch (err) {
+      throw new StoreError(`cannot publish backup files in ${this.dir}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Drops everything staged; never throws (error path). */
+  async discard(): Promise<void> {
+    this.staged = [];
+    await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /** Writes one of schema_backup's own small files, only if its content changed. Returns whether it changed. */
+  async writeMeta(file: string, text: string | null): Promise<boolean> {
+    const target = join(this.dir, file);
+    if (text === null) {
+      const existed = await fs.rm(target).then(() => true, () => false);
+      return existed;
+    }
+    return (await this.write({ table: '', file, head: text, tail: '' })).changed;
+  }
+
+  /** Removes plain files that are not in `keep` (tables dropped or now ignored). */
+  private async removeOthers(keep: ReadonlySet<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const entry of await fs.readdir(this.dir, { withFileTypes: true })) {
+      if (!entry.isFile() || keep.has(entry.name)) continue;
+      await fs.rm(join(this.dir, entry.name), { force: true });
+      removed.push(entry.name);
+    }
+    return removed.sort();
+  }
+}

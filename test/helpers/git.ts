@@ -1,0 +1,75 @@
+/** Real git repositories for tests, kept away from the user's global git config. */
+import { simpleGit, type SimpleGit } from 'simple-git';
+
+/** Keeps the user's and the system's git config out of every git the tests run. */
+const ISOLATION = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } as const;
+
+/**
+ * Environment for git children (and CLI subprocesses that run git). It is also
+ * exported into this process, so code under test that spawns git inherits it.
+ */
+export function gitEnv(): NodeJS.ProcessEnv {
+  Object.assign(process.env, ISOLATION);
+  return { ...process.env };
+}
+
+/**
+ * simple-git 4 strips inherited GIT_* variables unless they are allowed by
+ * name; without this, git would fall back to ~/.gitconfig.
+ */
+export const GIT_ALLOW_ENVIRONMENT: readonly string[] = Object.keys(ISOLATION);
+
+function git(dir: string): SimpleGit {
+  gitEnv();
+  return simpleGit({ baseDir: dir, allowEnvironment: GIT_ALLOW_ENVIRONMENT });
+}
+
+/** `git init -b main` in an existing dir, with a local test identity. */
+export async function initRepo(dir: string): Promise<SimpleGit> {
+  const g = git(dir);
+  await g.init(['--initial-branch=main']);
+  await g.addConfig('user.name', 'schema_backup tests', false, 'local');
+  await g.addConfig('user.email', 'tests@schema-backup.invalid', false, 'local');
+  return g;
+}
+
+export interface LogEntry {
+  hash: string;
+  message: string;
+  /** Paths touched by the commit, relative to the repo root. */
+  files: string[];
+}
+
+/** Commits on HEAD, newest first; empty for a repo without commits. */
+export async function gitLog(dir: string): Promise<LogEntry[]> {
+  const g = git(dir);
+  if (!(await hasCommits(g))) return [];
+  const raw = await g.raw(['log', '--format=%x1e%H%x1f%B%x1f', '--name-only', 'HEAD']);
+  return raw
+    .split('\x1e')
+    .filter((chunk) => chunk.trim())
+    .map((chunk) => {
+      const [hash, message, files] = chunk.split('\x1f');
+      return {
+        hash: hash.trim(),
+        message: message.trim(),
+        files: files
+          .split('\n')
+          .map((f) => f.trim())
+          .filter(Boolean),
+      };
+    });
+}
+
+/** Hash of HEAD, or null when there are no commits yet. */
+export async function gitHead(dir: string): Promise<string | null> {
+  const g = git(dir);
+  if (!(await hasCommits(g))) return null;
+  return (await g.revparse(['HEAD'])).trim();
+}
+
+async function hasCommits(g: SimpleGit): Promise<boolean> {
+  // simple-git does not treat a non-zero exit with empty stderr as an error, so look at the output.
+  const out = await g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '');
+  return out.trim() !== '';
+}

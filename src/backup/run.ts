@@ -11,7 +11,7 @@ import { connect } from '../db/connect';
 import { describeTables, listTables, listTriggers, listViews, showCreateTable } from '../db/introspect';
 import type { DbTableDetail, DbTrigger } from '../db/schema';
 import { openSnapshot, type Snapshot } from '../db/snapshot';
-import { dumpRows } from '../dump/rows';
+import { dumpTableRows } from '../dump/table-rows';
 import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
 import { InterruptedError } from '../errors';
@@ -19,6 +19,7 @@ import { checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository
 import type { Logger } from '../log';
 import { planBackup, type BackupPlan, type TablePlan } from '../plan/plan';
 import type { Quiescer } from '../services/types';
+import type { RowSink } from '../store/file-sink';
 import { parseManifest, renderManifest, type Manifest, type ManifestTable } from '../store/manifest';
 import { MANIFEST_FILE, VIEWS_FILE } from '../store/names';
 import { TableDir, type WrittenFile } from '../store/table-dir';
@@ -189,7 +190,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       const detail = details.get(t.name) as DbTableDetail;
       const create = creates.get(t.name) as string;
       const tableTriggers = triggers.get(t.name) ?? [];
-      const rows = (sink: Parameters<NonNullable<Parameters<TableDir['write']>[0]['rows']>>[0]) => dumpRows(snap.db, detail, sink).then((r) => r.rows);
+      const rows = (sink: RowSink) => dumpTableRows(snap, detail, sink);
       const figures = summary.perClass[t.class];
       figures.tables++;
       summary.triggers += tableTriggers.length;

@@ -15,7 +15,7 @@ import { dumpTableRows } from '../dump/table-rows';
 import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
 import { InterruptedError } from '../errors';
-import { checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository, type HostChange } from '../git/repo';
+import { checkRepositoryReady, checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository, type HostChange } from '../git/repo';
 import type { Logger } from '../log';
 import { planBackup, type BackupPlan, type TablePlan } from '../plan/plan';
 import type { Quiescer } from '../services/types';
@@ -121,6 +121,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   // The database must answer before any service is stopped.
   const preview = await previewPlan(req);
   const repoTop = await ensureRepository(config.csv2BackupDir, log);
+  await checkRepositoryReady(repoTop);
   const hostDir = join(config.csv2BackupDir, req.hostName);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();

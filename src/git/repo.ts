@@ -3,8 +3,8 @@
  * first use, refuse user data inside its work tree unless ignored, and commit
  * only the host directory with a message naming what changed.
  */
-import { promises as fs } from 'node:fs';
-import { relative, resolve, sep } from 'node:path';
+import { existsSync, promises as fs } from 'node:fs';
+import { dirname, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { ConfigError, StoreError, errorMessage } from '../errors';
 import type { Logger } from '../log';
@@ -21,10 +21,23 @@ function gitError(action: string, dir: string, err: unknown): StoreError {
   return new StoreError(`git ${action} in ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
 }
 
-/** The work tree containing `dir`, or null when it is not inside one. */
+/** The closest existing directory at or above `dir` (git can only be asked from there). */
+async function nearestExisting(dir: string): Promise<string> {
+  let current = resolve(dir);
+  for (;;) {
+    const stat = await fs.stat(current).catch(() => null);
+    if (stat?.isDirectory()) return current;
+    const parent = dirname(current);
+    if (parent === current) return current;
+    current = parent;
+  }
+}
+
+/** The work tree containing `dir` (which need not exist yet), or null when it is not inside one. */
 export async function workTreeOf(dir: string): Promise<string | null> {
   try {
-    return (await git(dir).revparse(['--show-toplevel'])).trim();
+    const top = (await git(await nearestExisting(dir)).revparse(['--show-toplevel'])).trim();
+    return top || null;
   } catch {
     return null;
   }
@@ -44,6 +57,29 @@ export async function ensureRepository(dir: string, log: Logger): Promise<string
   }
   log.info('initialised a git repository for the backups', { dir });
   return (await workTreeOf(dir)) ?? dir;
+}
+
+/**
+ * Refuses, before anything is published, a repository in which the commit
+ * would fail (a leftover `index.lock`) or land on no branch (a detached HEAD):
+ * the host files must not move ahead of the commit that records them.
+ */
+export async function checkRepositoryReady(repoTop: string): Promise<void> {
+  const g = git(repoTop);
+  let lock: string;
+  try {
+    lock = resolve(repoTop, (await g.raw(['rev-parse', '--git-path', 'index.lock'])).trim());
+  } catch (err) {
+    throw gitError('rev-parse', repoTop, err);
+  }
+  if (existsSync(lock)) {
+    throw new StoreError(`git repository ${repoTop} is locked: ${lock} exists (a git command is running, or one crashed); remove it if no git command runs, then run again`);
+  }
+  // Exit 1 without output on a detached HEAD; simple-git then returns ''.
+  const branch = (await g.raw(['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
+  if (!branch) {
+    throw new StoreError(`git repository ${repoTop} has a detached HEAD: a commit would belong to no branch; check out a branch (git -C ${repoTop} checkout main) and run again`);
+  }
 }
 
 function isInside(child: string, parent: string): boolean {

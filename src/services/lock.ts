@@ -2,20 +2,23 @@
  * One run at a time (the one-shot, the daemon's runs, db_upgrade's pre-hook).
  *
  * The lock file is created complete: the owner is written to a private
- * temporary file which is then link()ed to the lock path, which fails if the
- * path exists (the same exclusivity as O_EXCL, but no reader ever sees a
+ * temporary file which is then link()ed to the lock path; link fails if the
+ * path exists (the exclusivity of O_EXCL, but no reader ever sees a
  * half-written lock and mistakes it for garbage).
  *
- * A lock whose owner is dead is taken over by renaming it to a name unique to
- * this process and checking that what was moved is the very file judged
- * stale. If it is not (a racer replaced the stale file with its own live lock
- * in the meantime), it is linked back. So two processes finding the same
- * stale lock never both win. Known limit: with three or more racers inside
- * that window a live lock could be displaced for an instant.
+ * Taking over a stale lock needs a compare-and-swap that POSIX lacks, so
+ * takeovers of one stale file are serialised by a breaker: the file
+ * `<lock>.break.<hash of the stale content>.<k>`, created exclusively. Whoever
+ * holds it checks that the lock still has the stale content and atomically
+ * rename()s its own file over it; the lock path is never empty meanwhile, and
+ * nothing is ever unlinked on a guess. A breaker left by a crashed process is
+ * skipped by taking index k+1, so it never blocks (and is never removed
+ * while someone may rely on it).
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { BusyError } from '../errors';
+import { basename, dirname, join } from 'node:path';
+import { BusyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { currentOwner, isOwnerAlive, parseOwner, type Owner } from './process-identity';
 
@@ -28,11 +31,19 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
-/** Nonces of the locks this process holds (the daemon's PID outlives its runs). */
-const held = new Set<string>();
+/**
+ * Nonces of this process's lock attempts and held locks: the daemon's PID
+ * outlives its runs, so for this process the nonce tells whether a lock or
+ * breaker is live.
+ */
+const live = new Set<string>();
 
-/** Contention rounds before giving up; each round either wins, or sees a live owner, or removed a stale lock. */
-const MAX_ROUNDS = 20;
+/** Rounds before giving up; each round wins, sees a live owner, or waits for a takeover in progress. */
+const MAX_ROUNDS = 200;
+/** Breaker indexes tried past crashed holders. */
+const MAX_BREAKERS = 16;
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function isCode(err: unknown, code: string): boolean {
   return (err as NodeJS.ErrnoException | null)?.code === code;
@@ -61,6 +72,39 @@ export function busyMessage(owner: Owner, path: string): string {
   return `another schema_backup run (PID ${owner.pid}, started at ${owner.startedAt}) is active; lock ${path}`;
 }
 
+function breakerPrefix(path: string, staleText: string): string {
+  return `${path}.break.${createHash('sha256').update(staleText).digest('hex').slice(0, 16)}.`;
+}
+
+/**
+ * Takes the breaker for one stale lock content. Returns its path, or null
+ * when a live process holds it (that process is taking the lock over).
+ */
+async function takeBreaker(prefix: string, tmp: string): Promise<string | null> {
+  for (let k = 0; k < MAX_BREAKERS; k++) {
+    const breaker = `${prefix}${k}`;
+    try {
+      await fs.link(tmp, breaker);
+      return breaker;
+    } catch (err) {
+      if (!isCode(err, 'EEXIST')) throw err;
+    }
+    const text = await readIfExists(breaker);
+    if (text === null) return null; // cleaned up: the stale lock was just replaced
+    const holder = parseOwner(text);
+    if (holder && isOwnerAlive(holder, live)) return null;
+    // Its holder crashed mid-takeover: step past it.
+  }
+  throw new BusyError(`could not take over stale lock: ${MAX_BREAKERS} crashed takeovers left ${prefix}* behind; remove them`);
+}
+
+async function removeBreakers(prefix: string): Promise<void> {
+  const dir = dirname(prefix);
+  const start = basename(prefix);
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(start)).map((n) => fs.unlink(join(dir, n)).catch(() => undefined)));
+}
+
 /** Creates stateDir (0700) if missing and takes the run lock, or throws BusyError. */
 export async function acquireRunLock(stateDir: string, log: Logger): Promise<RunLock> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -69,12 +113,14 @@ export async function acquireRunLock(stateDir: string, log: Logger): Promise<Run
   const nonce = owner.nonce as string;
   const text = `${JSON.stringify(owner)}\n`;
   const tmp = `${path}.${process.pid}.${nonce}.tmp`;
-  await writeSynced(tmp, text);
+  live.add(nonce);
+  let won = false;
   try {
+    await writeSynced(tmp, text);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       try {
         await fs.link(tmp, path);
-        held.add(nonce);
+        won = true;
         return makeLock(path, owner, text, log);
       } catch (err) {
         if (!isCode(err, 'EEXIST')) throw err;
@@ -82,31 +128,30 @@ export async function acquireRunLock(stateDir: string, log: Logger): Promise<Run
       const found = await readIfExists(path);
       if (found === null) continue; // released meanwhile: try again
       const other = parseOwner(found);
-      if (other && isOwnerAlive(other, held)) throw new BusyError(busyMessage(other, path));
+      if (other && isOwnerAlive(other, live)) throw new BusyError(busyMessage(other, path));
 
-      const aside = `${path}.stale.${process.pid}.${nonce}`;
-      try {
-        await fs.rename(path, aside);
-      } catch (err) {
-        if (isCode(err, 'ENOENT')) continue; // another process took the stale lock away first
-        throw err;
+      const prefix = breakerPrefix(path, found);
+      const breaker = await takeBreaker(prefix, tmp);
+      if (breaker === null) {
+        await pause(5 + Math.random() * 10); // another process is taking it over: see who won
+        continue;
       }
-      const moved = await readIfExists(aside);
-      if (moved === found) {
+      // Holding the breaker, only we may replace this stale content; check it is still there.
+      if ((await readIfExists(path)) === found) {
         log.warn('taking over stale lock', {
           lock: path,
           ...(other ? { pid: other.pid, startedAt: other.startedAt } : { content: 'unreadable' }),
         });
-      } else {
-        // We moved a racer's fresh lock, not the stale one: put it back.
-        await fs.link(aside, path).catch((err: unknown) => {
-          log.error('could not put back a lock moved during takeover', { lock: path, err });
-        });
+        await fs.rename(tmp, path);
+        won = true;
+        await removeBreakers(prefix);
+        return makeLock(path, owner, text, log);
       }
-      await fs.unlink(aside).catch(() => undefined);
+      await fs.unlink(breaker).catch(() => undefined);
     }
     throw new BusyError(`could not take lock ${path}: contention did not settle`);
   } finally {
+    if (!won) live.delete(nonce);
     await fs.unlink(tmp).catch(() => undefined);
   }
 }
@@ -119,13 +164,15 @@ function makeLock(path: string, owner: Owner, text: string, log: Logger): RunLoc
     async release() {
       if (released) return;
       released = true;
-      held.delete(owner.nonce as string);
       try {
         const now = await readIfExists(path);
         if (now === text) await fs.unlink(path);
         else log.warn('run lock no longer ours at release; left alone', { lock: path });
       } catch (err) {
-        log.warn('could not remove run lock', { lock: path, err });
+        log.warn('could not remove run lock', { lock: path, err: errorMessage(err) });
+      } finally {
+        // Only now may this process's other attempts judge the lock stale.
+        live.delete(owner.nonce as string);
       }
     },
   };

@@ -48,7 +48,7 @@ export function waitForDatabaseFn(connect: () => Promise<void>, options: WaitFor
       const left = deadline - Date.now();
       if (left <= 0) {
         throw new DatabaseError(
-          `the database did not answer within ${Math.round(timeoutMs / 1000)} s after restarting the providers (${attempts} attempts): ${errorMessage(last)}`,
+          `the database did not answer within ${timeoutMs / 1000} s after restarting the providers (${attempts} attempts): ${errorMessage(last)}`,
           { cause: last },
         );
       }

@@ -13,9 +13,10 @@ import { installRoot } from '../../src/config/paths';
 import { TABLE_CLASSES } from '../../src/config/types';
 import { ConfigError } from '../../src/errors';
 
-const SEED = 0x5eed2024;
-const CONFIG_CASES = 600;
-const CREDENTIAL_CASES = 300;
+// Override to search further: FUZZ_SEED=7 FUZZ_CASES=20000 npx jest test/unit/config-fuzz.test.ts
+const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2024);
+const CONFIG_CASES = Number(process.env.FUZZ_CASES ?? 600);
+const CREDENTIAL_CASES = Math.ceil(CONFIG_CASES / 2);
 const SECRET = 'Pw_zq81!Xk';
 
 /** mulberry32: small, fast, and the same sequence on every run. */

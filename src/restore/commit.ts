@@ -1,0 +1,150 @@
+/**
+ * Moving a fully loaded staging database into the target. Every step records
+ * how to undo itself; if a later step fails, the undo log runs backwards and
+ * the target is as it was. Tables move with one RENAME TABLE statement (atomic);
+ * rows merged into existing tables go in one transaction, last, so its COMMIT
+ * is the point of no return. Replaced tables are parked in a side database
+ * until then.
+ */
+import type { Db } from '../db/connect';
+import { quoteIdent, quoteQualified, quoteString } from '../db/quote';
+import { DatabaseError, errorMessage } from '../errors';
+import type { Logger } from '../log';
+import type { RoutineDef } from './statements';
+
+export interface CommitPlan {
+  staging: string;
+  target: string;
+  /** Side database for replaced tables (created here when needed). */
+  parking: string;
+  /** Tables new to the target. */
+  create: string[];
+  /** Tables whose target copy is dropped and replaced. */
+  replace: string[];
+  /** Tables whose rows are merged by key: the non-generated columns of each. */
+  merge: { table: string; columns: string[] }[];
+  /** Triggers of created and replaced tables. */
+  triggers: RoutineDef[];
+  /** Views in dependency order (created or replaced). */
+  views: RoutineDef[];
+}
+
+type Undo = { what: string; run: () => Promise<void> };
+
+/** `CREATE …` -> `CREATE OR REPLACE …` (views only). */
+function orReplace(create: string): string {
+  return /^CREATE\s+OR\s+REPLACE\b/i.test(create) ? create : create.replace(/^CREATE\b/i, 'CREATE OR REPLACE');
+}
+
+export async function createRoutine(db: Db, r: RoutineDef, viewReplace: boolean): Promise<void> {
+  await db.query(`SET SESSION sql_mode = ${quoteString(r.sqlMode)}`);
+  try {
+    await db.query(viewReplace ? orReplace(r.create) : r.create);
+  } finally {
+    await db.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'");
+  }
+}
+
+async function triggersOf(db: Db, database: string, tables: string[]): Promise<RoutineDef[]> {
+  if (tables.length === 0) return [];
+  const rows = await db.queryArrays(
+    `SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ? AND EVENT_OBJECT_TABLE IN (${tables.map(() => '?').join(',')})
+      ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`,
+    [database, ...tables],
+  );
+  const out: RoutineDef[] = [];
+  for (const [name, table] of rows) {
+    const [row] = await db.queryArrays(`SHOW CREATE TRIGGER ${quoteQualified(database, name as string)}`);
+    out.push({ name: name as string, table: table as string, sqlMode: (row?.[1] as string) ?? '', create: row?.[2] as string });
+  }
+  return out;
+}
+
+async function viewDefinition(db: Db, database: string, name: string): Promise<RoutineDef | null> {
+  const exists = await db.queryArrays('SELECT 1 FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [database, name]);
+  if (exists.length === 0) return null;
+  const [row] = await db.queryArrays(`SHOW CREATE VIEW ${quoteQualified(database, name)}`);
+  return { name, table: null, sqlMode: 'NO_AUTO_VALUE_ON_ZERO', create: row?.[1] as string };
+}
+
+/**
+ * Runs the commit on `db`, a connection whose current database is the target
+ * (views and triggers resolve unqualified names against it). Throws
+ * DatabaseError after undoing whatever it had done.
+ */
+export async function commitRestore(db: Db, plan: CommitPlan, log: Logger): Promise<void> {
+  const undo: Undo[] = [];
+  const step = async (what: string, body: () => Promise<void>, revert?: () => Promise<void>) => {
+    try {
+      await body();
+    } catch (err) {
+      throw new DatabaseError(`${what}: ${errorMessage(err)}`, { cause: err });
+    }
+    if (revert) undo.push({ what, run: revert });
+  };
+  const { staging, target, parking } = plan;
+  try {
+    await db.query('SET SESSION foreign_key_checks = 0');
+    // Triggers cannot move between databases with their table: the replaced tables' triggers are dropped, and kept to put back.
+    const oldTriggers = await triggersOf(db, target, plan.replace);
+    for (const t of oldTriggers) {
+      await step(`dropping trigger ${t.name} of the replaced table ${t.table}`, () => db.query(`DROP TRIGGER ${quoteQualified(target, t.name)}`).then(() => undefined), () => createRoutine(db, t, false));
+    }
+    if (plan.replace.length > 0) {
+      await step(
+        `creating side database ${parking}`,
+        () => db.query(`CREATE DATABASE ${quoteIdent(parking)}`).then(() => undefined),
+        () => db.query(`DROP DATABASE IF EXISTS ${quoteIdent(parking)}`).then(() => undefined),
+      );
+    }
+    const renames = [
+      ...plan.replace.map((t) => [quoteQualified(target, t), quoteQualified(parking, t)]),
+      ...[...plan.create, ...plan.replace].map((t) => [quoteQualified(staging, t), quoteQualified(target, t)]),
+    ];
+    if (renames.length > 0) {
+      const back = [
+        ...[...plan.create, ...plan.replace].map((t) => [quoteQualified(target, t), quoteQualified(staging, t)]),
+        ...plan.replace.map((t) => [quoteQualified(parking, t), quoteQualified(target, t)]),
+      ];
+      const sql = (pairs: string[][]) => `RENAME TABLE ${pairs.map(([a, b]) => `${a} TO ${b}`).join(', ')}`;
+      await step('moving the restored tables into place', () => db.query(sql(renames)).then(() => undefined), () => db.query(sql(back)).then(() => undefined));
+    }
+    for (const t of plan.triggers) {
+      await step(`creating trigger ${t.name} on ${t.table}`, () => createRoutine(db, t, false), () => db.query(`DROP TRIGGER IF EXISTS ${quoteQualified(target, t.name)}`).then(() => undefined));
+    }
+    for (const v of plan.views) {
+      const old = await viewDefinition(db, target, v.name);
+      await step(`creating view ${v.name}`, () => createRoutine(db, v, true), () =>
+        old ? createRoutine(db, old, true) : db.query(`DROP VIEW IF EXISTS ${quoteQualified(target, v.name)}`).then(() => undefined),
+      );
+    }
+    if (plan.merge.length > 0) {
+      await db.query('START TRANSACTION');
+      try {
+        for (const m of plan.merge) {
+          const cols = m.columns.map(quoteIdent);
+          const update = cols.map((c) => `${c} = VALUES(${c})`).join(', ');
+          await step(`merging rows of table ${m.table}`, () =>
+            db
+              .query(`INSERT INTO ${quoteQualified(target, m.table)} (${cols.join(',')}) SELECT ${cols.join(',')} FROM ${quoteQualified(staging, m.table)} ON DUPLICATE KEY UPDATE ${update}`)
+              .then(() => undefined),
+          );
+        }
+        await db.query('COMMIT');
+      } catch (err) {
+        await db.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    }
+  } catch (err) {
+    for (const u of undo.reverse()) {
+      try {
+        await u.run();
+      } catch (undoErr) {
+        log.error('could not undo a restore step; the target needs a look', { step: u.what, error: errorMessage(undoErr) });
+      }
+    }
+    throw err;
+  }
+  if (plan.replace.length > 0) await db.query(`DROP DATABASE IF EXISTS ${quoteIdent(parking)}`).catch((err) => log.warn('could not drop the side database of replaced tables', { database: parking, error: errorMessage(err) }));
+}

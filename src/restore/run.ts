@@ -1,0 +1,303 @@
+/**
+ * One restore, start to end: read and check the backup, plan, stop
+ * consumers, load everything into a staging database, check triggers and
+ * views there, then move it into the target in one undoable commit. A failure
+ * before that commit leaves the target untouched; the staging database is
+ * dropped on every path.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { SummaryClass } from '../backup/summary';
+import type { BackupConfig, DbCredentials } from '../config/types';
+import { connect, type Db } from '../db/connect';
+import { describeTables } from '../db/introspect';
+import { quoteIdent, quoteQualified } from '../db/quote';
+import { withoutAutoIncrementCounter } from '../dump/structure';
+import { UsageError, VerifyError, errorMessage } from '../errors';
+import type { Logger } from '../log';
+import type { Quiescer } from '../services/types';
+import { splitStatements } from './split';
+import { commitRestore, createRoutine, type CommitPlan } from './commit';
+import { Loader, type LoadedTable } from './load';
+import { planRestore, type OnlyPart, type PlannedTable, type RestoreMode, type RestorePlan } from './plan';
+import { checkFiles, readBackupSource, type BackupSource } from './source';
+import { classifyStatement, createdName, definerOf, withCurrentDefiner, type RoutineDef } from './statements';
+import { emptyClassFigures, type RestoreSummary } from './summary';
+
+export interface RestoreRequest {
+  config: BackupConfig;
+  credentials: DbCredentials;
+  hostName: string;
+  /** `latest` or YYYYmmddHHMMSS. */
+  snapshot: string;
+  /** --database: restore into this database instead of the configured one (created if missing). */
+  database: string | null;
+  tables: string[] | null;
+  only: OnlyPart | null;
+  mode: RestoreMode;
+  dryRun: boolean;
+  /** `--definer current`: triggers and views are recreated with the restoring user as definer. */
+  definer: 'keep' | 'current';
+  /**
+   * Internal (tests only, no command-line flag): load files whose sha256 differs
+   * from the manifest, to prove that a load failing part-way changes nothing.
+   */
+  skipChecksums?: boolean;
+  /** Loading connections (default 3). */
+  parallel?: number;
+}
+
+export interface RestoreDeps {
+  log: Logger;
+  quiescer: Quiescer;
+  now?: () => Date;
+}
+
+/** A name no real database has: a prefix of our own and random hex. */
+export function scratchName(prefix: string): string {
+  return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string> }> {
+  const schema = await db.queryArrays('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
+  const rows = await db.queryArrays('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
+  const tables = new Set<string>();
+  const views = new Set<string>();
+  for (const [name, type] of rows) (type === 'VIEW' ? views : tables).add(name as string);
+  return { exists: schema.length > 0, tables, views };
+}
+
+/** The views file's CREATE VIEW statements, in its (dependency) order. */
+async function readViews(source: BackupSource): Promise<RoutineDef[]> {
+  if (!source.views) return [];
+  const text = await fs.readFile(source.views.path);
+  return splitStatements(text)
+    .filter((s) => classifyStatement(s) === 'create-view')
+    .map((create) => ({ name: createdName(create, 'VIEW') ?? '?', table: null, sqlMode: 'NO_AUTO_VALUE_ON_ZERO', create }));
+}
+
+async function missingDefiners(db: Db, routines: { kind: 'trigger' | 'view'; def: RoutineDef }[], log: Logger): Promise<RestoreSummary['missingDefiners']> {
+  const out: RestoreSummary['missingDefiners'] = [];
+  const known = new Map<string, boolean>();
+  for (const { kind, def } of routines) {
+    const definer = definerOf(def.create);
+    if (!definer) continue;
+    const key = `${definer[0]}@${definer[1]}`;
+    if (!known.has(key)) {
+      try {
+        const rows = await db.queryArrays('SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?', definer);
+        known.set(key, Number(rows[0]?.[0]) > 0);
+      } catch (err) {
+        log.warn('cannot check whether a definer exists (no access to mysql.user)', { definer: key, error: errorMessage(err) });
+        known.set(key, true);
+      }
+    }
+    if (!known.get(key)) out.push({ kind, name: def.name, definer: `${quoteIdent(definer[0])}@${quoteIdent(definer[1])}` });
+  }
+  return out;
+}
+
+/** SHOW CREATE TABLE of both copies, modulo the AUTO_INCREMENT counter: equal, or why not. */
+async function structureDifference(db: Db, staging: string, target: string, table: string): Promise<string | null> {
+  const show = async (database: string) => withoutAutoIncrementCounter((await db.queryArrays(`SHOW CREATE TABLE ${quoteQualified(database, table)}`))[0]?.[1] as string);
+  if ((await show(staging)) !== (await show(target))) return 'its structure in the target differs from the backup';
+  const keys = await db.queryArrays(
+    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 LIMIT 1",
+    [target, table],
+  );
+  return keys.length === 0 ? 'it has no primary or unique key, so rows cannot be matched' : null;
+}
+
+function tablesByLoadOrder(plan: RestorePlan, sizes: Map<string, number>): PlannedTable[] {
+  // Largest first: the long loads start early and the small ones fill in beside them.
+  return [...plan.tables].sort((a, b) => (sizes.get(b.source.table) ?? 0) - (sizes.get(a.source.table) ?? 0));
+}
+
+/** Runs `tasks` with at most `limit` at a time; the first failure stops new ones and is thrown. */
+async function inParallel<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown = null;
+  const lane = async () => {
+    while (failed === null && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await task(item);
+      } catch (err) {
+        failed ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failed !== null) throw failed;
+}
+
+export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promise<RestoreSummary> {
+  const { log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const started = now();
+  const hostDir = join(req.config.csv2BackupDir, req.hostName);
+  const target = req.database ?? req.credentials.database;
+  const source = await readBackupSource({ hostDir, userDataDir: req.config.userDataBackupDir, snapshot: req.snapshot });
+  if (req.config.userDataBackupDir && !source.snapshotName) log.warn('no user-data snapshot: local tables come back without rows', { dir: req.config.userDataBackupDir });
+
+  const summary: RestoreSummary = {
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    durationMs: 0,
+    dryRun: req.dryRun,
+    mode: req.mode,
+    target,
+    hostDir,
+    snapshot: source.snapshotName,
+    tables: [],
+    perClass: emptyClassFigures(),
+    triggers: 0,
+    views: 0,
+    mismatched: [],
+    missingDefiners: [],
+    services: null,
+    warnings: [],
+    errors: [],
+  };
+
+  const admin = await connect({ ...req.credentials, database: '' });
+  let staging: string | null = null;
+  let createdTarget = false;
+  let loader: Loader | null = null;
+  let quiesced = false;
+  let failed = true;
+  try {
+    const existing = await targetObjects(admin, target);
+    const views = await readViews(source);
+    const plan = planRestore(source.tables, { tables: req.tables, only: req.only, mode: req.mode }, existing, source.views?.names ?? []);
+    if (plan.unknown.length) throw new UsageError(`--tables: not in the backup of ${req.hostName}: ${plan.unknown.join(', ')}`);
+    if (plan.conflicts.length) {
+      throw new UsageError(
+        req.mode === 'empty'
+          ? `database ${target} already holds ${plan.conflicts.join(', ')}; nothing was changed. Restore into another database (--database NAME), or pass --merge (backup rows win, other rows stay) or --replace (drops and recreates them)`
+          : `database ${target}: a table would take the place of a view or the reverse: ${plan.conflicts.join(', ')}; nothing was changed`,
+      );
+    }
+    if (req.mode === 'replace') {
+      const replaced = plan.tables.filter((t) => t.action === 'replace').map((t) => t.source.table);
+      if (replaced.length) log.warn('--replace: these tables are dropped and recreated from the backup', { database: target, tables: replaced.join(',') });
+    }
+    if (!req.skipChecksums) {
+      const files = plan.tables.map((t) => ({ path: t.source.path, sha256: t.source.sha256 }));
+      if (plan.views && source.views) files.push({ path: source.views.path, sha256: source.views.sha256 });
+      const bad = await checkFiles(files);
+      if (bad.length) {
+        throw new VerifyError(`backup files differ from their manifest; nothing was restored:\n${bad.map((b) => `  ${b.path}: ${b.problem}`).join('\n')}`);
+      }
+    } else {
+      log.warn('checksums of the backup files are not checked (internal option)');
+    }
+
+    const restoredViews = plan.views ? views.filter((v) => source.views?.names.includes(v.name)) : [];
+    const rewrite = (r: RoutineDef): RoutineDef => (req.definer === 'current' ? { ...r, create: withCurrentDefiner(r.create) } : r);
+    for (const t of plan.tables) {
+      summary.tables.push({ table: t.source.table, class: t.source.class, action: t.action, withRows: t.withRows, rows: t.withRows ? t.source.rows ?? 0 : 0, origin: t.source.origin });
+    }
+    if (req.dryRun) {
+      for (const t of summary.tables) {
+        summary.perClass[t.class].tables++;
+        summary.perClass[t.class].rows += t.rows;
+      }
+      summary.triggers = plan.tables.reduce((n, t) => n + t.source.triggers.length, 0);
+      summary.views = restoredViews.length;
+      failed = false;
+      return summary;
+    }
+
+    await deps.quiescer.quiesce();
+    quiesced = true;
+
+    if (!existing.exists) {
+      await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
+      createdTarget = true;
+    }
+    staging = scratchName('sbrestore');
+    await admin.query(`CREATE DATABASE ${quoteIdent(staging)}`);
+    loader = await Loader.open(req.credentials, staging, req.parallel ?? 3);
+    const ld = loader;
+    const sizes = new Map<string, number>();
+    for (const t of plan.tables) sizes.set(t.source.table, (await fs.stat(t.source.path)).size);
+    const loaded = new Map<string, LoadedTable>();
+    log.info('loading into a staging database', { staging, tables: plan.tables.length });
+    await inParallel(tablesByLoadOrder(plan, sizes), 2, async (t) => {
+      loaded.set(t.source.table, await ld.loadFile({ table: t.source.table, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows }));
+    });
+    await ld.finish();
+
+    // Triggers and views are tried in the staging database first: a bad one fails here, before the target is touched.
+    const triggers: RoutineDef[] = [];
+    for (const t of plan.tables) if (t.action !== 'merge') triggers.push(...(loaded.get(t.source.table)?.triggers ?? []).map(rewrite));
+    for (const t of triggers) {
+      await createRoutine(ld.ddl, t, false);
+      await ld.ddl.query(`DROP TRIGGER ${quoteQualified(staging, t.name)}`);
+    }
+    const viewDefs = restoredViews.map(rewrite);
+    for (const v of viewDefs) await createRoutine(ld.ddl, v, false);
+
+    const merge: CommitPlan['merge'] = [];
+    const details = plan.tables.some((t) => t.action === 'merge') ? await describeTables(ld.ddl) : null;
+    for (const t of plan.tables.filter((x) => x.action === 'merge')) {
+      const why = await structureDifference(admin, staging, target, t.source.table);
+      if (why) {
+        summary.mismatched.push({ table: t.source.table, reason: why });
+        log.warn('table not merged', { table: t.source.table, reason: why });
+        continue;
+      }
+      const columns = (details?.get(t.source.table)?.columns ?? []).filter((c) => !c.generated).map((c) => c.name);
+      merge.push({ table: t.source.table, columns });
+    }
+    summary.missingDefiners = await missingDefiners(admin, [...triggers.map((def) => ({ kind: 'trigger' as const, def })), ...viewDefs.map((def) => ({ kind: 'view' as const, def }))], log);
+    for (const d of summary.missingDefiners) log.warn('definer does not exist: fails when used (error 1449)', { [d.kind]: d.name, definer: d.definer });
+
+    await admin.query(`USE ${quoteIdent(target)}`);
+    await commitRestore(
+      admin,
+      {
+        staging,
+        target,
+        parking: `${staging}_old`,
+        create: plan.tables.filter((t) => t.action === 'create').map((t) => t.source.table),
+        replace: plan.tables.filter((t) => t.action === 'replace').map((t) => t.source.table),
+        merge,
+        triggers,
+        views: viewDefs,
+      },
+      log,
+    );
+
+    const skipped = new Set(summary.mismatched.map((m) => m.table));
+    summary.tables = summary.tables.filter((t) => !skipped.has(t.table));
+    for (const t of summary.tables) {
+      t.rows = loaded.get(t.table)?.rows ?? 0;
+      const figures = summary.perClass[t.class as SummaryClass];
+      figures.tables++;
+      figures.rows += t.rows;
+    }
+    summary.triggers = triggers.length;
+    summary.views = viewDefs.length;
+    failed = false;
+  } finally {
+    if (loader) {
+      if (failed) loader.destroy();
+      else await loader.close();
+    }
+    if (staging) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)}`).catch((err) => log.warn('could not drop the staging database', { database: staging, error: errorMessage(err) }));
+    if (failed && createdTarget) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(target)}`).catch(() => undefined);
+    await admin.close();
+    if (quiesced) {
+      await deps.quiescer.resume({ backupFailed: failed });
+      summary.services = deps.quiescer.report();
+    }
+  }
+  for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);
+  const finished = now();
+  summary.finishedAt = finished.toISOString();
+  summary.durationMs = finished.getTime() - started.getTime();
+  return summary;
+}

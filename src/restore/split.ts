@@ -1,0 +1,227 @@
+/**
+ * Splits SQL text into statements as the `mariadb` client does, streaming:
+ * quotes ('…', "…", `…`) with backslash escapes and doubled quotes, comments
+ * (-- , #, /* *\/; /*! … *\/ is executable and stays in the statement), and the
+ * client's `DELIMITER xx` command of the trigger section. Row data has raw
+ * newlines and `;` inside string literals, so nothing is split on lines.
+ * Bytes in, bytes out: a statement is never decoded here.
+ */
+
+const enum S {
+  Normal,
+  Single,
+  Double,
+  Backtick,
+  LineComment,
+  BlockComment,
+}
+
+const SEMI = 0x3b;
+const NL = 0x0a;
+const QUOTE = 0x27;
+const DQUOTE = 0x22;
+const BACKTICK = 0x60;
+const BACKSLASH = 0x5c;
+const DASH = 0x2d;
+const HASH = 0x23;
+const SLASH = 0x2f;
+const STAR = 0x2a;
+const BANG = 0x21;
+
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === NL || c === 0x0d || c === 0x0b || c === 0x0c;
+
+const DELIMITER_COMMAND = /^delimiter[ \t]+(\S+)[ \t]*\r?$/i;
+
+export class StatementSplitter {
+  private buf: Buffer = Buffer.alloc(0);
+  /** Where scanning resumes in buf. */
+  private pos = 0;
+  /** Start of the current statement in buf. */
+  private start = 0;
+  private state = S.Normal;
+  /** Whether the current statement has anything but whitespace and comments yet. */
+  private content = false;
+  private delimiter: Buffer = Buffer.from(';');
+  /** Statements seen so far (for messages). */
+  count = 0;
+
+  /** Feeds bytes; returns the statements they complete. */
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    if (this.start >= this.buf.length) this.buf = chunk;
+    else this.buf = Buffer.concat([this.buf.subarray(this.start), chunk]);
+    this.pos -= this.start;
+    this.start = 0;
+    this.scan(out, false);
+    return out;
+  }
+
+  /** Ends the input; returns the last statement if it lacked a delimiter. Throws on an unterminated quote. */
+  end(): Buffer[] {
+    const out: Buffer[] = [];
+    this.scan(out, true);
+    if (this.state === S.Single || this.state === S.Double || this.state === S.Backtick) {
+      throw new Error(`unterminated quoted string or identifier after statement ${this.count}`);
+    }
+    if (this.content) this.emit(out, this.buf.length, 0);
+    this.buf = Buffer.alloc(0);
+    this.pos = this.start = 0;
+    return out;
+  }
+
+  private emit(out: Buffer[], end: number, skip: number): void {
+    let e = end;
+    while (e > this.start && isSpace(this.buf[e - 1] as number)) e--;
+    out.push(this.buf.subarray(this.start, e));
+    this.count++;
+    this.start = end + skip;
+    this.content = false;
+  }
+
+  /** Scans from pos; stops early when a decision needs bytes not yet received (unless eof). */
+  private scan(out: Buffer[], eof: boolean): void {
+    const b = this.buf;
+    const n = b.length;
+    let i = this.pos;
+    let state = this.state;
+    const d0 = this.delimiter[0] as number;
+    const dlen = this.delimiter.length;
+    while (i < n) {
+      const c = b[i] as number;
+      switch (state) {
+        case S.Normal: {
+          if (c === d0) {
+            if (i + dlen > n && !eof) {
+              this.pos = i;
+              this.state = state;
+              return;
+            }
+            if (dlen === 1 || b.subarray(i, i + dlen).equals(this.delimiter)) {
+              if (this.content) this.emit(out, i, dlen);
+              else this.start = i + dlen;
+              i += dlen;
+              continue;
+            }
+          }
+          if (c === QUOTE) state = S.Single;
+          else if (c === DQUOTE) state = S.Double;
+          else if (c === BACKTICK) state = S.Backtick;
+          else if (c === HASH) {
+            state = S.LineComment;
+            i++;
+            continue;
+          } else if (c === DASH || c === SLASH) {
+            if (i + 3 >= n && !eof) {
+              this.pos = i;
+              this.state = state;
+              return;
+            }
+            const c1 = b[i + 1];
+            if (c === DASH && c1 === DASH && (i + 2 >= n || isSpace(b[i + 2] as number))) {
+              state = S.LineComment;
+              i += 2;
+              continue;
+            }
+            // /*! … */ and /*M! … */ are executable comments: their text is SQL.
+            if (c === SLASH && c1 === STAR && b[i + 2] !== BANG && !(b[i + 2] === 0x4d && b[i + 3] === BANG)) {
+              state = S.BlockComment;
+              i += 2;
+              continue;
+            }
+          } else if (c === NL) {
+            // The client's DELIMITER command: a line of its own at the start of a statement.
+            if (this.content && i - this.start < 64) {
+              const m = DELIMITER_COMMAND.exec(b.subarray(this.start, i).toString('utf8').trim());
+              if (m) {
+                this.delimiter = Buffer.from(m[1] as string, 'utf8');
+                this.start = i + 1;
+                this.content = false;
+                this.pos = i + 1;
+                this.state = S.Normal;
+                this.scan(out, eof); // the delimiter changed: rescan with it
+                return;
+              }
+            }
+          }
+          if (!this.content) {
+            if (isSpace(c)) this.start = i + 1;
+            else this.content = true;
+          }
+          i++;
+          break;
+        }
+        case S.Single:
+        case S.Double:
+        case S.Backtick: {
+          const q = state === S.Single ? QUOTE : state === S.Double ? DQUOTE : BACKTICK;
+          // Fast inner loop: a literal is most of a row file.
+          while (i < n) {
+            const x = b[i] as number;
+            if (x === q) break;
+            if (x === BACKSLASH && q !== BACKTICK) {
+              if (i + 1 >= n && !eof) {
+                this.pos = i;
+                this.state = state;
+                return;
+              }
+              i += 2;
+              continue;
+            }
+            i++;
+          }
+          if (i >= n) break;
+          // A closing quote, or a doubled one ('' inside '…').
+          if (i + 1 >= n && !eof) {
+            this.pos = i;
+            this.state = state;
+            return;
+          }
+          if (b[i + 1] === q) {
+            i += 2;
+            continue;
+          }
+          state = S.Normal;
+          i++;
+          break;
+        }
+        case S.LineComment: {
+          const nl = b.indexOf(NL, i);
+          if (nl < 0) {
+            i = n;
+            break;
+          }
+          i = nl + 1;
+          state = S.Normal;
+          if (!this.content) this.start = i;
+          break;
+        }
+        case S.BlockComment: {
+          if (c === STAR) {
+            if (i + 1 >= n && !eof) {
+              this.pos = i;
+              this.state = state;
+              return;
+            }
+            if (b[i + 1] === SLASH) {
+              i += 2;
+              state = S.Normal;
+              if (!this.content) this.start = i;
+              continue;
+            }
+          }
+          i++;
+          break;
+        }
+      }
+    }
+    this.pos = i;
+    this.state = state;
+  }
+}
+
+/** Splits a whole text (small files: views, trigger sections, tests). */
+export function splitStatements(text: string | Buffer): string[] {
+  const s = new StatementSplitter();
+  const input = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  return [...s.push(input), ...s.end()].map((b) => b.toString('utf8'));
+}

@@ -130,6 +130,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   let snapshot: Snapshot | null = null;
   let user: UserSnapshotWriter | null = null;
   let ephemeral: TableDir | null = null;
+  let failed = false;
   const onAbort = () => snapshot?.destroy();
   deps.signal?.addEventListener('abort', onAbort);
   const summary: BackupSummary = {
@@ -266,6 +267,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
     );
   } catch (err) {
+    failed = true;
     snapshot?.destroy();
     await host.discard();
     await ephemeral?.discard();
@@ -276,7 +278,8 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     throw err;
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
-    await deps.quiescer.resume();
+    // In target mode a failed backup starts the consumers again: no db_upgrade follows it.
+    await deps.quiescer.resume({ backupFailed: failed });
     summary.services = deps.quiescer.report();
   }
 

@@ -27,6 +27,7 @@ function settingsOf(args: BackupArgs): RunSettings {
 
 export async function main(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (argv[0] === 'status') return statusCommand(argv.slice(1), io, env);
+  if (argv[0] === 'verify') return (await import('./verify-command')).verifyCommand(argv.slice(1), io, env);
   let args: BackupArgs;
   try {
     args = parseBackupArgs(argv);

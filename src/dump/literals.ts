@@ -55,11 +55,11 @@ export enum ValueKind {
   /** Quoted and escaped exactly as QUOTE() does: \\ ' NUL ^Z (temporal, INET6, UUID). */
   String = 1,
   /** Like String, and CR LF as \\r \\n (the REPLACE around QUOTE for text types). */
-  Text = 4,
+  Text = 2,
   /** Raw bytes written as X'HEX' (upper case, like HEX()). */
-  Hex = 2,
+  Hex = 3,
   /** BIN() digits written as b'...'. */
-  Bit = 3,
+  Bit = 4,
 }
 
 export interface ColumnRead {

@@ -1,74 +1,172 @@
 /**
- * The hot path: stream one table's rows, already rendered as SQL tuples by the
- * server, into multi-row INSERT statements, one row per line. Memory stays
- * flat: the connection is paused while the sink flushes (backpressure).
+ * Streams one table's rows (or one key range of them) from a connection as
+ * tuple blocks, and writes them as INSERT statements. Memory stays flat: a
+ * reader pauses its connection while its consumer is behind (backpressure).
+ *
+ * The row packets are taken from mysql2 below its row parser: the query's
+ * `row` state is replaced by one that hands the raw packet to TupleEncoder.
+ * That skips a JavaScript value per field and a typeCast call per field,
+ * which was most of the client's time. It relies on mysql2's Query command
+ * (state methods returning the next state; Packet buffer/offset/end); the
+ * dump tests pin it.
  */
 import type { Db } from '../db/connect';
 import { toDatabaseError } from '../db/connect';
 import type { DbTableDetail } from '../db/schema';
-import { DatabaseError } from '../errors';
 import type { RowSink } from '../store/file-sink';
-import { insertPrefix, rowSelectSql, type RowSelectOptions } from './literals';
-
-/** A statement stays well under max_allowed_packet (16 MiB by default) and the client's buffers. */
-const STATEMENT_BYTES = 1 << 20;
-const ROW_SEPARATOR = Buffer.from(',\n');
-const STATEMENT_END = Buffer.from(';\n');
-
-// mysql2 hands the tuple over as raw bytes: no decoding to a JS string and back.
-const rawBuffer = (field: { buffer(): Buffer | null }): Buffer | null => field.buffer();
+import { columnRead, insertPrefix, rawRowSelectSql, storedColumns, type RowSelectOptions } from './literals';
+import { StatementWriter, TupleEncoder, type TupleBlock } from './tuples';
 
 export interface RowsResult {
   rows: number;
 }
 
-/** Streams rows into the sink as INSERT statements. `where` restricts to a key range. */
-export function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: RowSelectOptions = {}): Promise<RowsResult> {
-  const prefix = Buffer.from(insertPrefix(table), 'utf8');
-  const sql = rowSelectSql(table, options);
-  let rows = 0;
-  let statementBytes = 0;
-  return new Promise<RowsResult>((resolve, reject) => {
-    let failed = false;
-    let flushing: Promise<void> = Promise.resolve();
-    const fail = (err: unknown) => {
-      if (failed) return;
-      failed = true;
-      reject(err);
-    };
-    const query = db.raw.query({ sql, rowsAsArray: true, typeCast: rawBuffer });
-    query.on('result', (row: unknown) => {
-      if (failed) return;
-      const tuple = (row as (Buffer | null)[])[0];
-      if (tuple === null) {
-        // CONCAT returns NULL when the rendered row exceeds max_allowed_packet.
-        fail(new DatabaseError(`table ${table.name}: a row is larger than the server's max_allowed_packet once rendered; raise max_allowed_packet (SET GLOBAL max_allowed_packet=1073741824) and run again`));
-        db.destroy();
-        return;
+/** Blocks read ahead by one reader before it pauses its connection. */
+const READ_AHEAD_BLOCKS = 4;
+
+/** A bounded queue of blocks between one reader and the statement writer. */
+export class BlockChannel {
+  private readonly blocks: TupleBlock[] = [];
+  private finished = false;
+  private error: unknown = null;
+  private wake: (() => void) | null = null;
+  /** Set by the reader: called when the queue has room again. */
+  onRoom: (() => void) | null = null;
+
+  /** Returns true when the reader should pause. */
+  put(block: TupleBlock): boolean {
+    this.blocks.push(block);
+    this.signal();
+    return this.blocks.length >= READ_AHEAD_BLOCKS;
+  }
+
+  finish(): void {
+    this.finished = true;
+    this.signal();
+  }
+
+  fail(err: unknown): void {
+    if (this.error === null) this.error = err;
+    this.signal();
+  }
+
+  /** The consumer gave up: the reader drains the rest of its result without keeping it. */
+  abandon(err: unknown): void {
+    this.fail(err);
+    this.onRoom?.();
+  }
+
+  get failed(): boolean {
+    return this.error !== null;
+  }
+
+  /** The next block, or null at the end; rejects with the reader's error. */
+  async next(): Promise<TupleBlock | null> {
+    for (;;) {
+      if (this.error !== null) throw this.error;
+      const block = this.blocks.shift();
+      if (block) {
+        if (this.blocks.length < READ_AHEAD_BLOCKS) this.onRoom?.();
+        return block;
       }
-      let full: boolean;
-      if (statementBytes === 0) {
-        sink.push(prefix);
-      } else {
-        sink.push(ROW_SEPARATOR);
+      if (this.finished) return null;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private signal(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+}
+
+interface RawPacket {
+  buffer: Buffer;
+  offset: number;
+  end: number;
+  isEOF(): boolean;
+}
+
+/** The parts of mysql2's Query command that the raw row state uses. */
+interface QueryStates {
+  row: (packet: RawPacket) => unknown;
+  done(): unknown;
+  on(event: 'error', listener: (err: unknown) => void): unknown;
+}
+
+export interface ReadSpec {
+  table: DbTableDetail;
+  where?: string;
+  /** Longest tuple allowed (the session's max_allowed_packet). */
+  maxTupleBytes: number;
+}
+
+/** Starts reading; blocks arrive in `channel`. The connection runs queries one at a time, so readers on one connection queue up. */
+export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): void {
+  const { table } = spec;
+  const kinds = Uint8Array.from(storedColumns(table).map((c) => columnRead(c).kind));
+  const encoder = new TupleEncoder(kinds, table.name, spec.maxTupleBytes);
+  const sql = rawRowSelectSql(table, { where: spec.where });
+  let paused = false;
+  channel.onRoom = () => {
+    if (!paused) return;
+    paused = false;
+    db.raw.resume();
+  };
+  const query = db.raw.query({ sql, rowsAsArray: true }) as unknown as QueryStates;
+  const row = function (this: QueryStates, packet: RawPacket): unknown {
+    if (packet.isEOF()) {
+      if (!channel.failed) {
+        if (!encoder.empty) channel.put(encoder.take());
+        channel.finish();
       }
-      full = sink.push(tuple);
-      statementBytes += tuple.length + 2;
-      rows++;
-      if (statementBytes >= STATEMENT_BYTES) {
-        full = sink.push(STATEMENT_END) || full;
-        statementBytes = 0;
+      return this.done();
+    }
+    if (channel.failed) return row; // drain what is left of a failed read
+    try {
+      encoder.encodeRow(packet.buffer, packet.offset, packet.end);
+    } catch (err) {
+      channel.fail(err);
+      return row;
+    }
+    if (encoder.full && channel.put(encoder.take())) {
+      paused = true;
+      db.raw.pause();
+    }
+    return row;
+  };
+  query.row = row;
+  query.on('error', (err) => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`)));
+}
+
+/** The session's max_allowed_packet: the server-side rendering failed beyond it, so this one does too. */
+export async function maxAllowedPacket(db: Db): Promise<number> {
+  const [[value]] = await db.queryArrays('SELECT @@max_allowed_packet');
+  return Number(value);
+}
+
+/** Writes the blocks of each channel, in order, as INSERT statements; flushes the sink when it asks. */
+export async function writeStatements(table: DbTableDetail, channels: BlockChannel[], sink: RowSink): Promise<number> {
+  const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink);
+  try {
+    for (const channel of channels) {
+      for (let block = await channel.next(); block; block = await channel.next()) {
+        if (writer.add(block)) await sink.flush();
       }
-      if (full) {
-        db.raw.pause();
-        flushing = flushing.then(() => sink.flush()).then(() => db.raw.resume(), fail);
-      }
-    });
-    query.on('error', (err) => fail(toDatabaseError(err, `reading rows of table ${table.name}`)));
-    query.on('end', () => {
-      if (failed) return;
-      if (statementBytes > 0) sink.push(STATEMENT_END);
-      flushing.then(() => resolve({ rows }), fail);
-    });
-  });
+    }
+  } catch (err) {
+    // No reader may stay paused: its connection would never finish the query (and never close).
+    for (const channel of channels) channel.abandon(err);
+    throw err;
+  }
+  writer.end();
+  return writer.rows;
+}
+
+/** Streams rows into the sink as INSERT statements over one connection. `where` restricts to a key range. */
+export async function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: RowSelectOptions = {}): Promise<RowsResult> {
+  const channel = new BlockChannel();
+  readTupleBlocks(db, { table, where: options.where, maxTupleBytes: await maxAllowedPacket(db) }, channel);
+  return { rows: await writeStatements(table, [channel], sink) };
 }

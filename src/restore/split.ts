@@ -16,7 +16,6 @@ const enum S {
   BlockComment,
 }
 
-const SEMI = 0x3b;
 const NL = 0x0a;
 const QUOTE = 0x27;
 const DQUOTE = 0x22;
@@ -128,19 +127,22 @@ export class StatementSplitter {
               i += 2;
               continue;
             }
-          } else if (c === NL) {
-            // The client's DELIMITER command: a line of its own at the start of a statement.
-            if (this.content && i - this.start < 64) {
-              const m = DELIMITER_COMMAND.exec(b.subarray(this.start, i).toString('utf8').trim());
-              if (m) {
-                this.delimiter = Buffer.from(m[1] as string, 'utf8');
-                this.start = i + 1;
-                this.content = false;
-                this.pos = i + 1;
-                this.state = S.Normal;
-                this.scan(out, eof); // the delimiter changed: rescan with it
-                return;
-              }
+          } else if (!this.content && (c === 0x44 || c === 0x64)) {
+            // The client's DELIMITER command: a line of its own where a statement would start.
+            let nl = b.indexOf(NL, i);
+            if (nl < 0 && !eof) {
+              this.pos = i;
+              this.state = state;
+              return;
+            }
+            if (nl < 0) nl = n;
+            const m = nl - i < 64 ? DELIMITER_COMMAND.exec(b.subarray(i, nl).toString('utf8')) : null;
+            if (m) {
+              this.delimiter = Buffer.from(m[1] as string, 'utf8');
+              this.start = this.pos = Math.min(nl + 1, n);
+              this.state = S.Normal;
+              this.scan(out, eof); // the delimiter changed: rescan with it
+              return;
             }
           }
           if (!this.content) {

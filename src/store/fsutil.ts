@@ -17,7 +17,13 @@ export async function ensureDir(dir: string, mode?: number): Promise<void> {
   try {
     const stat = await fs.stat(dir).catch(() => null);
     if (stat && !stat.isDirectory()) throw new Error('exists and is not a directory');
-    if (!stat) await fs.mkdir(dir, { recursive: true, mode: mode ?? 0o755 });
+    if (!stat) {
+      // A recursive mkdir reports EROFS and ENOSPC as ENOENT: try the plain one first, so the message names the real cause.
+      await fs.mkdir(dir, { mode: mode ?? 0o755 }).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        return fs.mkdir(dir, { recursive: true, mode: mode ?? 0o755 });
+      });
+    }
     if (mode !== undefined && (!stat || (stat.mode & 0o777) !== mode)) await fs.chmod(dir, mode);
   } catch (err) {
     throw new StoreError(`cannot use directory ${dir}: ${errorMessage(err)}; create it (or fix its type and permissions) and run again`, { cause: err });

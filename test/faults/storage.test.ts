@@ -57,8 +57,9 @@ async function fault(
   faults++;
   await changeData(site);
   const where = spec.paths ?? site;
-  const before = await captureState(where);
   await spec.inject();
+  // Read after the injection: what the fault itself changed (a moved directory, a replaced link) is not the run's doing.
+  const before = await captureState(where);
   try {
     const r = await site.run();
     expectNamedFailure(r, spec.code, spec.message);

@@ -1,0 +1,146 @@
+/** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
+import { UsageError } from '../errors';
+import type { LogLevel } from '../log';
+import type { OnlyPart, RestoreMode } from '../restore/plan';
+import type { ServiceMode } from '../services/types';
+
+export interface RestoreArgs {
+  help: boolean;
+  config?: string;
+  dbConfig?: string;
+  hostName?: string;
+  snapshot: string;
+  database: string | null;
+  tables: string[] | null;
+  only: OnlyPart | null;
+  mode: RestoreMode;
+  dryRun: boolean;
+  definer: 'keep' | 'current';
+  serviceMode: ServiceMode;
+  logLevel: LogLevel;
+}
+
+export const RESTORE_USAGE = `Usage:
+  schema_restore [--config FILE] [--db-config FILE] [--host-name NAME] [--snapshot latest|YYYYmmddHHMMSS]
+                 [--database NAME] [--tables T1,T2] [--only global|local|structure] [--merge | --replace]
+                 [--definer current] [-m | -t | --online] [--dry-run]
+
+Restores csv2_backup_dir/HOST/ (structures, global rows, views) and one user-data snapshot
+(local rows) into the configured database, or --database NAME (created if missing). Everything is
+loaded into a staging database first and moved into place only once all of it loaded: a restore
+that fails leaves the target as it was. Files that differ from the backup's manifest are refused.
+
+Options:
+  --config FILE        schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <install root>/etc/schema_backup.conf)
+  --db-config FILE     database credentials (default: db_config in schema_backup.conf)
+  --host-name NAME     host directory under csv2_backup_dir (default: this host's FQDN)
+  --snapshot NAME      user-data snapshot: latest (default) or YYYYmmddHHMMSS
+  --database NAME      restore into NAME instead of the configured database
+  --tables T1,T2       restore only these tables (views are then not restored)
+  --only PART          global (global tables with rows), local (local tables with rows),
+                       or structure (every table, no rows)
+  --merge              tables that exist: rows of the backup overwrite rows with the same key, other
+                       rows stay; a table whose structure differs is reported and left alone
+  --replace            tables that exist are DROPPED and recreated from the backup (destructive)
+                       (default: refuse, naming them, if the target holds any table to be restored)
+  --definer current    recreate triggers and views with the restoring user as DEFINER
+  -m, --model          stop consumers, restart the providers, restore, start the consumers again
+  -t, --target         like --model, but leave the consumers stopped
+      --online         touch no service
+      --dry-run        print what would be restored and exit; nothing is changed
+      --log-level L    error, warn, info (default) or debug
+  -h, --help           show this help
+
+Exit codes: 0 success, 1 internal error, 2 usage (or target not empty), 3 configuration,
+4 database, 5 storage, 6 service, 7 another run is active, 8 backup files differ from their manifest.
+`;
+
+const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+const ONLY: readonly OnlyPart[] = ['global', 'local', 'structure'];
+
+export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
+  const args: RestoreArgs = {
+    help: false,
+    snapshot: 'latest',
+    database: null,
+    tables: null,
+    only: null,
+    mode: 'empty',
+    dryRun: false,
+    definer: 'keep',
+    serviceMode: 'default',
+    logLevel: 'info',
+  };
+  const modes: ServiceMode[] = [];
+  const restoreModes: RestoreMode[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    const noValue = () => {
+      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+    };
+    switch (flag) {
+      case '--config': args.config = value(); break;
+      case '--db-config': args.dbConfig = value(); break;
+      case '--host-name': args.hostName = value(); break;
+      case '--snapshot': {
+        const s = value();
+        if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
+        args.snapshot = s;
+        break;
+      }
+      case '--database': {
+        const d = value();
+        if (d.length > 64 || d.includes('\0') || d.includes('/') || d.trim() !== d) throw new UsageError(`--database: not a usable database name: ${JSON.stringify(d)}`);
+        args.database = d;
+        break;
+      }
+      case '--tables': {
+        const list = value().split(',').map((t) => t.trim()).filter((t) => t !== '');
+        if (list.length === 0) throw new UsageError('--tables needs at least one table name');
+        args.tables = [...(args.tables ?? []), ...list];
+        break;
+      }
+      case '--only': {
+        const o = value() as OnlyPart;
+        if (!ONLY.includes(o)) throw new UsageError(`--only must be one of ${ONLY.join(', ')}`);
+        args.only = o;
+        break;
+      }
+      case '--merge': noValue(); restoreModes.push('merge'); break;
+      case '--replace': noValue(); restoreModes.push('replace'); break;
+      case '--definer': {
+        const d = value();
+        if (d !== 'current') throw new UsageError('--definer: the only value is current');
+        args.definer = 'current';
+        break;
+      }
+      case '-m':
+      case '--model': modes.push('model'); break;
+      case '-t':
+      case '--target': modes.push('target'); break;
+      case '--online': noValue(); modes.push('online'); break;
+      case '--dry-run': noValue(); args.dryRun = true; break;
+      case '--log-level': {
+        const level = value() as LogLevel;
+        if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
+        args.logLevel = level;
+        break;
+      }
+      case '-h':
+      case '--help': args.help = true; break;
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}; see schema_restore --help`);
+    }
+  }
+  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  if (new Set(restoreModes).size > 1) throw new UsageError('choose one of --merge and --replace');
+  args.serviceMode = modes[0] ?? 'default';
+  args.mode = restoreModes[0] ?? 'empty';
+  return args;
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+/**
+ * The `schema_restore` binary and its composition root: configuration,
+ * credentials, the run lock and the services, wired as for a backup
+ * (same modes, same guarantees: consumers stopped by the run start again).
+ */
+import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
+import { loadCredentials } from '../config/credentials';
+import type { BackupConfig } from '../config/types';
+import { connect } from '../db/connect';
+import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { runRestore, type RestoreRequest } from '../restore/run';
+import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
+import { acquireRunLock } from '../services/lock';
+import { createQuiescer } from '../services/quiesce';
+import { recoverInterruptedRun } from '../services/recovery';
+import { createSystemctl } from '../services/systemctl';
+import type { Quiescer, ServiceMode } from '../services/types';
+import { waitForDatabaseFn } from '../services/wait-for-database';
+import { readConfig } from './backup-command';
+import { logFailure, type Io } from './main';
+import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
+
+const idle: Quiescer = {
+  quiesce: async () => undefined,
+  resume: async () => undefined,
+  report: () => ({ mode: 'online', stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }),
+};
+
+/** One restore under the run lock, with consumers handled as `mode` says. */
+export async function restoreOnce(
+  config: BackupConfig,
+  request: Omit<RestoreRequest, 'config'>,
+  mode: ServiceMode,
+  deps: { log: Logger; env?: NodeJS.ProcessEnv },
+): Promise<RestoreSummary> {
+  const { log } = deps;
+  const env = deps.env ?? process.env;
+  if (request.dryRun) return runRestore({ ...request, config }, { log, quiescer: idle });
+  const lock = await acquireRunLock(config.stateDir, log);
+  try {
+    const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });
+    await recoverInterruptedRun(config.stateDir, systemctl, log);
+    const quiescer = createQuiescer({
+      mode,
+      consumers: config.consumers,
+      providers: config.providers,
+      pauseIntervalSec: config.pauseInterval,
+      systemctl,
+      stateDir: config.stateDir,
+      log,
+      waitForDatabase: waitForDatabaseFn(async () => {
+        const db = await connect(request.credentials);
+        await db.close();
+      }),
+    });
+    return await runRestore({ ...request, config }, { log, quiescer });
+  } finally {
+    await lock.release();
+  }
+}
+
+export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let args: RestoreArgs;
+  try {
+    args = parseRestoreArgs(argv);
+  } catch (err) {
+    io.stderr.write(`schema_restore: ${errorMessage(err)}\n`);
+    return err instanceof UsageError ? EXIT.usage : EXIT.internal;
+  }
+  if (args.help) {
+    io.stdout.write(RESTORE_USAGE);
+    return EXIT.ok;
+  }
+  const log = createLogger({ level: args.logLevel, stream: io.stderr });
+  try {
+    const config = readConfig(args.config, env, log);
+    const credentials = loadCredentials({ cliPath: args.dbConfig, configured: config.dbConfig });
+    const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
+    const summary = await restoreOnce(
+      config,
+      {
+        credentials,
+        hostName,
+        snapshot: args.snapshot,
+        database: args.database,
+        tables: args.tables,
+        only: args.only,
+        mode: args.mode,
+        dryRun: args.dryRun,
+        definer: args.definer,
+      },
+      args.serviceMode,
+      { log, env },
+    );
+    io.stdout.write(restoreSummaryText(summary));
+    return summary.errors.length ? EXIT.service : EXIT.ok;
+  } catch (err) {
+    // A refusal is an answer, not a failure: one plain line.
+    if (err instanceof UsageError) io.stderr.write(`schema_restore: ${errorMessage(err)}\n`);
+    else logFailure(log, err);
+    return exitCodeOf(err);
+  }
+}
+
+if (require.main === module) {
+  restoreMain(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+      setTimeout(() => process.exit(code), 3000).unref();
+    },
+    (err: unknown) => {
+      process.stderr.write(`schema_restore: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

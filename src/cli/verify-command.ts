@@ -1,0 +1,86 @@
+/**
+ * `schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--json]`:
+ * restores the newest backup into a scratch database and compares it with
+ * the manifest; exit 8 on any difference.
+ */
+import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
+import { loadCredentials } from '../config/credentials';
+import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
+import { createLogger, type LogLevel } from '../log';
+import { verifyLatest, verifyText } from '../restore/verify';
+import { acquireRunLock } from '../services/lock';
+import { readConfig } from './backup-command';
+import { logFailure, type Io } from './main';
+
+export interface VerifyArgs {
+  help: boolean;
+  json: boolean;
+  config?: string;
+  dbConfig?: string;
+  hostName?: string;
+  logLevel: LogLevel;
+}
+
+const USAGE = 'usage: schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--json] [--log-level LEVEL]\n';
+
+export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
+  const args: VerifyArgs = { help: false, json: false, logLevel: 'info' };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--config': args.config = value(); break;
+      case '--db-config': args.dbConfig = value(); break;
+      case '--host-name': args.hostName = value(); break;
+      case '--json': args.json = true; break;
+      case '--log-level': {
+        const level = value() as LogLevel;
+        if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new UsageError('--log-level must be one of error, warn, info, debug');
+        args.logLevel = level;
+        break;
+      }
+      case '-h':
+      case '--help': args.help = true; break;
+      default:
+        throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+    }
+  }
+  return args;
+}
+
+export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
+  let args: VerifyArgs;
+  try {
+    args = parseVerifyArgs(argv);
+  } catch (err) {
+    io.stderr.write(`schema_backup verify: ${errorMessage(err)}\n${USAGE}`);
+    return EXIT.usage;
+  }
+  if (args.help) {
+    io.stdout.write(USAGE);
+    return EXIT.ok;
+  }
+  const log = createLogger({ level: args.logLevel, stream: io.stderr });
+  try {
+    const config = readConfig(args.config, env, log);
+    const credentials = loadCredentials({ cliPath: args.dbConfig, configured: config.dbConfig });
+    const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
+    // A backup publishing meanwhile would mix two backups' files.
+    const lock = await acquireRunLock(config.stateDir, log);
+    try {
+      const result = await verifyLatest(config, credentials, hostName, log);
+      io.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : verifyText(result));
+      return result.ok ? EXIT.ok : EXIT.verify;
+    } finally {
+      await lock.release();
+    }
+  } catch (err) {
+    logFailure(log, err);
+    return exitCodeOf(err);
+  }
+}

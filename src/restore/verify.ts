@@ -1,0 +1,163 @@
+/**
+ * `schema_backup verify`: proves the newest backup restores. It is restored
+ * (host files plus `latest`) into a scratch database on the same server, and
+ * every table is compared with the manifest: structure (SHOW CREATE TABLE
+ * against the backup's CREATE TABLE, modulo the AUTO_INCREMENT counter), row
+ * count, and the content checksum, recomputed by dumping the restored table
+ * exactly as the backup did. The scratch database is dropped on every path.
+ */
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { SummaryClass } from '../backup/summary';
+import type { BackupConfig, DbCredentials } from '../config/types';
+import { connect, type Db } from '../db/connect';
+import { describeTables } from '../db/introspect';
+import { quoteIdent } from '../db/quote';
+import { prepareSession } from '../db/snapshot';
+import { dumpRows } from '../dump/rows';
+import { withoutAutoIncrementCounter } from '../dump/structure';
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
+import type { Quiescer, QuiesceReport } from '../services/types';
+import { FileSink } from '../store/file-sink';
+import { runRestore, scratchName } from './run';
+import { readBackupSource, type SourceTable } from './source';
+import { StatementSplitter } from './split';
+import { classifyStatement } from './statements';
+
+export interface VerifyRow {
+  table: string;
+  class: SummaryClass;
+  structure: 'ok' | 'differs' | 'missing';
+  /** Rows the manifest records (null: rows not saved, the table must be empty). */
+  expectedRows: number | null;
+  rows: number | null;
+  /** 'ok', 'differs', or '-' when the backup holds no rows for the table. */
+  content: 'ok' | 'differs' | '-';
+  ok: boolean;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  hostDir: string;
+  snapshot: string | null;
+  scratchDatabase: string;
+  tables: VerifyRow[];
+  /** Views and triggers of the manifest missing after the restore. */
+  missing: string[];
+  /** Why the backup did not restore at all (a file differing from its manifest, a failing statement), or null. */
+  error: string | null;
+  durationMs: number;
+}
+
+/** Verify touches no service: the scratch database is not what consumers use. */
+function onlineQuiescer(): Quiescer {
+  const report: QuiesceReport = { mode: 'online', stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null };
+  return { quiesce: async () => undefined, resume: async () => undefined, report: () => report };
+}
+
+/** The CREATE TABLE statement of a backup file (read up to it, not further). */
+export async function backupCreateTable(path: string, compressed: boolean): Promise<string | null> {
+  const input = createReadStream(path, { highWaterMark: 1 << 16 });
+  const gunzip = compressed ? createGunzip() : null;
+  if (gunzip) input.on('error', (err) => gunzip.destroy(err));
+  const stream = gunzip ? input.pipe(gunzip) : input;
+  const splitter = new StatementSplitter();
+  try {
+    for await (const chunk of stream) {
+      for (const stmt of splitter.push(chunk as Buffer)) {
+        if (classifyStatement(stmt) === 'create-table') return stmt.toString('utf8');
+        if (classifyStatement(stmt) === 'insert') return null;
+      }
+    }
+    for (const stmt of splitter.end()) if (classifyStatement(stmt) === 'create-table') return stmt.toString('utf8');
+    return null;
+  } finally {
+    input.destroy();
+    gunzip?.destroy();
+  }
+}
+
+async function contentSha256(db: Db, detail: Parameters<typeof dumpRows>[1]): Promise<string | null> {
+  const sink = await FileSink.open(null);
+  sink.startRows();
+  await dumpRows(db, detail, sink);
+  sink.endRows();
+  return (await sink.finish()).rowsSha256;
+}
+
+async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<typeof describeTables>>): Promise<VerifyRow> {
+  const row: VerifyRow = { table: t.table, class: t.class, structure: 'missing', expectedRows: t.rowsSaved ? t.rows : null, rows: null, content: '-', ok: false };
+  const detail = details.get(t.table);
+  if (!detail) return row;
+  const [created] = await db.queryArrays(`SHOW CREATE TABLE ${quoteIdent(t.table)}`);
+  const restored = withoutAutoIncrementCounter(created?.[1] as string);
+  const backup = await backupCreateTable(t.path, t.compressed);
+  row.structure = backup !== null && withoutAutoIncrementCounter(backup) === restored ? 'ok' : 'differs';
+  row.rows = Number((await db.queryArrays(`SELECT COUNT(*) FROM ${quoteIdent(t.table)}`))[0]?.[0]);
+  if (t.rowsSaved && t.contentSha256 !== null) row.content = (await contentSha256(db, detail)) === t.contentSha256 ? 'ok' : 'differs';
+  row.ok = row.structure === 'ok' && row.rows === (row.expectedRows ?? 0) && row.content !== 'differs';
+  return row;
+}
+
+export async function verifyLatest(config: BackupConfig, credentials: DbCredentials, hostName: string, log: Logger): Promise<VerifyResult> {
+  const started = Date.now();
+  const scratch = scratchName('sbverify');
+  const hostDir = `${config.csv2BackupDir}/${hostName}`;
+  const result: VerifyResult = { ok: false, hostDir, snapshot: null, scratchDatabase: scratch, tables: [], missing: [], error: null, durationMs: 0 };
+  // The server must answer: that failure is the database's (exit 4), not the backup's.
+  await (await connect({ ...credentials, database: '' })).close();
+  try {
+    const source = await readBackupSource({ hostDir, userDataDir: config.userDataBackupDir, snapshot: 'latest' });
+    result.snapshot = source.snapshotName;
+    try {
+      await runRestore(
+        { config, credentials, hostName, snapshot: 'latest', database: scratch, tables: null, only: null, mode: 'empty', dryRun: false, definer: 'keep' },
+        { log, quiescer: onlineQuiescer() },
+      );
+    } catch (err) {
+      result.error = errorMessage(err);
+      log.error('backup did not restore', { hostDir, error: result.error });
+      return result;
+    }
+    const db = await connect({ ...credentials, database: scratch });
+    try {
+      await prepareSession(db);
+      const details = await describeTables(db);
+      for (const t of source.tables) result.tables.push(await compareTable(db, t, details));
+      const views = new Set((await db.queryArrays('SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [scratch])).map((r) => r[0] as string));
+      for (const v of source.views?.names ?? []) if (!views.has(v)) result.missing.push(`view ${v}`);
+      const triggers = new Set((await db.queryArrays('SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [scratch])).map((r) => r[0] as string));
+      for (const t of source.tables) for (const name of t.triggers) if (!triggers.has(name)) result.missing.push(`trigger ${name}`);
+    } finally {
+      await db.close();
+    }
+    result.ok = result.tables.every((t) => t.ok) && result.missing.length === 0;
+    for (const t of result.tables.filter((x) => !x.ok)) log.error('table did not verify', { table: t.table, structure: t.structure, rows: t.rows, expectedRows: t.expectedRows, content: t.content });
+    return result;
+  } catch (err) {
+    result.error ??= errorMessage(err);
+    return result;
+  } finally {
+    const admin = await connect({ ...credentials, database: '' }).catch(() => null);
+    await admin?.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`).catch((err) => log.warn('could not drop the scratch database', { database: scratch, error: errorMessage(err) }));
+    await admin?.close();
+    result.durationMs = Date.now() - started;
+  }
+}
+
+/** The table of results, one line per table. */
+export function verifyText(r: VerifyResult): string {
+  const lines: string[] = [];
+  const head = ['table', 'class', 'structure', 'rows', 'expected', 'content', 'result'];
+  const body = r.tables.map((t) => [t.table, t.class, t.structure, t.rows === null ? '-' : String(t.rows), t.expectedRows === null ? '-' : String(t.expectedRows), t.content, t.ok ? 'ok' : 'FAILED']);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  lines.push(`verify ${r.hostDir}${r.snapshot ? ` + user-data snapshot ${r.snapshot}` : ''} in scratch database ${r.scratchDatabase} (dropped)`);
+  if (r.tables.length) lines.push(fmt(head), ...body.map(fmt));
+  for (const m of r.missing) lines.push(`missing after restore: ${m}`);
+  if (r.error) lines.push(`backup did not restore: ${r.error}`);
+  const failed = r.tables.filter((t) => !t.ok).map((t) => t.table);
+  lines.push(r.ok ? `verify: OK (${r.tables.length} tables) in ${(r.durationMs / 1000).toFixed(1)} s` : `verify: FAILED${failed.length ? ` (${failed.join(', ')})` : ''}`);
+  return lines.join('\n') + '\n';
+}

@@ -210,8 +210,10 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
         [ephemeral, ephemeralEntries, t.rowsToEphemeral],
       ] as const) {
         if (!wanted || !dir) continue;
-        const written = await dir.write({ table: t.name, file: t.file, head: withRows.head, tail: withRows.tail, rows });
-        entries.push(manifestEntry(t, written, withRows.structureSha256, true));
+        // Compressed user-data files say so in their name (db_upgrade cannot read them directly).
+        const file = dir === user?.tables && config.compress === 'gzip' ? `${t.file}.gz` : t.file;
+        const written = await dir.write({ table: t.name, file, head: withRows.head, tail: withRows.tail, rows });
+        entries.push({ ...manifestEntry(t, written, withRows.structureSha256, true), file });
         if (dir === user?.tables) userBytes += written.bytes;
         else summary.bytesWritten += written.bytes;
         figures.rows += written.rows ?? 0;

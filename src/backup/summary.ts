@@ -31,4 +31,6 @@ export interface BackupSummary {
   warnings: string[];
   /** Errors that did not void the backup (e.g. a consumer that failed to start again). */
   errors: string[];
+  /** Result of `verify_after_backup`, when it ran. */
+  verify?: { ok: boolean; message: string | null };
 }

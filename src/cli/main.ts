@@ -1,8 +1,11 @@
 /** schema_backup's entry point: dispatches the subcommands and turns every outcome into an exit code. */
-import { ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage, UsageError } from '../errors';
+import { BusyError, ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage, UsageError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { renderPlan } from '../plan/render';
 import { statusCommand } from '../daemon/status-command';
+import { previousRecord, recordRun } from '../daemon/record';
+import type { BackupSummary } from '../backup/summary';
+import type { BackupConfig } from '../config/types';
 import { parseBackupArgs, USAGE, type BackupArgs } from './args';
 import { backupOnce, planOnly, readConfig, type RunSettings } from './backup-command';
 import { runDaemonCommand } from './daemon-command';
@@ -19,6 +22,12 @@ export function logFailure(log: Logger, err: unknown): void {
   } else {
     log.error('run failed', { error: errorMessage(err), exitCode: exitCodeOf(err) });
   }
+}
+
+/** Status and metrics after a one-shot run, as the daemon records its ticks (`schema_backup status` reads them). */
+async function recordOneShot(config: BackupConfig, outcome: BackupSummary | Error, startedAt: Date, log: Logger, aborted = false): Promise<void> {
+  const previous = await previousRecord(config.statusFile, log);
+  await recordRun(config, outcome, { startedAt, finishedAt: new Date(), aborted, previous, nextRun: null, log });
 }
 
 function settingsOf(args: BackupArgs): RunSettings {
@@ -50,8 +59,10 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let config: BackupConfig | null = null;
+  const startedAt = new Date();
   try {
-    const config = readConfig(args.config, env, log);
+    config = readConfig(args.config, env, log);
     if (args.dryRun) {
       const { plan, hostName } = await planOnly(config, settings);
       io.stdout.write(
@@ -64,10 +75,15 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
       return EXIT.ok;
     }
     const summary = await backupOnce(config, settings, { log, signal: controller.signal, env });
+    await recordOneShot(config, summary, startedAt, log);
     io.stdout.write(summaryText(summary));
     return summary.errors.length ? EXIT.service : EXIT.ok;
   } catch (err) {
     logFailure(log, err);
+    // A run refused by the lock is not this host's last result: the active run records its own.
+    if (config && !args.dryRun && !(err instanceof BusyError)) {
+      await recordOneShot(config, err instanceof Error ? err : new Error(String(err)), startedAt, log, controller.signal.aborted);
+    }
     return exitCodeOf(err);
   } finally {
     process.off('SIGINT', onSignal);

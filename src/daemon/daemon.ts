@@ -7,13 +7,12 @@
  */
 import type { BackupSummary } from '../backup/summary';
 import type { BackupConfig } from '../config/types';
-import { ConfigError, EXIT, VerifyError, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
+import { ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
-import { applyRetention } from '../store/retention';
-import { writeMetrics } from './metrics';
 import { watchdogIntervalMs, type Notifier } from './notify';
 import { checkSchedule, startSchedule, type Schedule } from './schedule';
-import { failureRecord, readStatus, successRecord, writeStatus, type StatusRecord, type VerifyOutcome } from './status';
+import { guarded, previousRecord, recordRun } from './record';
+import type { StatusRecord } from './status';
 
 /** Where SIGHUP/SIGTERM/SIGINT come from: `process`, or an EventEmitter in tests. */
 export interface SignalSource {
@@ -69,7 +68,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   const watchdogMs = watchdogIntervalMs(opts.env ?? process.env);
   // A timer, not a hook in the run: it keeps firing while a long dump awaits I/O.
-  const watchdog = watchdogMs !== null ? setInterval(() => current || notifier.watchdog(), watchdogMs) : null;
+  const watchdog = watchdogMs !== null ? setInterval(() => notifier.watchdog(), watchdogMs) : null;
   if (watchdogMs !== null) notifier.watchdog();
 
   const idleStatus = (): void => {
@@ -80,7 +79,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   function tick(): void {
     if (stopping) return;
-    if (current && false) {
+    if (current) {
       log.warn('previous run still in progress, tick skipped', { runningSince: current.startedAt.toISOString() });
       return;
     }
@@ -104,7 +103,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         outcome = err instanceof Error ? err : new Error(String(err));
         log.error('backup run failed', { err: errorMessage(err), exitCode: exitCodeOf(err), aborted: controller.signal.aborted });
       }
-      await record(runConfig, outcome, startedAt, controller.signal.aborted);
+      // Nothing may reject out of here: `done` is awaited on shutdown, and an unhandled rejection would end the daemon.
+      await record(runConfig, outcome, startedAt, controller.signal.aborted).catch((err: unknown) =>
+        log.error('cannot record the run', { err: errorMessage(err) }),
+      );
     })().finally(() => {
       current = null;
       if (!stopping) idleStatus();
@@ -112,21 +114,10 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     return { startedAt, controller, done };
   }
 
-  /** Status file, metrics, retention, then the caller's hook; each failure is logged, none ends the daemon. */
+  /** Status file, metrics, retention (src/daemon/record.ts), then the caller's hook; each failure is logged, none ends the daemon. */
   async function record(runConfig: BackupConfig, outcome: BackupSummary | Error, startedAt: Date, aborted: boolean): Promise<void> {
     const nextRun = stopping ? null : (schedule?.nextRun() ?? null);
-    const rec =
-      outcome instanceof Error
-        ? failureRecord({ startedAt, finishedAt: now(), error: outcome, previous: last, nextRun, verify: outcome instanceof VerifyError ? { ok: false, message: outcome.message } : undefined })
-        : successRecord(outcome, { nextRun, verify: verifyOf(outcome) });
-    last = rec;
-    await guarded(log, 'cannot write the status file', { file: runConfig.statusFile }, () => writeStatus(runConfig.statusFile, rec));
-    const metricsFile = runConfig.metricsFile;
-    if (metricsFile) await guarded(log, 'cannot write the metrics file', { file: metricsFile }, () => writeMetrics(metricsFile, rec));
-    const { retention, userDataBackupDir } = runConfig;
-    if (!aborted && retention && userDataBackupDir) {
-      await guarded(log, 'user-data retention failed', { dir: userDataBackupDir }, () => applyRetention(userDataBackupDir, retention, log, now()));
-    }
+    last = await recordRun(runConfig, outcome, { startedAt, finishedAt: now(), aborted, previous: last, nextRun, log });
     if (opts.afterRun) {
       const hook = opts.afterRun;
       await guarded(log, 'after-run hook failed', {}, () => hook(runConfig, outcome));
@@ -199,29 +190,6 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
   await stopped;
   return EXIT.ok;
-}
-
-/** The verify outcome, if the runner reports one on its summary. */
-function verifyOf(summary: BackupSummary): VerifyOutcome | undefined {
-  const v = (summary as BackupSummary & { verify?: VerifyOutcome }).verify;
-  return v && typeof v.ok === 'boolean' ? v : undefined;
-}
-
-async function previousRecord(file: string, log: Logger): Promise<StatusRecord | null> {
-  try {
-    return await readStatus(file);
-  } catch (err) {
-    log.warn('cannot read the previous status file, starting afresh', { file, err: errorMessage(err) });
-    return null;
-  }
-}
-
-async function guarded(log: Logger, message: string, meta: Record<string, unknown>, fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    log.error(message, { ...meta, err: errorMessage(err) });
-  }
 }
 
 function logConfigProblems(log: Logger, message: string, err: unknown): void {

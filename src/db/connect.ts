@@ -3,6 +3,7 @@
  * queries, stream rows. Errors become DatabaseError with the server's words
  * (never the password: mysql2's messages do not contain it).
  */
+import type { EventEmitter } from 'node:events';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket } from 'mysql2';
 import type { DbCredentials } from '../config/types';
@@ -53,7 +54,36 @@ export async function connect(creds: DbCredentials): Promise<Db> {
   });
   // A connection error after connect must not crash the process: queries report it.
   raw.on('error', () => undefined);
+  forwardFatalErrors(raw);
   return wrap(raw, creds.database);
+}
+
+type Command = EventEmitter & { onResult?: unknown };
+
+/**
+ * mysql2 reports a fatal connection error (server gone, session KILLed) to
+ * queries that have a callback, but to a streaming query (no callback: the
+ * row readers) not at all, only to the connection: the reader would wait
+ * forever and the run would end with nothing said. Forward it to them.
+ */
+function forwardFatalErrors(raw: Connection): void {
+  const streaming = new Set<Command>();
+  const target = raw as unknown as { query: (...args: unknown[]) => Command };
+  const query = target.query.bind(raw);
+  target.query = (...args: unknown[]) => {
+    const cmd = query(...args);
+    if (!cmd.onResult) {
+      streaming.add(cmd);
+      cmd.once('end', () => streaming.delete(cmd));
+    }
+    return cmd;
+  };
+  raw.on('error', (err) => {
+    for (const cmd of [...streaming]) {
+      streaming.delete(cmd);
+      if (cmd.listenerCount('error') > 0) cmd.emit('error', err);
+    }
+  });
 }
 
 export function where(creds: DbCredentials): string {

@@ -1,10 +1,18 @@
 /**
- * One consistent view of the database for a whole run: a REPEATABLE READ
- * transaction WITH CONSISTENT SNAPSHOT. Non-transactional tables are not
- * covered by it, so each is read-locked (from a second connection: LOCK TABLES
- * in the snapshot session would end its transaction) while it is dumped.
+ * One consistent view of the database for a whole run: REPEATABLE READ
+ * transactions WITH CONSISTENT SNAPSHOT. Several connections can share it
+ * (parallel reads of one table by key range) only if their snapshots start
+ * while no write can commit: they are opened under a brief global read lock
+ * (FLUSH TABLES WITH READ LOCK, as mariadb-dump --single-transaction
+ * --master-data does), which needs the RELOAD privilege. Without it, or when
+ * the lock is not granted quickly, the run reads over one connection.
+ *
+ * Non-transactional tables are not covered by the snapshot, so each is
+ * read-locked (from another connection: LOCK TABLES in a snapshot session
+ * would end its transaction) while it is dumped.
  */
 import type { DbCredentials } from '../config/types';
+import type { Logger } from '../log';
 import { connect, type Db } from './connect';
 import { quoteIdent } from './quote';
 
@@ -16,8 +24,28 @@ const SESSION_SETUP = [
   'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ',
 ];
 
+/**
+ * Reader connections by default. One: the client encoding rows is the
+ * bottleneck once the server sends raw values, and on a 2-core host extra
+ * readers cost memory (read-ahead) without saving time (see `npm run bench`).
+ * More pay when the server is slower than the client (remote, cold cache).
+ * SCHEMA_BACKUP_READERS=N overrides it (the benchmark measures both).
+ */
+export const DEFAULT_READERS = 1;
+
+function readersFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const n = Number(env.SCHEMA_BACKUP_READERS);
+  return Number.isInteger(n) && n >= 1 && n <= 16 ? n : undefined;
+}
+/** Seconds to wait for the global read lock; writers queue behind it, so it must be short. */
+const GLOBAL_LOCK_WAIT = 5;
+
 export interface Snapshot {
   readonly db: Db;
+  /** Connections inside this same snapshot, `db` first; one when parallel reads are not possible. */
+  readonly readers: readonly Db[];
+  /** Why the snapshot has fewer readers than asked (for the run's summary), or empty. */
+  readonly warnings: readonly string[];
   /** Runs `body` with `table` read-locked against writers. */
   withReadLock<T>(table: string, body: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
@@ -25,22 +53,63 @@ export interface Snapshot {
   destroy(): void;
 }
 
+export interface SnapshotOptions {
+  /** Connections sharing the snapshot (default: SCHEMA_BACKUP_READERS, else DEFAULT_READERS); 1 never takes the global lock. */
+  readers?: number;
+  log?: Logger;
+}
+
 export async function prepareSession(db: Db): Promise<void> {
   for (const sql of SESSION_SETUP) await db.query(sql);
 }
 
-export async function openSnapshot(creds: DbCredentials): Promise<Snapshot> {
-  const db = await connect(creds);
+const START = 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY';
+
+/** Starts the snapshot on every connection under the global read lock; false (nothing started) when the lock is refused. */
+async function startShared(all: Db[]): Promise<boolean> {
+  const [first] = all;
+  await first.query(`SET SESSION lock_wait_timeout = ${GLOBAL_LOCK_WAIT}`);
+  try {
+    await first.query('FLUSH TABLES WITH READ LOCK');
+  } catch {
+    return false;
+  } finally {
+    await first.query('SET SESSION lock_wait_timeout = DEFAULT');
+  }
+  try {
+    // No write can commit between the first START and the last: every connection sees the same data.
+    for (const db of all) await db.query(START);
+  } finally {
+    // After FTWRL, UNLOCK TABLES releases the global lock and keeps the transaction (mariadb-dump relies on this too).
+    await first.query('UNLOCK TABLES');
+  }
+  return true;
+}
+
+export async function openSnapshot(creds: DbCredentials, options: SnapshotOptions = {}): Promise<Snapshot> {
+  const wanted = Math.max(1, options.readers ?? readersFromEnv(process.env) ?? DEFAULT_READERS);
+  const warnings: string[] = [];
+  const all: Db[] = [await connect(creds)];
   let locker: Db | null = null;
   try {
-    await prepareSession(db);
-    await db.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+    while (all.length < wanted) all.push(await connect(creds));
+    for (const db of all) await prepareSession(db);
+    if (all.length > 1 && !(await startShared(all))) {
+      const message = `parallel reads disabled: FLUSH TABLES WITH READ LOCK was refused (the RELOAD privilege is needed, or a long query held it off for ${GLOBAL_LOCK_WAIT} s); reading over one connection`;
+      warnings.push(message);
+      options.log?.warn(message, { user: creds.user });
+      for (const extra of all.splice(1)) await extra.close();
+    }
+    if (all.length === 1) await all[0].query(START);
   } catch (err) {
-    db.destroy();
+    for (const db of all) db.destroy();
     throw err;
   }
+  const db = all[0];
   return {
     db,
+    readers: all,
+    warnings,
     async withReadLock(table, body) {
       locker ??= await connect(creds);
       await locker.query(`LOCK TABLES ${quoteIdent(table)} READ`);
@@ -51,12 +120,14 @@ export async function openSnapshot(creds: DbCredentials): Promise<Snapshot> {
       }
     },
     async close() {
-      await db.query('COMMIT').catch(() => undefined);
-      await db.close();
+      for (const reader of all) {
+        await reader.query('COMMIT').catch(() => undefined);
+        await reader.close();
+      }
       if (locker) await locker.close();
     },
     destroy() {
-      db.destroy();
+      for (const reader of all) reader.destroy();
       locker?.destroy();
     },
   };

@@ -15,14 +15,14 @@ import { toDatabaseError } from '../db/connect';
 import type { DbTableDetail } from '../db/schema';
 import type { RowSink } from '../store/file-sink';
 import { columnRead, insertPrefix, rawRowSelectSql, storedColumns, type RowSelectOptions } from './literals';
-import { StatementWriter, TupleEncoder, type TupleBlock } from './tuples';
+import { StatementWriter, TupleEncoder, recycleBlock, type TupleBlock } from './tuples';
 
 export interface RowsResult {
   rows: number;
 }
 
 /** Blocks read ahead by one reader before it pauses its connection. */
-const READ_AHEAD_BLOCKS = 4;
+const READ_AHEAD_BLOCKS = 2;
 
 /** A bounded queue of blocks between one reader and the statement writer. */
 export class BlockChannel {
@@ -149,10 +149,17 @@ export async function maxAllowedPacket(db: Db): Promise<number> {
 /** Writes the blocks of each channel, in order, as INSERT statements; flushes the sink when it asks. */
 export async function writeStatements(table: DbTableDetail, channels: BlockChannel[], sink: RowSink): Promise<number> {
   const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink);
+  // Blocks whose bytes are still in the sink's pending chunks; free to reuse after a flush.
+  let held: TupleBlock[] = [];
   try {
     for (const channel of channels) {
       for (let block = await channel.next(); block; block = await channel.next()) {
-        if (writer.add(block)) await sink.flush();
+        held.push(block);
+        if (writer.add(block)) {
+          await sink.flush();
+          for (const b of held) recycleBlock(b);
+          held = [];
+        }
       }
     }
   } catch (err) {

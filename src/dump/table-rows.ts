@@ -1,13 +1,41 @@
 /**
  * Rows of one table from the run's snapshot into a sink. The runner calls
- * only this, so how a table is read (one connection, or key ranges over
- * several connections sharing the snapshot) is decided here.
+ * only this, so how a table is read is decided here: one connection, or key
+ * ranges spread over the snapshot's reader connections (which share one
+ * snapshot) and written in key order, so both give the same bytes.
  */
+import type { Db } from '../db/connect';
 import type { DbTableDetail } from '../db/schema';
 import type { Snapshot } from '../db/snapshot';
 import type { RowSink } from '../store/file-sink';
-import { dumpRows } from './rows';
+import { planKeyRanges, rangeCondition, rangeKey, type KeyRange } from './ranges';
+import { BlockChannel, maxAllowedPacket, readTupleBlocks, writeStatements } from './rows';
+import { quoteIdent } from '../db/quote';
+
+/** Key ranges for this table in this snapshot: one open range unless splitting pays. */
+async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise<{ key: string | null; ranges: KeyRange[] }> {
+  const key = rangeKey(table);
+  if (key === null || readers < 2) return { key, ranges: [{ from: null, to: null }] };
+  // The statistics' estimate is enough to decide; MIN/MAX come from the snapshot through the index.
+  const [[estimate]] = await db.queryArrays(
+    'SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+    [db.database, table.name],
+  );
+  const [[min, max]] = await db.queryArrays(`SELECT MIN(${quoteIdent(key)}), MAX(${quoteIdent(key)}) FROM ${quoteIdent(table.name)}`);
+  if (min === null || max === null) return { key, ranges: [{ from: null, to: null }] };
+  return { key, ranges: planKeyRanges(BigInt(min), BigInt(max), Number(estimate ?? 0), readers) };
+}
 
 export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink): Promise<number> {
-  return (await dumpRows(snapshot.db, table, sink)).rows;
+  const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
+  const maxTupleBytes = await maxAllowedPacket(snapshot.db);
+  const { key, ranges } = await keyRanges(snapshot.db, table, readers.length);
+  // Every query is queued at once; each connection runs its own in turn, each reader pausing when far ahead.
+  const channels = ranges.map((range, i) => {
+    const channel = new BlockChannel();
+    const where = key === null ? undefined : rangeCondition(key, range);
+    readTupleBlocks(readers[i % readers.length], { table, where, maxTupleBytes }, channel);
+    return channel;
+  });
+  return writeStatements(table, channels, sink);
 }

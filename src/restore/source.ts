@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { SummaryClass } from '../backup/summary';
 import { StoreError, VerifyError, errorMessage } from '../errors';
 import { parseManifest, type Manifest, type ManifestTable } from '../store/manifest';
@@ -45,7 +46,9 @@ async function readManifestFile(dir: string): Promise<Manifest> {
   const path = join(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await fs.readFile(path, 'utf8');
+    const bytes = await fs.readFile(path);
+    // A gzip snapshot's writer may compress its manifest too: accept both.
+    text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
   } catch (err) {
     throw new StoreError(`no backup manifest at ${path}: ${errorMessage(err)}`, { cause: err });
   }

@@ -2,13 +2,14 @@
  * A buffered writer for one backup file: large writes, sha256 of the bytes on
  * disk, and a second sha256 over the rows section (the content checksum that
  * verify recomputes from a restored table). Optionally gzip (each flush is a
- * gzip member; concatenated members are a valid gzip file).
+ * gzip member; concatenated members are a valid gzip file). Hashing runs on
+ * a worker thread (src/store/hash-thread.ts), in the order of the writes.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { StoreError, errorMessage } from '../errors';
+import { OffThreadHash, SLOT_BYTES, acquireSlot, hashBytes, hashDigest, hashSlot, type HashPart } from './hash-thread';
 
 const gzip = promisify(gzipCb);
 const FLUSH_BYTES = 1 << 20;
@@ -35,9 +36,9 @@ export class FileSink implements RowSink {
   private chunks: Buffer[] = [];
   private pending = 0;
   private bytes = 0;
-  private readonly fileHash: Hash = createHash('sha256');
-  private rowsHash: Hash | null = null;
-  private rowsDigest: string | null = null;
+  private readonly fileHash = new OffThreadHash();
+  private rowsHash: OffThreadHash | null = null;
+  private rowsDigest: Promise<string> | null = null;
   private closed = false;
 
   private constructor(
@@ -67,7 +68,7 @@ export class FileSink implements RowSink {
   }
 
   startRows(): void {
-    this.rowsHash = createHash('sha256');
+    this.rowsHash = new OffThreadHash();
     this.rowsFrom = this.pending;
     this.rowsUntil = null;
   }
@@ -83,31 +84,42 @@ export class FileSink implements RowSink {
   private rowsUntil: number | null = null;
 
   private digestRows(): void {
-    this.rowsDigest = this.rowsHash ? this.rowsHash.digest('hex') : null;
+    this.rowsDigest = this.rowsHash ? hashDigest(this.rowsHash) : null;
+    // Awaited in finish(); an aborted sink never awaits it, and that must not be an unhandled rejection.
+    this.rowsDigest?.catch(() => undefined);
     this.rowsHash = null;
     this.rowsUntil = null;
   }
 
   async flush(): Promise<void> {
     if (this.pending === 0) return;
-    let data = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.pending);
+    const length = this.pending;
+    // Assembled straight into shared memory the hash worker reads: one copy, fixed memory.
+    const slot = length <= SLOT_BYTES ? await acquireSlot() : null;
+    const data = slot ? slot.buf.subarray(0, length) : Buffer.allocUnsafe(length);
+    let at = 0;
+    for (const chunk of this.chunks) at += chunk.copy(data, at);
     this.chunks = [];
     this.pending = 0;
-    if (this.rowsHash) {
-      this.rowsHash.update(data.subarray(this.rowsFrom, this.rowsUntil ?? data.length));
-      this.rowsFrom = 0;
-      if (this.rowsUntil !== null) this.digestRows();
+    const parts: HashPart[] = [];
+    const rowsHash = this.rowsHash;
+    if (rowsHash) parts.push({ hash: rowsHash, from: this.rowsFrom, to: this.rowsUntil ?? length });
+    this.rowsFrom = 0;
+    const onDisk = this.compress ? await gzip(data) : data;
+    this.bytes += onDisk.length;
+    try {
+      if (this.handle) await this.handle.write(onDisk);
+    } catch (err) {
+      if (slot) hashSlot(slot.slot, 0, []); // gives the slot back
+      throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
     }
-    if (this.compress) data = await gzip(data);
-    this.fileHash.update(data);
-    this.bytes += data.length;
-    if (this.handle) {
-      try {
-        await this.handle.write(data);
-      } catch (err) {
-        throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
-      }
-    }
+    const file: HashPart = { hash: this.fileHash, from: 0, to: onDisk.length };
+    if (this.compress) await hashBytes(onDisk, [file]);
+    else parts.unshift(file);
+    // Only after the write: from here the worker owns the slot.
+    if (slot) hashSlot(slot.slot, length, parts);
+    else await hashBytes(data, parts);
+    if (rowsHash && this.rowsUntil !== null) this.digestRows();
   }
 
   /** Flushes, fsyncs and closes; the file is complete on disk when this resolves. */
@@ -122,11 +134,13 @@ export class FileSink implements RowSink {
         await this.close();
       }
     }
-    return { path: this.path, bytes: this.bytes, sha256: this.fileHash.digest('hex'), rowsSha256: this.rowsDigest };
+    return { path: this.path, bytes: this.bytes, sha256: await hashDigest(this.fileHash), rowsSha256: this.rowsDigest ? await this.rowsDigest : null };
   }
 
   /** Closes and removes the partial file; never throws (it runs on error paths). */
   async abort(): Promise<void> {
+    // Lets the worker drop the running hashes.
+    for (const h of [this.fileHash, this.rowsHash]) if (h) hashDigest(h).catch(() => undefined);
     await this.close();
     if (this.handle) await fs.rm(this.path, { force: true }).catch(() => undefined);
   }

@@ -125,3 +125,26 @@ test('a csv2_backup_dir outside any repository becomes one, and the run says so'
   expect(r.stderr).toMatch(/initialised a git repository/);
   expect(existsSync(join(work, 'git', '.git'))).toBe(true);
 });
+
+test('user_data_compress: gzip writes TABLE.gz files that gunzip to the plain file', async () => {
+  await db.conn.query('INSERT INTO people VALUES (7), (8)');
+  const { work, config } = setup({ extra: 'user_data_compress: gzip' });
+  const r = await runCli(['--config', config, '--host-name', 'h', '--online']);
+  expect(r.code).toBe(0);
+  const latest = join(work, 'user', 'latest');
+  expect((await fs.readdir(latest)).filter((n) => !n.startsWith('.'))).toEqual(['people.gz']);
+  const { gunzipSync } = await import('node:zlib');
+  const text = gunzipSync(await fs.readFile(join(latest, 'people.gz'))).toString('utf8');
+  expect(text).toContain('INSERT INTO `people` (`id`) VALUES\n(7),\n(8);');
+  expect((await fs.stat(join(latest, 'people.gz'))).mode & 0o777).toBe(0o600);
+});
+
+test('classification conflicts are resolved the safe way in a real run: local beats global, rows never reach git', async () => {
+  await db.conn.query("CREATE TABLE IF NOT EXISTS both_classes (id INT PRIMARY KEY, secret VARCHAR(20)); REPLACE INTO both_classes VALUES (1, 'do-not-commit')");
+  const { work, config } = setup({ global: ['cfg', 'both_classes'], local: ['people', 'both_classes'] });
+  const r = await runCli(['--config', config, '--host-name', 'h', '--online']);
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/both_classes is listed as both local .* and global .*: treated as local/);
+  expect(await fs.readFile(join(work, 'git', 'h', 'both_classes'), 'utf8')).not.toContain('do-not-commit');
+  expect(await fs.readFile(join(work, 'user', 'latest', 'both_classes'), 'utf8')).toContain('do-not-commit');
+});

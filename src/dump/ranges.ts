@@ -1,0 +1,52 @@
+/**
+ * Key ranges for reading one table over several connections (pure). Only a
+ * single-column integer primary key qualifies: ranges are then disjoint,
+ * cover every value, and in key order their rows are exactly the table in
+ * ORDER BY key. The first and last ranges are open, so no row can fall outside.
+ */
+import { quoteIdent } from '../db/quote';
+import type { DbTableDetail } from '../db/schema';
+
+const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint']);
+
+/** Below this many (estimated) rows one connection is as fast: a range costs a query. */
+export const PARALLEL_MIN_ROWS = 50_000;
+/** Rows per range: a few MiB each, so read-ahead stays small and the work spreads evenly. */
+export const ROWS_PER_RANGE = 25_000;
+export const MAX_RANGES = 400;
+
+export interface KeyRange {
+  /** Inclusive lower bound, or null for none. */
+  from: bigint | null;
+  /** Exclusive upper bound, or null for none. */
+  to: bigint | null;
+}
+
+/** The key column when the table can be split by key ranges, else null. */
+export function rangeKey(table: DbTableDetail): string | null {
+  if (table.primaryKey.length !== 1) return null;
+  const column = table.columns.find((c) => c.name === table.primaryKey[0]);
+  return column && INTEGER_TYPES.has(column.dataType) ? column.name : null;
+}
+
+/** Splits [min, max] into about `estimatedRows / ROWS_PER_RANGE` equal-width ranges; one open range when not worth it. */
+export function planKeyRanges(min: bigint, max: bigint, estimatedRows: number, readers: number): KeyRange[] {
+  const whole: KeyRange[] = [{ from: null, to: null }];
+  if (readers < 2 || estimatedRows < PARALLEL_MIN_ROWS || max <= min) return whole;
+  const span = max - min + 1n;
+  let count = BigInt(Math.min(MAX_RANGES, Math.max(readers, Math.ceil(estimatedRows / ROWS_PER_RANGE))));
+  if (count > span) count = span;
+  const width = (span + count - 1n) / count;
+  const ranges: KeyRange[] = [];
+  for (let lo = min; lo <= max; lo += width) ranges.push({ from: ranges.length === 0 ? null : lo, to: null });
+  for (let i = 0; i < ranges.length - 1; i++) ranges[i].to = ranges[i + 1].from;
+  return ranges;
+}
+
+export function rangeCondition(column: string, range: KeyRange): string | undefined {
+  const c = quoteIdent(column);
+  const parts: string[] = [];
+  if (range.from !== null) parts.push(`${c} >= ${range.from}`);
+  if (range.to !== null) parts.push(`${c} < ${range.to}`);
+  return parts.length ? parts.join(' AND ') : undefined;
+}

@@ -1,0 +1,234 @@
+/**
+ * The fast row path against the reference (the server renders each tuple,
+ * row-at-a-time statements), on a table of hostile values: one connection
+ * and key ranges over three connections give the same bytes, and the three
+ * connections read one snapshot.
+ *
+ * A private server: the parallel snapshot takes FLUSH TABLES WITH READ LOCK,
+ * which on the shared server would stall (and be stalled by) other tests.
+ */
+import { randomBytes } from 'node:crypto';
+import { createConnection, type Connection } from 'mysql2/promise';
+import { startPrivateServer, type PrivateServer } from '../../scripts/lib/mariadb-server';
+import type { DbCredentials } from '../../src/config/types';
+import { connect, type Db } from '../../src/db/connect';
+import { describeTables } from '../../src/db/introspect';
+import type { DbTableDetail } from '../../src/db/schema';
+import { openSnapshot, prepareSession, type Snapshot } from '../../src/db/snapshot';
+import { insertPrefix, rowSelectSql } from '../../src/dump/literals';
+import { PARALLEL_MIN_ROWS, rangeKey } from '../../src/dump/ranges';
+import * as rowsModule from '../../src/dump/rows';
+import { dumpRows } from '../../src/dump/rows';
+import { dumpTableRows } from '../../src/dump/table-rows';
+import { STATEMENT_BYTES } from '../../src/dump/tuples';
+import type { RowSink } from '../../src/store/file-sink';
+
+jest.setTimeout(180_000);
+
+class MemorySink implements RowSink {
+  private chunks: Buffer[] = [];
+  push(chunk: Buffer | string): boolean {
+    // Copied: the dump reuses its buffers once a flush has returned.
+    this.chunks.push(Buffer.from(chunk));
+    return this.chunks.length > 64;
+  }
+  async flush(): Promise<void> {
+    this.chunks = [Buffer.concat(this.chunks)];
+  }
+  startRows(): void {}
+  endRows(): void {}
+  bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+/** The reference: the server renders every tuple (literalExpression), statements cut row by row. */
+async function referenceRows(db: Db, table: DbTableDetail): Promise<Buffer> {
+  const rows = await new Promise<Buffer[]>((resolve, reject) => {
+    const out: Buffer[] = [];
+    db.raw
+      .query({ sql: rowSelectSql(table), rowsAsArray: true, typeCast: (field: { buffer(): Buffer | null }) => field.buffer() })
+      .on('result', (row: unknown) => out.push((row as Buffer[])[0]))
+      .on('error', reject)
+      .on('end', () => resolve(out));
+  });
+  const parts: Buffer[] = [];
+  let statement = 0;
+  for (const tuple of rows) {
+    if (tuple === null) throw new Error('a rendered row is NULL');
+    parts.push(statement === 0 ? Buffer.from(insertPrefix(table)) : Buffer.from(',\n'), tuple);
+    statement += tuple.length + 2;
+    if (statement >= STATEMENT_BYTES) {
+      parts.push(Buffer.from(';\n'));
+      statement = 0;
+    }
+  }
+  if (statement > 0) parts.push(Buffer.from(';\n'));
+  return Buffer.concat(parts);
+}
+
+const ROWS = 60_000;
+
+const CREATE = `CREATE TABLE hostile (
+  id INT NOT NULL PRIMARY KEY,
+  s VARCHAR(200) CHARACTER SET utf8mb4 NULL,
+  l VARCHAR(50) CHARACTER SET latin1 NULL,
+  t TEXT NULL,
+  b VARBINARY(64) NULL,
+  bl LONGBLOB NULL,
+  bits BIT(10) NULL,
+  f FLOAT NULL, d DOUBLE NULL, num DECIMAL(30,10) NULL,
+  dt DATETIME(6) NULL, ts TIMESTAMP(3) NULL, tm TIME NULL, dte DATE NULL, yr YEAR NULL,
+  e ENUM('a','b''q','c\\\\d') NULL, st SET('x','y') NULL,
+  j JSON NULL, ip INET6 NULL, u UUID NULL, g POINT NULL,
+  big BIGINT UNSIGNED NULL, ti TINYINT NULL,
+  gen INT AS (id * 2) VIRTUAL
+) ENGINE=InnoDB`;
+
+const FILL = `INSERT INTO hostile (id, s, l, t, b, bl, bits, f, d, num, dt, ts, tm, dte, yr, e, st, j, ip, u, g, big, ti)
+  SELECT seq,
+    CONCAT('r', seq, ELT(1 + seq % 9, '''', '\\\\', CHAR(0), CHAR(26), '\\r\\n', '😀', 'ü€', '"\`', ';\\n(')),
+    IF(seq % 4 = 0, NULL, CONCAT('é', seq, '\\\\''')),
+    IF(seq % 5 = 0, NULL, REPEAT(CONCAT(seq, ';\\n''),\\r\\n('), seq % 7)),
+    UNHEX(SHA1(seq)),
+    IF(seq % 4999 = 0, REPEAT(UNHEX('00FF275C0D0A'), 30000), NULL),
+    IF(seq % 3 = 0, NULL, seq % 1024),
+    IF(seq % 6 = 0, NULL, seq / 7), seq / 3 * POW(10, CAST(seq % 40 AS SIGNED) - 20), seq / 1000,
+    FROM_UNIXTIME(1600000000 + seq, '%Y-%m-%d %H:%i:%s.123456'), FROM_UNIXTIME(1600000000 + seq),
+    SEC_TO_TIME(CAST(seq AS SIGNED) - 30000), DATE('2000-01-01') + INTERVAL seq DAY, 1901 + seq % 255,
+    ELT(1 + seq % 4, 'a', 'b''q', 'c\\\\d', NULL), ELT(1 + seq % 3, 'x', 'x,y', ''),
+    IF(seq % 2, JSON_OBJECT('k', seq, 's', 'q''"\\\\\\n'), NULL),
+    IF(seq % 3 = 0, NULL, IF(seq % 2, '::1', CONCAT('fe80::', HEX(seq)))),
+    IF(seq % 3 = 0, NULL, CONCAT('123e4567-e89b-12d3-a456-', LPAD(HEX(seq), 12, '0'))),
+    IF(seq % 5 = 0, NULL, POINT(seq, -seq / 3)),
+    18446744073709551615 - seq, CAST(seq % 256 AS SIGNED) - 128
+  FROM seq_1_to_${ROWS}`;
+
+const EDGES = [
+  // A row far bigger than a block (2 MiB of binary) and the widest numbers.
+  `INSERT INTO hostile (id, bl, f, d, big, ti, num) VALUES (-2147483648, REPEAT(UNHEX('27005C1A0D0A'), 400000), 3.40282e38, -1.7976931348623157e308, 0, -128, -99999999999999999999.9999999999)`,
+  `INSERT INTO hostile (id, s, t, f, d, dte, dt, tm) VALUES (2147483647, '', '', -0.0, 4.9406564584124654e-324, '0000-00-00', '0000-00-00 00:00:00', '-838:59:59')`,
+];
+
+describe('parallel key-range reads', () => {
+  let server: PrivateServer;
+  let conn: Connection;
+  let creds: DbCredentials;
+  let tdb: { conn: Connection; name: string };
+  let table: DbTableDetail;
+  let reference: Buffer;
+
+  beforeAll(async () => {
+    server = await startPrivateServer();
+    const database = 'sbt_dump_parallel';
+    creds = { host: server.host, port: server.port, socketPath: null, user: server.user, password: server.password, database, source: 'test' };
+    conn = await createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, charset: 'utf8mb4' });
+    await conn.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4`);
+    await conn.query(`USE ${database}`);
+    tdb = { conn, name: database };
+    await tdb.conn.query("SET SESSION sql_mode = ''");
+    await tdb.conn.query(CREATE);
+    await tdb.conn.query(FILL);
+    for (const sql of EDGES) await tdb.conn.query(sql);
+    await tdb.conn.query('ANALYZE TABLE hostile');
+    const db = await connect(creds);
+    try {
+      await prepareSession(db);
+      table = (await describeTables(db)).get('hostile') as DbTableDetail;
+      reference = await referenceRows(db, table);
+    } finally {
+      await db.close();
+    }
+  });
+
+  afterAll(async () => {
+    await conn?.end().catch(() => undefined);
+    await server?.stop();
+  });
+
+  async function withSnapshot<T>(readers: number, body: (s: Snapshot) => Promise<T>, user: Partial<DbCredentials> = {}): Promise<T> {
+    const snapshot = await openSnapshot({ ...creds, ...user }, { readers });
+    try {
+      return await body(snapshot);
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  test('the table takes the parallel path: integer key, enough rows, several statements, rows over a block', async () => {
+    expect(rangeKey(table)).toBe('id');
+    const [rows] = (await tdb.conn.query("SELECT TABLE_ROWS AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'hostile'")) as unknown as [{ n: number }[]];
+    expect(Number(rows[0].n)).toBeGreaterThanOrEqual(PARALLEL_MIN_ROWS);
+    expect(reference.toString('latin1').split(';\nINSERT INTO').length).toBeGreaterThan(5);
+    expect(reference.length).toBeGreaterThan(8 * STATEMENT_BYTES);
+  });
+
+  test('one connection gives the reference bytes', async () => {
+    const sink = new MemorySink();
+    const n = await withSnapshot(1, async (s) => {
+      expect(s.readers).toHaveLength(1);
+      return (await dumpRows(s.db, table, sink)).rows;
+    });
+    expect(n).toBe(ROWS + EDGES.length);
+    expect(sink.bytes().equals(reference)).toBe(true);
+  });
+
+  test('three connections by key range give the same bytes', async () => {
+    const sink = new MemorySink();
+    const reads = jest.spyOn(rowsModule, 'readTupleBlocks');
+    const n = await withSnapshot(3, async (s) => {
+      expect(s.readers).toHaveLength(3);
+      expect(s.warnings).toEqual([]);
+      const rows = await dumpTableRows(s, table, sink);
+      // Several key ranges, spread over all three connections.
+      expect(reads.mock.calls.length).toBeGreaterThanOrEqual(3);
+      expect(new Set(reads.mock.calls.map((c) => c[0])).size).toBe(3);
+      expect(reads.mock.calls.every((c) => c[1].where !== undefined)).toBe(true);
+      return rows;
+    });
+    reads.mockRestore();
+    expect(n).toBe(ROWS + EDGES.length);
+    const got = sink.bytes();
+    expect(got.length).toBe(reference.length);
+    expect(got.equals(reference)).toBe(true);
+  });
+
+  test('without the RELOAD privilege: one connection, a warning, the same bytes', async () => {
+    const user = `sbt_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    await tdb.conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
+    try {
+      await tdb.conn.query(`GRANT SELECT, SHOW VIEW, LOCK TABLES ON \`${tdb.name}\`.* TO '${user}'@'%'`);
+      const sink = new MemorySink();
+      await withSnapshot(
+        3,
+        async (s) => {
+          expect(s.readers).toHaveLength(1);
+          expect(s.warnings.join('\n')).toMatch(/parallel reads disabled.*RELOAD/);
+          await dumpTableRows(s, table, sink);
+        },
+        { user, password },
+      );
+      expect(sink.bytes().equals(reference)).toBe(true);
+    } finally {
+      await tdb.conn.query(`DROP USER IF EXISTS '${user}'@'%'`);
+    }
+  });
+  test('the connections share one snapshot: writes committed after it opened do not appear', async () => {
+    const sink = new MemorySink();
+    await withSnapshot(3, async (s) => {
+      // Writes in every range, committed (autocommit) while the snapshot is open.
+      await tdb.conn.query("UPDATE hostile SET s = 'changed' WHERE id % 1000 = 1");
+      await tdb.conn.query('DELETE FROM hostile WHERE id BETWEEN 30000 AND 30010');
+      await tdb.conn.query('INSERT INTO hostile (id, s) VALUES (0, \'new\'), (45000000, \'new\')');
+      await tdb.conn.query('INSERT INTO hostile (id, s) SELECT seq + 1000000, \'new\' FROM seq_1_to_100');
+      await dumpTableRows(s, table, sink);
+    });
+    expect(sink.bytes().equals(reference)).toBe(true);
+    // The writes did happen: a new snapshot sees them.
+    const after = new MemorySink();
+    const n = await withSnapshot(3, (s) => dumpTableRows(s, table, after));
+    expect(n).toBe(ROWS + EDGES.length - 11 + 102);
+    expect(after.bytes().toString('latin1')).toContain("'changed'");
+  });
+});

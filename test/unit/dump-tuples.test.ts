@@ -1,0 +1,211 @@
+/** The row encoder and the statement writer, without a server: crafted packets in, exact bytes out. */
+import { ValueKind } from '../../src/dump/literals';
+import { planKeyRanges, rangeCondition, rangeKey, PARALLEL_MIN_ROWS } from '../../src/dump/ranges';
+import { BLOCK_BYTES, STATEMENT_BYTES, StatementWriter, TupleEncoder, type TupleBlock } from '../../src/dump/tuples';
+import type { RowSink } from '../../src/store/file-sink';
+
+/** A text-protocol row: each value length-coded, null as 0xfb. */
+function packet(values: (Buffer | string | null)[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const v of values) {
+    if (v === null) {
+      parts.push(Buffer.from([0xfb]));
+      continue;
+    }
+    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+    if (b.length < 0xfb) parts.push(Buffer.from([b.length]));
+    else if (b.length < 0x10000) parts.push(Buffer.from([0xfc, b.length & 0xff, b.length >> 8]));
+    else if (b.length < 0x1000000) parts.push(Buffer.from([0xfd, b.length & 0xff, (b.length >> 8) & 0xff, b.length >> 16]));
+    else {
+      const h = Buffer.alloc(9);
+      h[0] = 0xfe;
+      h.writeUInt32LE(b.length, 1);
+      parts.push(h);
+    }
+    parts.push(b);
+  }
+  return Buffer.concat(parts);
+}
+
+function encodeOne(kinds: ValueKind[], values: (Buffer | string | null)[]): string {
+  const enc = new TupleEncoder(Uint8Array.from(kinds), 't', 1 << 30);
+  // Offset the row inside a larger buffer, as packets sit inside socket chunks.
+  const row = packet(values);
+  const src = Buffer.concat([Buffer.from('junk'), row, Buffer.from('junk')]);
+  enc.encodeRow(src, 4, 4 + row.length);
+  const block = enc.take();
+  expect(block.lengths).toHaveLength(1);
+  expect(block.data.subarray(block.lengths[0]).toString('latin1')).toBe(',\n');
+  return block.data.subarray(0, block.lengths[0]).toString('utf8');
+}
+
+class MemorySink implements RowSink {
+  chunks: Buffer[] = [];
+  flushes = 0;
+  push(chunk: Buffer | string): boolean {
+    this.chunks.push(Buffer.isBuffer(chunk) ? Buffer.from(chunk) : Buffer.from(chunk));
+    return false;
+  }
+  async flush(): Promise<void> {
+    this.flushes++;
+  }
+  startRows(): void {}
+  endRows(): void {}
+  text(): string {
+    return Buffer.concat(this.chunks).toString('latin1');
+  }
+}
+
+/** The row-at-a-time rule the statement writer must reproduce exactly. */
+function reference(prefix: string, tuples: string[]): string {
+  let out = '';
+  let statement = 0;
+  for (const t of tuples) {
+    out += statement === 0 ? prefix : ',\n';
+    out += t;
+    statement += Buffer.byteLength(t, 'latin1') + 2;
+    if (statement >= STATEMENT_BYTES) {
+      out += ';\n';
+      statement = 0;
+    }
+  }
+  if (statement > 0) out += ';\n';
+  return out;
+}
+
+describe('TupleEncoder', () => {
+  test('numbers are copied, NULL is NULL', () => {
+    expect(encodeOne([ValueKind.Number, ValueKind.Number, ValueKind.Number], ['42', null, '-1.50'])).toBe('(42,NULL,-1.50)');
+  });
+
+  test('strings are escaped exactly as QUOTE(): \\ \' NUL ^Z, CR and LF left raw', () => {
+    const raw = "a'b\\c\0d\x1ae\rf\ng\"h`";
+    expect(encodeOne([ValueKind.String], [raw])).toBe("('a\\'b\\\\c\\0d\\Ze\rf\ng\"h`')");
+  });
+
+  test('text also escapes CR and LF as \\r \\n', () => {
+    expect(encodeOne([ValueKind.Text], ["x\r\ny'"])).toBe("('x\\r\\ny\\'')");
+  });
+
+  test('multi-byte UTF-8 passes through untouched', () => {
+    expect(encodeOne([ValueKind.Text], ['ü€😀'])).toBe("('ü€😀')");
+  });
+
+  test('binary becomes upper-case hex, empty binary X\'\'', () => {
+    expect(encodeOne([ValueKind.Hex, ValueKind.Hex, ValueKind.Hex], [Buffer.from([0, 0xff, 0x27, 0x5c, 0xab]), Buffer.alloc(0), null])).toBe("(X'00FF275CAB',X'',NULL)");
+  });
+
+  test('BIT digits become b\'...\'', () => {
+    expect(encodeOne([ValueKind.Bit, ValueKind.Bit], ['101', null])).toBe("(b'101',NULL)");
+  });
+
+  test('every length encoding is read (1, 2, 3 bytes)', () => {
+    const mid = 'x'.repeat(300);
+    const big = 'y'.repeat(70000);
+    expect(encodeOne([ValueKind.String, ValueKind.String, ValueKind.Number], [mid, big, '7'])).toBe(`('${mid}','${big}',7)`);
+  });
+
+  test('a row larger than the limit fails like the server-side rendering did', () => {
+    const enc = new TupleEncoder(Uint8Array.from([ValueKind.String]), 'tbl', 10);
+    const row = packet(['0123456789']);
+    expect(() => enc.encodeRow(row, 0, row.length)).toThrow(/table tbl: a row is larger than the server's max_allowed_packet/);
+  });
+
+  test('a row larger than a block gets a buffer of its own', () => {
+    const enc = new TupleEncoder(Uint8Array.from([ValueKind.Hex]), 't', 1 << 30);
+    const small = packet([Buffer.from('ab')]);
+    enc.encodeRow(small, 0, small.length);
+    const huge = Buffer.alloc(BLOCK_BYTES, 0x11);
+    const row = packet([huge]);
+    enc.encodeRow(row, 0, row.length);
+    expect(enc.full).toBe(true);
+    const block = enc.take();
+    expect(block.lengths).toEqual([9, 2 * BLOCK_BYTES + 5]);
+    expect(block.data.subarray(0, 12).toString()).toBe("(X'6162'),\n(");
+    expect(block.data.length).toBe(9 + 2 + 2 * BLOCK_BYTES + 5 + 2);
+  });
+});
+
+describe('StatementWriter', () => {
+  const prefix = 'INSERT INTO `t` (`a`) VALUES\n';
+
+  function blocksOf(tuples: string[], cut: (i: number) => boolean): TupleBlock[] {
+    const blocks: TupleBlock[] = [];
+    let parts: Buffer[] = [];
+    let lengths: number[] = [];
+    tuples.forEach((t, i) => {
+      parts.push(Buffer.from(t + ',\n', 'latin1'));
+      lengths.push(t.length);
+      if (cut(i)) {
+        blocks.push({ data: Buffer.concat(parts), lengths });
+        parts = [];
+        lengths = [];
+      }
+    });
+    if (lengths.length) blocks.push({ data: Buffer.concat(parts), lengths });
+    return blocks;
+  }
+
+  test.each([
+    ['one block', () => false],
+    ['a block per row', () => true],
+    ['random blocks', (i: number) => (i * 7919) % 13 === 0],
+  ])('cuts statements every %s exactly like row-at-a-time writing', (_name, cut) => {
+    // Rows of varied length, a few MiB in all: several statement boundaries, some at block edges.
+    const tuples = Array.from({ length: 30000 }, (_, i) => `(${i},'${'v'.repeat((i * 31) % 211)}')`);
+    const sink = new MemorySink();
+    const writer = new StatementWriter(Buffer.from(prefix), sink);
+    for (const b of blocksOf(tuples, cut)) writer.add(b);
+    writer.end();
+    expect(writer.rows).toBe(tuples.length);
+    const expected = reference(prefix, tuples);
+    expect(expected.split(';\n').length).toBeGreaterThan(3);
+    expect(sink.text()).toBe(expected);
+  });
+
+  test('no rows, no statement', () => {
+    const sink = new MemorySink();
+    const writer = new StatementWriter(Buffer.from(prefix), sink);
+    writer.end();
+    expect(sink.text()).toBe('');
+  });
+});
+
+describe('key ranges', () => {
+  const table = (type: string, pk = ['id']) => ({ name: 't', primaryKey: pk, columns: [{ name: 'id', dataType: type, generated: false }, { name: 'v', dataType: 'int', generated: false }] });
+
+  test('only a single-column integer primary key qualifies', () => {
+    expect(rangeKey(table('bigint'))).toBe('id');
+    expect(rangeKey(table('varchar'))).toBeNull();
+    expect(rangeKey(table('int', ['id', 'v']))).toBeNull();
+    expect(rangeKey(table('int', []))).toBeNull();
+  });
+
+  test('small tables and one reader read in one open range', () => {
+    expect(planKeyRanges(1n, 10n ** 6n, PARALLEL_MIN_ROWS - 1, 3)).toEqual([{ from: null, to: null }]);
+    expect(planKeyRanges(1n, 10n ** 6n, 10 ** 6, 1)).toEqual([{ from: null, to: null }]);
+  });
+
+  test.each([
+    [1n, 1_000_000n, 1_000_000],
+    [-(2n ** 63n), 2n ** 63n - 1n, 5_000_000],
+    [0n, 2n ** 64n - 1n, 100_000],
+    [5n, 9n, 100_000],
+  ])('ranges over [%s, %s] are ordered, adjacent and open at both ends', (min, max, rows) => {
+    const ranges = planKeyRanges(min, max, rows, 3);
+    expect(ranges.length).toBeGreaterThan(1);
+    expect(ranges[0].from).toBeNull();
+    expect(ranges[ranges.length - 1].to).toBeNull();
+    for (let i = 1; i < ranges.length; i++) {
+      expect(ranges[i].from).toBe(ranges[i - 1].to);
+      expect((ranges[i].from as bigint) > min && (ranges[i].from as bigint) <= max).toBe(true);
+      if (i > 1) expect((ranges[i].from as bigint) > (ranges[i - 1].from as bigint)).toBe(true);
+    }
+  });
+
+  test('conditions quote the column and use exact integers', () => {
+    expect(rangeCondition('i`d', { from: 18446744073709551615n, to: null })).toBe('`i``d` >= 18446744073709551615');
+    expect(rangeCondition('id', { from: -5n, to: 10n })).toBe('`id` >= -5 AND `id` < 10');
+    expect(rangeCondition('id', { from: null, to: null })).toBeUndefined();
+  });
+});

@@ -1,0 +1,80 @@
+import { StatementSplitter, splitStatements } from '../../src/restore/split';
+
+/** Feeds `text` in pieces of `size` bytes (chunk boundaries anywhere, even inside a multi-byte character). */
+function splitInChunks(text: string, size: number): string[] {
+  const s = new StatementSplitter();
+  const input = Buffer.from(text, 'utf8');
+  const out: Buffer[] = [];
+  for (let i = 0; i < input.length; i += size) out.push(...s.push(input.subarray(i, i + size)));
+  out.push(...s.end());
+  return out.map((b) => b.toString('utf8'));
+}
+
+const HOSTILE = [
+  "/*!40101 SET NAMES utf8mb4 */;",
+  '-- a comment with a quote \' and a ; semicolon',
+  '# another; comment \'',
+  '/* block ; comment \' */',
+  'CREATE TABLE `we;ird``name` (`a;` int) ENGINE=InnoDB;',
+  '-- Rows',
+  "INSERT INTO `we;ird``name` (`a;`) VALUES",
+  "('it''s; fine'),",
+  "('back\\\\slash\\' quote; \\\\'),",
+  "('new\nline;\n-- not a comment\n/* nor this */'),",
+  "('DELIMITER ;;'),",
+  "(\"double \\\" ; quoted\"),",
+  "('\\0 nul and emoji 😀 ; ü'),",
+  "(-1--2),",
+  "(X'00ff3b27');",
+  '',
+  '-- Triggers',
+  'DELIMITER ;;',
+  "/*!50003 SET SESSION SQL_MODE='STRICT_TRANS_TABLES' */;;",
+  "CREATE DEFINER=`root`@`localhost` TRIGGER `t;g` BEFORE INSERT ON `x` FOR EACH ROW BEGIN",
+  "  SET NEW.a = 'y;;z';",
+  "  SET NEW.b = 1; -- inner ;; comment",
+  'END ;;',
+  'DELIMITER ;',
+  '/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;',
+  '',
+].join('\n');
+
+const EXPECTED = [
+  '/*!40101 SET NAMES utf8mb4 */',
+  'CREATE TABLE `we;ird``name` (`a;` int) ENGINE=InnoDB',
+  "INSERT INTO `we;ird``name` (`a;`) VALUES\n('it''s; fine'),\n('back\\\\slash\\' quote; \\\\'),\n('new\nline;\n-- not a comment\n/* nor this */'),\n('DELIMITER ;;'),\n(\"double \\\" ; quoted\"),\n('\\0 nul and emoji 😀 ; ü'),\n(-1--2),\n(X'00ff3b27')",
+  "/*!50003 SET SESSION SQL_MODE='STRICT_TRANS_TABLES' */",
+  "CREATE DEFINER=`root`@`localhost` TRIGGER `t;g` BEFORE INSERT ON `x` FOR EACH ROW BEGIN\n  SET NEW.a = 'y;;z';\n  SET NEW.b = 1; -- inner ;; comment\nEND",
+  '/*!40101 SET SQL_MODE=@OLD_SQL_MODE */',
+];
+
+describe('StatementSplitter', () => {
+  test('splits hostile text: quotes, escapes, comments, DELIMITER blocks', () => {
+    expect(splitStatements(HOSTILE)).toEqual(EXPECTED);
+  });
+
+  test.each([1, 2, 3, 7, 64, 4096])('gives the same statements whatever the chunk size (%i bytes)', (size) => {
+    expect(splitInChunks(HOSTILE, size)).toEqual(EXPECTED);
+  });
+
+  test('a last statement without delimiter is kept; an unterminated string is an error', () => {
+    expect(splitStatements('SELECT 1; SELECT 2')).toEqual(['SELECT 1', 'SELECT 2']);
+    expect(() => splitStatements("INSERT INTO t VALUES ('oops;")).toThrow(/unterminated/);
+  });
+
+  test('every byte value inside a string literal survives (binary-safe)', () => {
+    const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('latin1').replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+    const stmt = `INSERT INTO t VALUES ('${all}')`;
+    const out = new StatementSplitter();
+    const input = Buffer.from(`${stmt};\nSELECT 1;`, 'latin1');
+    const got = [...out.push(input), ...out.end()];
+    expect(got.map((b) => b.toString('latin1'))).toEqual([stmt, 'SELECT 1']);
+  });
+
+  test('/*! executable */ comments stay in the statement; a plain block comment between statements is dropped', () => {
+    expect(splitStatements('/* x; */ /*!50003 DROP TRIGGER IF EXISTS `a` */;\n/*M!100100 SET x=1 */;')).toEqual([
+      '/*!50003 DROP TRIGGER IF EXISTS `a` */',
+      '/*M!100100 SET x=1 */',
+    ]);
+  });
+});

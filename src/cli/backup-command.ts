@@ -20,6 +20,7 @@ import { recoverInterruptedRun } from '../services/recovery';
 import { createSystemctl } from '../services/systemctl';
 import type { ServiceMode } from '../services/types';
 import { waitForDatabaseFn } from '../services/wait-for-database';
+import { verifyLatest, verifyText } from '../restore/verify';
 
 export interface RunSettings {
   configPath?: string;
@@ -78,10 +79,19 @@ export async function backupOnce(
         await db.close();
       }),
     });
-    return await runBackup(
+    const summary = await runBackup(
       { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },
       { log, quiescer, signal: deps.signal, onPhase: deps.onPhase },
     );
+    if (config.verifyAfterBackup) {
+      deps.onPhase?.('verifying');
+      // Still under the run lock: nothing can change the backup while it is being proven.
+      const result = await verifyLatest(config, credentials, hostName, log);
+      summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)) };
+      if (!result.ok) summary.errors.push(`verification failed: ${summary.verify.message}`);
+      else log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
+    }
+    return summary;
   } finally {
     await lock.release();
   }

@@ -20,7 +20,8 @@ export function summaryText(s: BackupSummary): string {
   ];
   if (s.services) {
     const sv = s.services;
-    const downtime = sv.downtimeMs === null ? 'none' : `${(sv.downtimeMs / 1000).toFixed(1)} s`;
+    // No end means consumers stopped by the run are still down (--target, or a failed start): not "none".
+    const downtime = sv.downtimeMs !== null ? `${(sv.downtimeMs / 1000).toFixed(1)} s` : sv.stopped.length ? 'not over (consumers still stopped)' : 'none';
     lines.push(`  services (${sv.mode}): stopped ${sv.stopped.join(', ') || 'none'}; started again ${sv.restarted.join(', ') || 'none'}; downtime ${downtime}`);
   }
   if (s.warnings.length) lines.push(`  warnings: ${s.warnings.length} (see log)`);

@@ -18,6 +18,8 @@ export interface TableFileSpec {
   tail: string;
   /** Writes the rows section; returns the row count. Absent for structure-only files. */
   rows?: (sink: RowSink) => Promise<number>;
+  /** schema_backup's own files stay plain even in a compressed directory. */
+  plain?: boolean;
 }
 
 export interface WrittenFile {
@@ -55,7 +57,7 @@ export class TableDir {
   async write(spec: TableFileSpec): Promise<WrittenFile> {
     const target = join(this.dir, spec.file);
     const tmp = join(this.dir, TMP_DIR, `${process.pid}-${this.seq++}`);
-    const sink = await FileSink.open(tmp, { mode: this.options.fileMode, gzip: this.options.gzip });
+    const sink = await FileSink.open(tmp, { mode: this.options.fileMode, gzip: this.options.gzip && !spec.plain });
     let rows: number | null = null;
     let result;
     try {
@@ -109,7 +111,7 @@ export class TableDir {
       const existed = await fs.rm(target).then(() => true, () => false);
       return existed;
     }
-    return (await this.write({ table: '', file, head: text, tail: '' })).changed;
+    return (await this.write({ table: '', file, head: text, tail: '', plain: true })).changed;
   }
 
   /** Removes plain files that are not in `keep` (tables dropped or now ignored). */

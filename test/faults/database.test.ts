@@ -53,15 +53,15 @@ function largestTempFile(dir: string): number {
 }
 
 /** Waits until a temporary file under `dir` holds more than `bytes` (the dump is under way), or the run ends. */
-async function untilDumping(run: CliProcess, dir: string, bytes = 2 << 20): Promise<void> {
+async function untilDumping(run: CliProcess, dir: string, bytes = 1 << 20): Promise<void> {
   let ended = false;
   void run.result.then(() => (ended = true));
   const deadline = Date.now() + 60_000;
   while (!ended && Date.now() < deadline) {
     if (largestTempFile(dir) > bytes) return;
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setImmediate(r));
   }
-  throw new Error(`the dump never got under way:\n${run.stderr()}`);
+  throw new Error(`the dump never got under way (or finished before it was seen):\n${run.stderr()}`);
 }
 
 function expectDatabaseFailure(r: CliResult, message: RegExp, manifest?: string): void {

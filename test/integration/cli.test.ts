@@ -148,3 +148,20 @@ test('classification conflicts are resolved the safe way in a real run: local be
   expect(await fs.readFile(join(work, 'git', 'h', 'both_classes'), 'utf8')).not.toContain('do-not-commit');
   expect(await fs.readFile(join(work, 'user', 'latest', 'both_classes'), 'utf8')).toContain('do-not-commit');
 });
+
+test('with gzip, the snapshot manifest itself stays plain JSON', async () => {
+  const { work, config } = setup({ extra: 'user_data_compress: gzip' });
+  expect((await runCli(['--config', config, '--host-name', 'h', '--online'])).code).toBe(0);
+  const manifest = JSON.parse(await fs.readFile(join(work, 'user', 'latest', '.schema_backup', 'manifest.json'), 'utf8'));
+  expect(manifest.compressed).toBe(true);
+  expect(manifest.tables.map((t: { file: string }) => t.file)).toEqual(['people.gz']);
+});
+
+test('verify_after_backup proves the backup under the run lock and records it in status.json', async () => {
+  const { work, config } = setup({ extra: 'verify_after_backup: true' });
+  const r = await runCli(['--config', config, '--host-name', 'h', '--online']);
+  expect(r.code).toBe(0);
+  expect(r.stderr).toMatch(/backup verified/);
+  const status = JSON.parse(await fs.readFile(join(work, 'state', 'status.json'), 'utf8'));
+  expect(status).toMatchObject({ result: 'success', verify: { ok: true, message: null } });
+});

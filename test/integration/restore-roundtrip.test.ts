@@ -6,12 +6,13 @@
 import { spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { loadCredentials } from '../../src/config/credentials';
 import { loadConfig } from '../../src/config/load';
 import { DatabaseError } from '../../src/errors';
-import { silentLogger } from '../../src/log';
+import { createLogger, silentLogger } from '../../src/log';
 import { runRestore } from '../../src/restore/run';
 import { checksumTable, createTestDatabase, quoteIdent, rowCount, testDatabaseName, testServer, type TestDatabase } from '../helpers/db';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
@@ -129,8 +130,14 @@ async function databaseExists(db: string): Promise<boolean> {
   return (await query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [db])).length > 0;
 }
 
-async function leftoverScratch(): Promise<string[]> {
-  return (await query<{ n: string }>("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'sbrestore\\_%'")).map((r) => r.n);
+/** Staging databases a run named in its log (other test files run restores at the same time) that still exist. */
+async function leftoverScratch(log: string): Promise<string[]> {
+  const named = [...new Set(log.match(/sb(?:restore|verify)_[0-9a-f]{12}(?:_old)?/g) ?? [])];
+  expect(named.length).toBeGreaterThan(0);
+  const left: string[] = [];
+  // The side database of replaced tables is named after the staging one.
+  for (const n of named.flatMap((x) => [x, `${x}_old`])) if (await databaseExists(n)) left.push(n);
+  return left;
 }
 
 async function expectSameData(dst: string, tables: string[] = DATA_TABLES): Promise<void> {
@@ -176,7 +183,7 @@ test('round trip: every type, global and local rows, ephemeral empty, triggers f
   // Views answer, in dependency order; the foreign key still holds.
   expect(await query(`SELECT n FROM ${quoteIdent(dst)}.a_count`)).toEqual([{ n: 4 }]);
   await expect(admin.query(`INSERT INTO ${quoteIdent(dst)}.t_child VALUES (99, 12345)`)).rejects.toThrow(/foreign key/i);
-  expect(await leftoverScratch()).toEqual([]);
+  expect(await leftoverScratch(r.stderr)).toEqual([]);
 });
 
 test('--dry-run says what it would do and changes nothing', async () => {
@@ -232,7 +239,7 @@ test('--replace: existing tables are dropped and recreated exactly as in the bac
   expect(r.stderr).toMatch(/--replace: these tables are dropped and recreated/);
   await expectSameData(dst);
   expect(await tablesOf(dst)).toContain('unrelated');
-  expect((await query("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'sbrestore%'")).length).toBe(0);
+  expect(await leftoverScratch(r.stderr)).toEqual([]);
 });
 
 test('a file changed by one byte, or truncated, is refused by its sha256, naming it; nothing is created', async () => {
@@ -272,10 +279,12 @@ test('with the check bypassed, a SQL error part-way leaves the target as it was'
   const quiet = { quiesce: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
   const request = { config: conf, credentials, hostName: HOST, snapshot: 'latest', database: dst, tables: null, only: null, mode: 'replace' as const, dryRun: false, definer: 'keep' as const };
   await expect(runRestore(request, { log: silentLogger(), quiescer: quiet })).rejects.toThrow(/checksum|differs from the manifest/);
-  await expect(runRestore({ ...request, skipChecksums: true }, { log: silentLogger(), quiescer: quiet })).rejects.toThrow(DatabaseError);
+  const lines: string[] = [];
+  const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+  await expect(runRestore({ ...request, skipChecksums: true }, { log: createLogger({ stream: sink }), quiescer: quiet })).rejects.toThrow(DatabaseError);
   expect(await tablesOf(dst)).toEqual(['t_local', 'types_g']);
   expect({ local: await checksumTable(admin, dst, 't_local'), types: await checksumTable(admin, dst, 'types_g') }).toEqual(before);
-  expect(await leftoverScratch()).toEqual([]);
+  expect(await leftoverScratch(lines.join(''))).toEqual([]);
 });
 
 test('restores from a gzip user-data snapshot', async () => {

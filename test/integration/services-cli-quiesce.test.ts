@@ -246,6 +246,7 @@ describe('the order of systemctl calls in each mode (2 consumers: writer running
     expectExit(r, EXIT.ok);
     expect(lines(await s.fake.calls())).toEqual(['is-active writer', 'is-active idle', 'stop writer', 'restart db']);
     expect(r.stderr).toMatch(/target mode: consumers left stopped for db_upgrade to start/);
+    expect(r.stdout).toMatch(/services \(target\): stopped writer; started again none; downtime not over \(consumers still stopped\)/);
     expect(await s.fake.isRunning('writer')).toBe(false);
     expect(await s.fake.isRunning('idle')).toBe(false);
     expect(s.fake.pidOf('db')).not.toBe(dbBefore);
@@ -357,6 +358,7 @@ describe('consumers are started again on failure paths', () => {
     const r = await runCli(s.args(), { env: s.fake.env });
     expectExit(r, EXIT.service);
     expect(r.stdout).toMatch(/completed with errors/);
+    expect(r.stdout).toMatch(/services \(default\): stopped writer; started again none; downtime not over \(consumers still stopped\)/);
     expect(r.stdout).toMatch(/error: consumer writer could not be started again: systemctl start writer failed \(exit 1\): Job for writer.service failed \(injected\)/);
     const head = await gitHead(s.gitDir);
     expect(head).toMatch(/^[0-9a-f]{40}$/);

@@ -44,8 +44,11 @@ function configText(csv2: string, user: string, state: string): string {
   return [`csv2_backup_dir: ${csv2}`, `user_data_backup_dir: ${user}`, `state_dir: ${state}`, 'providers: []', 'consumers: []', 'global: [g_conf, g_types]', 'local: [l_users]', 'ephemeral: [e_cache]', ''].join('\n');
 }
 
-async function scratchLeft(): Promise<string[]> {
-  const [rows] = await admin.query<RowDataPacket[]>("SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'sbverify\\_%' OR SCHEMA_NAME LIKE 'sbrestore\\_%'");
+/** Scratch and staging databases a run named in its output (other test files restore at the same time) that still exist. */
+async function scratchLeft(output: string): Promise<string[]> {
+  const named = [...new Set(output.match(/sb(?:restore|verify)_[0-9a-f]{12}/g) ?? [])];
+  expect(named.length).toBeGreaterThan(0);
+  const [rows] = await admin.query<RowDataPacket[]>('SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN (?)', [named]);
   return rows.map((r) => r.n as string);
 }
 
@@ -87,7 +90,7 @@ test('verify passes on a good backup and prints a row per table', async () => {
   expect(r.stdout).toMatch(/^l_users\s+local\s+ok\s+2\s+2\s+ok\s+ok$/m);
   expect(r.stdout).toMatch(/^e_cache\s+ephemeral\s+ok\s+0\s+-\s+-\s+ok$/m);
   expect(r.stdout).toMatch(/verify: OK \(4 tables\)/);
-  expect(await scratchLeft()).toEqual([]);
+  expect(await scratchLeft(r.stdout + r.stderr)).toEqual([]);
 });
 
 test('a file altered with its manifest sha256 updated: the content check fails, naming the table', async () => {
@@ -106,7 +109,7 @@ test('a file altered with its manifest sha256 updated: the content check fails, 
   expect(r.stdout).toMatch(/^g_conf\s+global\s+ok\s+3\s+3\s+differs\s+FAILED$/m);
   expect(r.stdout).toMatch(/^l_users\s+local\s+ok\s+2\s+2\s+ok\s+ok$/m);
   expect(r.stdout).toMatch(/verify: FAILED \(g_conf\)/);
-  expect(await scratchLeft()).toEqual([]);
+  expect(await scratchLeft(r.stdout + r.stderr)).toEqual([]);
 });
 
 test('a file altered without touching the manifest: refused by sha256, naming the file', async () => {
@@ -119,7 +122,7 @@ test('a file altered without touching the manifest: refused by sha256, naming th
   expect(r.code).toBe(8);
   expect(r.stdout).toMatch(/backup did not restore: .*\n\s+\S*\/l_users: sha256 [0-9a-f]{64} differs from the manifest/);
   expect(r.stdout).toMatch(/verify: FAILED/);
-  expect(await scratchLeft()).toEqual([]);
+  expect(await scratchLeft(r.stdout)).toEqual([]);
 });
 
 test('verifyLatest (the daemon\'s entry): a result per table; a manifest row count the restore does not give is caught', async () => {
@@ -142,5 +145,5 @@ test('verifyLatest (the daemon\'s entry): a result per table; a manifest row cou
   const bad = await verifyLatest(config, credentials, HOST, silentLogger());
   expect(bad.ok).toBe(false);
   expect(bad.tables.filter((t) => !t.ok).map((t) => [t.table, t.rows, t.expectedRows])).toEqual([['g_types', 1, 2]]);
-  expect(await scratchLeft()).toEqual([]);
+  expect(await scratchLeft([good.scratchDatabase, bad.scratchDatabase].join(' '))).toEqual([]);
 });

@@ -1,4 +1,5 @@
 /** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
+import { flags, logLevel } from './argv';
 import { UsageError } from '../errors';
 import type { LogLevel } from '../log';
 import type { ServiceMode } from '../services/types';
@@ -44,20 +45,13 @@ Exit codes: 0 success, 1 internal error, 2 usage, 3 configuration, 4 database, 5
 6 service (systemctl), 7 another run is active, 8 verification failed, 130 interrupted by a signal.
 `;
 
-const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 export function parseBackupArgs(argv: readonly string[]): BackupArgs {
   const args: BackupArgs = { command: 'backup', mode: 'default', dryRun: false, logLevel: 'info' };
   const modes: ServiceMode[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
+  for (const flag of flags(argv)) {
+    const value = flag.value;
+    switch (flag.name) {
       case '--config': args.config = value(); break;
       case '--db-config': args.dbConfig = value(); break;
       case '--host-name': args.hostName = value(); break;
@@ -70,17 +64,12 @@ export function parseBackupArgs(argv: readonly string[]): BackupArgs {
       case '--online': modes.push('online'); break;
       case '--dry-run': args.dryRun = true; break;
       case '--daemon': args.command = 'daemon'; break;
-      case '--log-level': {
-        const level = value() as LogLevel;
-        if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
-        args.logLevel = level;
-        break;
-      }
+      case '--log-level': args.logLevel = logLevel(value()); break;
       case '--log-json': args.logJson = value(); break;
       case '-h':
       case '--help': args.command = 'help'; break;
       default:
-        throw new UsageError(`unknown argument ${JSON.stringify(arg)}; see schema_backup --help`);
+        flag.unknown();
     }
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);

@@ -1,4 +1,5 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
+import { flags, logLevel } from './argv';
 import { UsageError } from '../errors';
 import type { LogLevel } from '../log';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
@@ -55,7 +56,6 @@ Exit codes: 0 success, 1 internal error, 2 usage (or target not empty), 3 config
 4 database, 5 storage, 6 service, 7 another run is active, 8 backup files differ from their manifest.
 `;
 
-const LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
 const ONLY: readonly OnlyPart[] = ['global', 'local', 'structure'];
 
 export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
@@ -73,18 +73,10 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
   };
   const modes: ServiceMode[] = [];
   const restoreModes: RestoreMode[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    const noValue = () => {
-      if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
-    };
-    switch (flag) {
+  for (const flag of flags(argv)) {
+    const value = flag.value;
+    const noValue = flag.noValue;
+    switch (flag.name) {
       case '--config': args.config = value(); break;
       case '--db-config': args.dbConfig = value(); break;
       case '--host-name': args.hostName = value(); break;
@@ -126,16 +118,11 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
       case '--target': modes.push('target'); break;
       case '--online': noValue(); modes.push('online'); break;
       case '--dry-run': noValue(); args.dryRun = true; break;
-      case '--log-level': {
-        const level = value() as LogLevel;
-        if (!LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LEVELS.join(', ')}`);
-        args.logLevel = level;
-        break;
-      }
+      case '--log-level': args.logLevel = logLevel(value()); break;
       case '-h':
       case '--help': args.help = true; break;
       default:
-        throw new UsageError(`unknown argument ${JSON.stringify(arg)}; see schema_restore --help`);
+        flag.unknown();
     }
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);

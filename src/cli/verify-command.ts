@@ -3,9 +3,10 @@
  * restores the newest backup into a scratch database and compares it with
  * the manifest; exit 8 on any difference.
  */
+import { flags, logLevel } from './argv';
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import { loadCredentials } from '../config/credentials';
-import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
+import { EXIT, errorMessage, exitCodeOf } from '../errors';
 import { createLogger, type LogLevel } from '../log';
 import { verifyLatest, verifyText } from '../restore/verify';
 import { acquireRunLock } from '../services/lock';
@@ -25,29 +26,18 @@ const USAGE = 'usage: schema_backup verify [--config FILE] [--db-config FILE] [-
 
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   const args: VerifyArgs = { help: false, json: false, logLevel: 'info' };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
+  for (const flag of flags(argv)) {
+    const value = flag.value;
+    switch (flag.name) {
       case '--config': args.config = value(); break;
       case '--db-config': args.dbConfig = value(); break;
       case '--host-name': args.hostName = value(); break;
       case '--json': args.json = true; break;
-      case '--log-level': {
-        const level = value() as LogLevel;
-        if (!['error', 'warn', 'info', 'debug'].includes(level)) throw new UsageError('--log-level must be one of error, warn, info, debug');
-        args.logLevel = level;
-        break;
-      }
+      case '--log-level': args.logLevel = logLevel(value()); break;
       case '-h':
       case '--help': args.help = true; break;
       default:
-        throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+        flag.unknown();
     }
   }
   return args;

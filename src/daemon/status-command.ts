@@ -4,6 +4,7 @@
  * exit code for monitoring (see STATUS_EXIT). Without --max-age, a success is
  * overdue after one schedule interval plus two hours (26 h for a daily schedule).
  */
+import { flags } from '../cli/argv';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { installRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
@@ -28,21 +29,15 @@ const SLACK_HOURS = 2;
 /** Throws UsageError on misuse. */
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
   const args: StatusArgs = { help: false, json: false, maxAgeHours: null };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
-      return v;
-    };
-    switch (flag) {
+  for (const flag of flags(argv)) {
+    const value = flag.value;
+    switch (flag.name) {
       case '-h':
       case '--help':
         args.help = true;
         break;
       case '--json':
-        if (inline !== undefined) throw new UsageError('--json takes no value');
+        flag.noValue();
         args.json = true;
         break;
       case '--max-age': {
@@ -56,7 +51,7 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
         args.configPath = value();
         break;
       default:
-        throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+        flag.unknown();
     }
   }
   return args;

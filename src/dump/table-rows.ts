@@ -8,9 +8,9 @@ import type { Db } from '../db/connect';
 import type { DbTableDetail } from '../db/schema';
 import type { Snapshot } from '../db/snapshot';
 import type { RowSink } from '../store/file-sink';
+import { quoteIdent } from '../db/quote';
 import { planKeyRanges, rangeCondition, rangeKey, type KeyRange } from './ranges';
 import { BlockChannel, maxAllowedPacket, readTupleBlocks, writeStatements } from './rows';
-import { quoteIdent } from '../db/quote';
 
 /** Key ranges for this table in this snapshot: one open range unless splitting pays. */
 async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise<{ key: string | null; ranges: KeyRange[] }> {
@@ -26,9 +26,13 @@ async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise
   return { key, ranges: planKeyRanges(BigInt(min), BigInt(max), Number(estimate ?? 0), readers) };
 }
 
+/** max_allowed_packet per snapshot: one query per run, not one per table (a site has dozens of small tables). */
+const packetLimits = new WeakMap<Snapshot, number>();
+
 export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink): Promise<number> {
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
-  const maxTupleBytes = await maxAllowedPacket(snapshot.db);
+  let maxTupleBytes = packetLimits.get(snapshot);
+  if (maxTupleBytes === undefined) packetLimits.set(snapshot, (maxTupleBytes = await maxAllowedPacket(snapshot.db)));
   const { key, ranges } = await keyRanges(snapshot.db, table, readers.length);
   // Every query is queued at once; each connection runs its own in turn, each reader pausing when far ahead.
   const channels = ranges.map((range, i) => {

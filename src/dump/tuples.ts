@@ -24,6 +24,8 @@ const BUFFER_BYTES = BLOCK_BYTES + (BLOCK_BYTES >> 4);
 const spare: Buffer[] = [];
 const MAX_SPARE = 16;
 
+const EMPTY = Buffer.alloc(0);
+
 function blockBuffer(): Buffer {
   return spare.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES);
 }
@@ -80,7 +82,8 @@ function writeQuoted(src: Buffer, from: number, to: number, out: Buffer, pos: nu
 }
 
 export class TupleEncoder {
-  private out: Buffer = blockBuffer();
+  // Taken lazily: an encoder whose range ends (or is empty) must not strand a buffer.
+  private out: Buffer = EMPTY;
   private pos = 0;
   private lengths: number[] = [];
 
@@ -102,7 +105,7 @@ export class TupleEncoder {
 
   take(): TupleBlock {
     const block = { data: this.out.subarray(0, this.pos), lengths: this.lengths };
-    this.out = blockBuffer();
+    this.out = EMPTY;
     this.pos = 0;
     this.lengths = [];
     return block;
@@ -114,6 +117,7 @@ export class TupleEncoder {
     const n = kinds.length;
     // Worst case: every byte escaped or hexed (2x), quotes and NULLs, separators.
     const need = 2 * (end - start) + 4 * n + 8;
+    if (this.out === EMPTY) this.out = blockBuffer();
     if (this.pos + need > this.out.length) this.grow(need);
     const out = this.out;
     let pos = this.pos;

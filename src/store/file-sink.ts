@@ -5,6 +5,7 @@
  * gzip member; concatenated members are a valid gzip file). Hashing runs on
  * a worker thread (src/store/hash-thread.ts), in the order of the writes.
  */
+import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
@@ -40,6 +41,9 @@ export class FileSink implements RowSink {
   private rowsHash: OffThreadHash | null = null;
   private rowsDigest: Promise<string> | null = null;
   private closed = false;
+  /** Flushes so far: a file written in one go (most of them) is hashed inline, without the worker's round trips. */
+  private flushes = 0;
+  private inlineFileDigest: string | null = null;
 
   private constructor(
     readonly path: string,
@@ -93,6 +97,7 @@ export class FileSink implements RowSink {
 
   async flush(): Promise<void> {
     if (this.pending === 0) return;
+    this.flushes++;
     const length = this.pending;
     // Assembled straight into shared memory the hash worker reads: one copy, fixed memory.
     const slot = length <= SLOT_BYTES ? await acquireSlot() : null;
@@ -124,7 +129,8 @@ export class FileSink implements RowSink {
 
   /** Flushes, fsyncs and closes; the file is complete on disk when this resolves. */
   async finish(): Promise<SinkResult> {
-    await this.flush();
+    if (this.flushes === 0) await this.writeWhole();
+    else await this.flush();
     if (this.handle) {
       try {
         await this.handle.sync();
@@ -134,13 +140,34 @@ export class FileSink implements RowSink {
         await this.close();
       }
     }
-    return { path: this.path, bytes: this.bytes, sha256: await hashDigest(this.fileHash), rowsSha256: this.rowsDigest ? await this.rowsDigest : null };
+    const sha256 = this.inlineFileDigest ?? (await hashDigest(this.fileHash));
+    return { path: this.path, bytes: this.bytes, sha256, rowsSha256: this.rowsDigest ? await this.rowsDigest : null };
+  }
+
+  /** The whole file in one write, hashed here: for small files the worker's latency outweighs the hashing. */
+  private async writeWhole(): Promise<void> {
+    const data = Buffer.concat(this.chunks, this.pending);
+    this.chunks = [];
+    this.pending = 0;
+    if (this.rowsHash && this.rowsUntil !== null) {
+      this.rowsDigest = Promise.resolve(createHash('sha256').update(data.subarray(this.rowsFrom, this.rowsUntil)).digest('hex'));
+      this.rowsHash = null;
+      this.rowsUntil = null;
+    }
+    const onDisk = this.compress ? await gzip(data) : data;
+    this.bytes += onDisk.length;
+    try {
+      if (this.handle) await this.handle.write(onDisk);
+    } catch (err) {
+      throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
+    }
+    this.inlineFileDigest = createHash('sha256').update(onDisk).digest('hex');
   }
 
   /** Closes and removes the partial file; never throws (it runs on error paths). */
   async abort(): Promise<void> {
-    // Lets the worker drop the running hashes.
-    for (const h of [this.fileHash, this.rowsHash]) if (h) hashDigest(h).catch(() => undefined);
+    // Lets the worker drop the running hashes (if it ever saw them).
+    if (this.flushes > 0) for (const h of [this.fileHash, this.rowsHash]) if (h) hashDigest(h).catch(() => undefined);
     await this.close();
     if (this.handle) await fs.rm(this.path, { force: true }).catch(() => undefined);
   }

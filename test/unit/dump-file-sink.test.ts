@@ -1,0 +1,77 @@
+/**
+ * FileSink's hashes (computed inline for one-write files, on the hash worker
+ * otherwise) against sha256 of the bytes actually on disk and of the rows
+ * section, across flush boundaries, with and without gzip.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { FileSink } from '../../src/store/file-sink';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sbt-sink-'));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Writes head, rows (pushed in pieces, flushed whenever the sink asks) and tail; returns what was meant to be written. */
+async function write(sink: FileSink, rowsBytes: number, piece: number) {
+  const head = Buffer.from('-- head\n-- Rows\n');
+  const rows = Buffer.alloc(rowsBytes);
+  for (let i = 0; i < rowsBytes; i++) rows[i] = (i * 7919 + (i >> 10)) & 0xff;
+  const tail = Buffer.from('\n-- tail\n');
+  sink.push(head);
+  sink.startRows();
+  for (let at = 0; at < rows.length; at += piece) {
+    if (sink.push(rows.subarray(at, at + piece))) await sink.flush();
+  }
+  sink.endRows();
+  sink.push(tail);
+  return { whole: Buffer.concat([head, rows, tail]), rows };
+}
+
+test.each([
+  ['small (one write, hashed inline)', 1000, 100, false],
+  ['empty rows section', 0, 1, false],
+  ['many flushes (hash worker)', 9 << 20, 300_001, false],
+  ['a piece larger than a shared slot', 5 << 20, 5 << 20, false],
+  ['gzip, many flushes', 3 << 20, 65_537, true],
+  ['gzip, small', 5000, 777, true],
+])('%s: sha256 of the file and of the rows section are exact', async (_name, rowsBytes, piece, gzip) => {
+  const path = join(dir, `f-${rowsBytes}-${piece}-${gzip}`);
+  const sink = await FileSink.open(path, { gzip });
+  const { whole, rows } = await write(sink, rowsBytes, piece);
+  const result = await sink.finish();
+  const onDisk = await readFile(path);
+  expect(result.bytes).toBe(onDisk.length);
+  expect(result.sha256).toBe(sha(onDisk));
+  expect(result.rowsSha256).toBe(sha(rows));
+  expect((gzip ? gunzipSync(onDisk) : onDisk).equals(whole)).toBe(true);
+  expect((await stat(path)).mode & 0o777).toBe(0o600);
+});
+
+test('a hash-only sink (no path) gives the same rows hash, and several sinks at once do not mix', async () => {
+  const sinks = await Promise.all([FileSink.open(null), FileSink.open(null), FileSink.open(join(dir, 'parallel'))]);
+  const results = await Promise.all(
+    sinks.map(async (s, i) => {
+      const { rows } = await write(s, (3 + i) << 20, 100_003);
+      return { rows, result: await s.finish() };
+    }),
+  );
+  for (const { rows, result } of results) expect(result.rowsSha256).toBe(sha(rows));
+  expect(new Set(results.map((r) => r.result.rowsSha256)).size).toBe(3);
+});
+
+test('an aborted sink removes its file', async () => {
+  const path = join(dir, 'aborted');
+  const sink = await FileSink.open(path);
+  await write(sink, 2 << 20, 1 << 16);
+  await sink.abort();
+  await expect(stat(path)).rejects.toThrow();
+});

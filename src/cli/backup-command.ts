@@ -18,7 +18,7 @@ import { acquireRunLock } from '../services/lock';
 import { createQuiescer } from '../services/quiesce';
 import { recoverInterruptedRun } from '../services/recovery';
 import { createSystemctl } from '../services/systemctl';
-import type { ServiceMode } from '../services/types';
+import type { Quiescer, ServiceMode } from '../services/types';
 import { waitForDatabaseFn } from '../services/wait-for-database';
 import { verifyLatest, verifyText } from '../restore/verify';
 
@@ -62,23 +62,7 @@ export async function backupOnce(
   const { log } = deps;
   const env = deps.env ?? process.env;
   const { credentials, hostName } = await target(config, settings);
-  const lock = await acquireRunLock(config.stateDir, log);
-  try {
-    const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });
-    await recoverInterruptedRun(config.stateDir, systemctl, log);
-    const quiescer = createQuiescer({
-      mode: settings.mode,
-      consumers: config.consumers,
-      providers: config.providers,
-      pauseIntervalSec: config.pauseInterval,
-      systemctl,
-      stateDir: config.stateDir,
-      log,
-      waitForDatabase: waitForDatabaseFn(async () => {
-        const db = await connect(credentials);
-        await db.close();
-      }),
-    });
+  return withServices(config, credentials, settings.mode, { log, env }, async (quiescer) => {
     const summary = await runBackup(
       { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },
       { log, quiescer, signal: deps.signal, onPhase: deps.onPhase },
@@ -92,6 +76,40 @@ export async function backupOnce(
       else log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
     }
     return summary;
+  });
+}
+
+/**
+ * Runs `body` under the run lock with a quiescer for `mode`, after starting
+ * consumers left stopped by an interrupted run: the wiring a backup and a
+ * restore share, so both give the same guarantees.
+ */
+export async function withServices<T>(
+  config: BackupConfig,
+  credentials: DbCredentials,
+  mode: ServiceMode,
+  deps: { log: Logger; env: NodeJS.ProcessEnv },
+  body: (quiescer: Quiescer) => Promise<T>,
+): Promise<T> {
+  const { log, env } = deps;
+  const lock = await acquireRunLock(config.stateDir, log);
+  try {
+    const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });
+    await recoverInterruptedRun(config.stateDir, systemctl, log);
+    const quiescer = createQuiescer({
+      mode,
+      consumers: config.consumers,
+      providers: config.providers,
+      pauseIntervalSec: config.pauseInterval,
+      systemctl,
+      stateDir: config.stateDir,
+      log,
+      waitForDatabase: waitForDatabaseFn(async () => {
+        const db = await connect(credentials);
+        await db.close();
+      }),
+    });
+    return await body(quiescer);
   } finally {
     await lock.release();
   }

@@ -1,4 +1,4 @@
-/** `schema_backup --daemon`: the daemon around backupOnce (placeholder wiring; completed with the daemon issue). */
+/** `schema_backup --daemon`: the daemon around backupOnce; the configuration and credentials are checked at start and on SIGHUP. */
 import { runDaemon } from '../daemon/daemon';
 import { createNotifier } from '../daemon/notify';
 import { loadCredentials } from '../config/credentials';

@@ -7,18 +7,12 @@
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import { loadCredentials } from '../config/credentials';
 import type { BackupConfig } from '../config/types';
-import { connect } from '../db/connect';
 import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { runRestore, type RestoreRequest } from '../restore/run';
 import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
-import { acquireRunLock } from '../services/lock';
-import { createQuiescer } from '../services/quiesce';
-import { recoverInterruptedRun } from '../services/recovery';
-import { createSystemctl } from '../services/systemctl';
 import type { Quiescer, ServiceMode } from '../services/types';
-import { waitForDatabaseFn } from '../services/wait-for-database';
-import { readConfig } from './backup-command';
+import { readConfig, withServices } from './backup-command';
 import { logFailure, type Io } from './main';
 import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
 
@@ -33,32 +27,13 @@ export async function restoreOnce(
   config: BackupConfig,
   request: Omit<RestoreRequest, 'config'>,
   mode: ServiceMode,
-  deps: { log: Logger; env?: NodeJS.ProcessEnv },
+  deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
 ): Promise<RestoreSummary> {
-  const { log } = deps;
-  const env = deps.env ?? process.env;
+  const { log, signal } = deps;
   if (request.dryRun) return runRestore({ ...request, config }, { log, quiescer: idle });
-  const lock = await acquireRunLock(config.stateDir, log);
-  try {
-    const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });
-    await recoverInterruptedRun(config.stateDir, systemctl, log);
-    const quiescer = createQuiescer({
-      mode,
-      consumers: config.consumers,
-      providers: config.providers,
-      pauseIntervalSec: config.pauseInterval,
-      systemctl,
-      stateDir: config.stateDir,
-      log,
-      waitForDatabase: waitForDatabaseFn(async () => {
-        const db = await connect(request.credentials);
-        await db.close();
-      }),
-    });
-    return await runRestore({ ...request, config }, { log, quiescer });
-  } finally {
-    await lock.release();
-  }
+  return withServices(config, request.credentials, mode, { log, env: deps.env ?? process.env }, (quiescer) =>
+    runRestore({ ...request, config }, { log, quiescer, signal }),
+  );
 }
 
 export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
@@ -74,6 +49,13 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     return EXIT.ok;
   }
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.warn('signal received: stopping safely (the target is left as it was, consumers are started again)', { signal });
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const config = readConfig(args.config, env, log);
     const credentials = loadCredentials({ cliPath: args.dbConfig, configured: config.dbConfig });
@@ -92,7 +74,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
         definer: args.definer,
       },
       args.serviceMode,
-      { log, env },
+      { log, env, signal: controller.signal },
     );
     io.stdout.write(restoreSummaryText(summary));
     return summary.errors.length ? EXIT.service : EXIT.ok;
@@ -101,6 +83,9 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     if (err instanceof UsageError) io.stderr.write(`schema_restore: ${errorMessage(err)}\n`);
     else logFailure(log, err);
     return exitCodeOf(err);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 

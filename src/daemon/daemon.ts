@@ -179,7 +179,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   if (opts.recover) {
     const recover = opts.recover;
-    notifier.status('recovering from an interrupted run');
+    notifier.status('starting: checking for consumers left stopped by an interrupted run');
     await guarded(log, 'recovery of an interrupted run failed', {}, () => recover(config));
   }
   if (!stopping) {

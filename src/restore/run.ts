@@ -14,7 +14,7 @@ import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
 import { quoteIdent, quoteQualified } from '../db/quote';
 import { withoutAutoIncrementCounter } from '../dump/structure';
-import { UsageError, VerifyError, errorMessage } from '../errors';
+import { InterruptedError, UsageError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
 import { splitStatements } from './split';
@@ -51,6 +51,8 @@ export interface RestoreRequest {
 export interface RestoreDeps {
   log: Logger;
   quiescer: Quiescer;
+  /** SIGINT/SIGTERM: the load is cut and the target left as it was (the staging database is dropped). */
+  signal?: AbortSignal;
   now?: () => Date;
 }
 
@@ -167,6 +169,11 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
   let loader: Loader | null = null;
   let quiesced = false;
   let failed = true;
+  const throwIfAborted = () => {
+    if (deps.signal?.aborted) throw new InterruptedError('restore interrupted by a signal; the target was not changed');
+  };
+  const onAbort = () => loader?.destroy();
+  deps.signal?.addEventListener('abort', onAbort);
   try {
     const existing = await targetObjects(admin, target);
     const views = await readViews(source);
@@ -210,8 +217,10 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
       return summary;
     }
 
+    throwIfAborted();
     await deps.quiescer.quiesce();
     quiesced = true;
+    throwIfAborted();
 
     if (!existing.exists) {
       await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
@@ -229,6 +238,7 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
       loaded.set(t.source.table, await ld.loadFile({ table: t.source.table, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows }));
     });
     await ld.finish();
+    throwIfAborted();
 
     // Triggers and views are tried in the staging database first: a bad one fails here, before the target is touched.
     const triggers: RoutineDef[] = [];
@@ -256,6 +266,8 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     for (const d of summary.missingDefiners) log.warn('definer does not exist: fails when used (error 1449)', { [d.kind]: d.name, definer: d.definer });
 
     await admin.query(`USE ${quoteIdent(target)}`);
+    // The last point at which a signal stops the restore: commitRestore moves everything in, or undoes itself.
+    throwIfAborted();
     await commitRestore(
       admin,
       {
@@ -282,7 +294,11 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     summary.triggers = triggers.length;
     summary.views = viewDefs.length;
     failed = false;
+  } catch (err) {
+    if (deps.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError('restore interrupted by a signal; the target was not changed', { cause: err });
+    throw err;
   } finally {
+    deps.signal?.removeEventListener('abort', onAbort);
     if (loader) {
       if (failed) loader.destroy();
       else await loader.close();

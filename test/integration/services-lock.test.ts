@@ -3,28 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync,
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Writable } from 'node:stream';
 import { BusyError } from '../../src/errors';
-import { createLogger, type Logger } from '../../src/log';
 import { acquireRunLock, LOCK_FILE } from '../../src/services/lock';
-import { run, runAllowingFailure } from '../../src/proc/run';
+import { runAllowingFailure } from '../../src/proc/run';
+import { captureLog, deadPid } from '../helpers/capture-log';
 
-function captureLog(): { log: Logger; text: () => string } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { log: createLogger({ stream, level: 'debug', journal: false }), text: () => lines.join('') };
-}
 
-/** The PID of a process that has run and been waited for: certainly dead. */
-async function deadPid(): Promise<number> {
-  const { stdout } = await run('/bin/sh', ['-c', 'echo $$']);
-  return Number(stdout.trim());
-}
 
 let root: string;
 let stateDir: string;

@@ -5,24 +5,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { ServiceError, DatabaseError } from '../../src/errors';
-import { createLogger, type Logger } from '../../src/log';
+import type { Logger } from '../../src/log';
 import { createQuiescer, type QuiescerOptions } from '../../src/services/quiesce';
 import { createSystemctl } from '../../src/services/systemctl';
 import { recoverInterruptedRun, recoveryPath } from '../../src/services/recovery';
 import { createFakeServices, type FakeServices } from '../helpers/fake-services';
+import { captureLog } from '../helpers/capture-log';
 
-function captureLog(): { log: Logger; text: () => string } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { log: createLogger({ stream, level: 'debug', journal: false }), text: () => lines.join('') };
-}
 
 const SLEEPER = 'exec sleep 1000';
 

@@ -2,28 +2,13 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/log';
 import { run } from '../../src/proc/run';
 import { createSystemctl } from '../../src/services/systemctl';
 import { recoverInterruptedRun, recoveryPath, writeRecoveryRecord, RECOVERY_FILE } from '../../src/services/recovery';
 import { createFakeServices, type FakeServices } from '../helpers/fake-services';
+import { captureLog, deadPid } from '../helpers/capture-log';
 
-function captureLog(): { log: Logger; text: () => string } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      lines.push(chunk.toString());
-      cb();
-    },
-  });
-  return { log: createLogger({ stream, level: 'debug', journal: false }), text: () => lines.join('') };
-}
 
-async function deadPid(): Promise<number> {
-  const { stdout } = await run('/bin/sh', ['-c', 'echo $$']);
-  return Number(stdout.trim());
-}
 
 let fake: FakeServices;
 let stateDir: string;

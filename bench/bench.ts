@@ -8,9 +8,10 @@
  *   npm run bench [-- --runs 3] [--rows 1000000] [--db-config FILE] [--only big,site,...] [--keep]
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Connection } from 'mysql2/promise';
 import { startPrivateServer, type PrivateServer } from '../scripts/lib/mariadb-server';
 import { loadCredentials } from '../src/config/credentials';
 import type { DbCredentials } from '../src/config/types';
@@ -70,15 +71,67 @@ function mariadbDump(db: BenchDb, table: string, out: string, scratch: string, n
   );
 }
 
-/** A fresh backup root per run: every measured run does the whole work (first snapshot, git init and commit). */
-async function freshOurs(db: BenchDb, scratch: string, classes: { global?: string[]; local?: string[]; ephemeral?: string[] }, env?: NodeJS.ProcessEnv) {
-  const root = await mkdtemp(join(scratch, 'run-'));
-  const conf = await writeBenchConfig({ root, db, ...classes });
-  const sample = await ours(conf.file, db, scratch, { env });
-  const file = join(conf.userDir, 'latest', classes.local?.[0] ?? '');
-  const bytes = classes.local?.length ? (await stat(file)).size : 0;
-  await rm(root, { recursive: true, force: true });
-  return { sample, bytes };
+type Classes = { global?: string[]; local?: string[]; ephemeral?: string[] };
+
+/**
+ * A backup root in steady state, as on the second and later days: set up with
+ * one unmeasured run (git init, first commit). Before each measured run one
+ * row of every table with saved rows changes, so each run writes and keeps a
+ * new user-data snapshot and commits its global tables, like a day's run.
+ */
+class SteadyRoot {
+  private constructor(
+    private readonly root: string,
+    readonly conf: { file: string; csv2Dir: string; userDir: string },
+    private readonly db: BenchDb,
+    private readonly changing: string[],
+  ) {}
+
+  static async create(db: BenchDb, scratch: string, classes: Classes, env?: NodeJS.ProcessEnv): Promise<SteadyRoot> {
+    const root = await mkdtemp(join(scratch, 'run-'));
+    const conf = await writeBenchConfig({ root, db, ...classes });
+    const r = new SteadyRoot(root, conf, db, [...(classes.global ?? []), ...(classes.local ?? [])]);
+    await ours(conf.file, db, scratch, { env });
+    return r;
+  }
+
+  /** One measured run; returns it and the size of the first local table's file. */
+  async run(admin: Connection, scratch: string, env?: NodeJS.ProcessEnv): Promise<{ sample: Sample; bytes: number }> {
+    await admin.query(`USE \`${this.db.name}\``);
+    // A changed row per table: the last key moves up by one (every bench table has an integer key `id`).
+    for (const t of this.changing) await admin.query(`UPDATE \`${t}\` SET id = id + 1 WHERE id = (SELECT MAX(id) FROM (SELECT id FROM \`${t}\`) k)`);
+    // Snapshot names have a resolution of one second and a run waits for a fresh one: never start in the second of the last.
+    await new Promise((r) => setTimeout(r, 1020 - (Date.now() % 1000)));
+    const sample = await ours(this.conf.file, this.db, scratch, { env });
+    const latest = join(this.conf.userDir, 'latest');
+    const local = this.changing.find((t) => existsSync(join(latest, t)) && !t.startsWith('csv2_global'));
+    const bytes = local ? (await stat(join(latest, local))).size : 0;
+    // Older snapshots are not part of the measure; keep the disk from filling up.
+    const keep = await readlink(latest);
+    for (const e of await readdir(this.conf.userDir)) if (e !== 'latest' && e !== keep && /^\d{14}$/.test(e)) await rm(join(this.conf.userDir, e), { recursive: true, force: true });
+    return { sample, bytes };
+  }
+
+  async remove(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+/** `runs` measured runs of ours on one steady-state root. */
+async function steadyRuns(admin: Connection, db: BenchDb, scratch: string, classes: Classes, runs: number, env?: NodeJS.ProcessEnv) {
+  const root = await SteadyRoot.create(db, scratch, classes, env);
+  const samples: Sample[] = [];
+  let bytes = 0;
+  try {
+    for (let i = 0; i < runs; i++) {
+      const r = await root.run(admin, scratch, env);
+      samples.push(r.sample);
+      bytes = r.bytes;
+    }
+  } finally {
+    await root.remove();
+  }
+  return { samples, bytes };
 }
 
 /** Files under `dir` with their mtimes (recursive; .git left out). */
@@ -136,8 +189,9 @@ async function main(): Promise<void> {
       let ourBytes = 0;
       let stockBytes = 0;
       stockDumpFile = join(scratch, 'big-stock.sql');
+      const root = await SteadyRoot.create(big, scratch, { local: ['big'] });
       for (let i = 0; i < args.runs; i++) {
-        const mine = await freshOurs(big, scratch, { local: ['big'] });
+        const mine = await root.run(admin, scratch);
         o.push(mine.sample);
         ourBytes = mine.bytes;
         await rm(stockDumpFile, { force: true });
@@ -145,6 +199,7 @@ async function main(): Promise<void> {
         stockBytes = (await stat(stockDumpFile)).size;
         r.push(await measureToNull('mariadb', [`--defaults-extra-file=${big.clientFile}`, '--quick', '-N', '-B', '-e', 'SELECT * FROM big', big.name], scratch));
       }
+      await root.remove();
       const [so, ss, sr] = [summarize(o), summarize(s), summarize(r)];
       bigRss = so.peakRssKb;
       const perSec = (n: number, x: Summary) => n / (x.wallMs / 1000);
@@ -168,12 +223,15 @@ async function main(): Promise<void> {
       log('case big table over 3 connections (SCHEMA_BACKUP_READERS=3)');
       const o: Sample[] = [];
       const s: Sample[] = [];
+      const env = { SCHEMA_BACKUP_READERS: '3' };
+      const root = await SteadyRoot.create(big, scratch, { local: ['big'] }, env);
       for (let i = 0; i < args.runs; i++) {
-        o.push((await freshOurs(big, scratch, { local: ['big'] }, { SCHEMA_BACKUP_READERS: '3' })).sample);
+        o.push((await root.run(admin, scratch, env)).sample);
         const out = join(scratch, 'big-stock-p.sql');
         s.push(await mariadbDump(big, 'big', out, scratch));
         await rm(out, { force: true });
       }
+      await root.remove();
       const [so, ss] = [summarize(o), summarize(s)];
       rows.push({ case: 'big table, 3 connections (opt-in)', ours: so.wallMs, stock: ss.wallMs, ratio: ratio(so.wallMs, ss.wallMs), peakRssMb: mb(so.peakRssKb), stockPeakRssMb: mb(ss.peakRssKb) });
       record('parallel', { ours: so, stock: ss });
@@ -185,14 +243,8 @@ async function main(): Promise<void> {
       dbs.push(mid);
       const smallRows = Math.round(args.rows / 10);
       await runSql(admin, mid.name, bigTableSql('big', smallRows));
-      const o: Sample[] = [];
-      for (let i = 0; i < args.runs; i++) o.push((await freshOurs(mid, scratch, { local: ['big'] })).sample);
-      const so = summarize(o);
-      if (bigRss === null) {
-        const b: Sample[] = [];
-        for (let i = 0; i < args.runs; i++) b.push((await freshOurs(big, scratch, { local: ['big'] })).sample);
-        bigRss = summarize(b).peakRssKb;
-      }
+      const so = summarize((await steadyRuns(admin, mid, scratch, { local: ['big'] }, args.runs)).samples);
+      if (bigRss === null) bigRss = summarize((await steadyRuns(admin, big, scratch, { local: ['big'] }, args.runs)).samples).peakRssKb;
       const rt = ratio(bigRss, so.peakRssKb);
       rows.push({
         case: `peak RSS: ${args.rows} vs ${smallRows} rows`, unit: 'MB', ours: mb(bigRss), stock: mb(so.peakRssKb), ratio: rt, peakRssMb: mb(bigRss),
@@ -215,8 +267,9 @@ async function main(): Promise<void> {
       const o: Sample[] = [];
       const s: Summary[] = [];
       const tables = [...site.global, ...site.local, ...site.ephemeral].sort();
+      const root = await SteadyRoot.create(siteDb, scratch, classes);
       for (let i = 0; i < args.runs; i++) {
-        o.push((await freshOurs(siteDb, scratch, classes)).sample);
+        o.push((await root.run(admin, scratch)).sample);
         // The original tool's way: one mariadb-dump per table, rows only for the global ones, in sequence.
         const dir = await mkdtemp(join(scratch, 'stock-site-'));
         const t0 = process.hrtime.bigint();
@@ -227,6 +280,7 @@ async function main(): Promise<void> {
         s.push({ wallMs, peakRssKb: Math.max(...rss), cpuMs: each.reduce((n, x) => n + (x.cpuMs ?? 0), 0), runsMs: [] });
         await rm(dir, { recursive: true, force: true });
       }
+      await root.remove();
       const so = summarize(o);
       const stockWall = [...s].sort((a, b) => a.wallMs - b.wallMs)[s.length >> 1];
       const rt = ratio(so.wallMs, stockWall.wallMs);

@@ -48,7 +48,7 @@ interface Thread {
   worker: Worker;
   shared: SharedArrayBuffer;
   free: number[];
-  slotWaiters: ((slot: number) => void)[];
+  slotWaiters: { resolve: (slot: number) => void; reject: (err: Error) => void }[];
   inFlight: number;
   roomWaiters: (() => void)[];
   digests: Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>;
@@ -56,6 +56,8 @@ interface Thread {
 
 let current: Thread | null = null;
 let nextId = 1;
+/** Bumped when a worker dies: hashes it held are lost, and must not be finished on a new one. */
+let generation = 0;
 
 function busy(t: Thread): boolean {
   return t.digests.size > 0 || t.inFlight > 0 || t.free.length < SLOTS;
@@ -69,7 +71,7 @@ function thread(): Thread {
   worker.on('message', (m: { id?: number; hex?: string; ack?: number; slot?: number }) => {
     if (m.slot !== undefined) {
       const waiter = t.slotWaiters.shift();
-      if (waiter) waiter(m.slot);
+      if (waiter) waiter.resolve(m.slot);
       else t.free.push(m.slot);
     } else if (m.ack !== undefined) {
       t.inFlight -= m.ack;
@@ -83,9 +85,15 @@ function thread(): Thread {
     if (!busy(t)) worker.unref();
   });
   const fail = (err: Error) => {
-    if (current === t) current = null;
+    if (current === t) {
+      current = null;
+      generation++;
+    }
     for (const p of t.digests.values()) p.reject(err);
     t.digests.clear();
+    for (const w of t.slotWaiters.splice(0)) w.reject(err);
+    t.inFlight = 0;
+    for (const wake of t.roomWaiters.splice(0)) wake();
   };
   worker.on('error', fail);
   worker.on('exit', (code) => fail(new Error(`hash worker exited (${code})`)));
@@ -97,6 +105,14 @@ function thread(): Thread {
 /** A running sha256 whose updates happen on the worker. */
 export class OffThreadHash {
   readonly id = nextId++;
+  /** The worker generation that holds this hash's state (fixed at first use). */
+  generation: number | null = null;
+}
+
+/** Binds the hash to the running worker; a hash whose worker died cannot go on (its state is gone). */
+function bind(hash: OffThreadHash): void {
+  hash.generation ??= generation;
+  if (hash.generation !== generation) throw new Error('the hash worker stopped: the checksum of this file is lost');
 }
 
 export interface HashPart {
@@ -106,12 +122,16 @@ export interface HashPart {
   to: number;
 }
 
-const partList = (parts: HashPart[]) => parts.filter((p) => p.to > p.from).map((p) => [p.hash.id, p.from, p.to - p.from]);
+function partList(parts: HashPart[]): number[][] {
+  const live = parts.filter((p) => p.to > p.from);
+  for (const p of live) bind(p.hash);
+  return live.map((p) => [p.hash.id, p.from, p.to - p.from]);
+}
 
 /** A slot of SLOT_BYTES to assemble data in; hand it back with hashSlot(). */
 export async function acquireSlot(): Promise<{ slot: number; buf: Buffer }> {
   const t = thread();
-  const slot = t.free.pop() ?? (await new Promise<number>((resolve) => t.slotWaiters.push(resolve)));
+  const slot = t.free.pop() ?? (await new Promise<number>((resolve, reject) => t.slotWaiters.push({ resolve, reject })));
   return { slot, buf: Buffer.from(t.shared, slot * SLOT_BYTES, SLOT_BYTES) };
 }
 
@@ -119,22 +139,33 @@ export async function acquireSlot(): Promise<{ slot: number; buf: Buffer }> {
 export function hashSlot(slot: number, length: number, parts: HashPart[]): void {
   const t = thread();
   t.worker.ref();
-  t.worker.postMessage({ op: 'slot', slot, length, parts: partList(parts) });
+  let list: number[][] = [];
+  try {
+    list = partList(parts);
+  } finally {
+    // The slot goes back whatever happens (an empty update still returns it).
+    t.worker.postMessage({ op: 'slot', slot, length, parts: list });
+  }
 }
 
 /** Hashes a copy of `data` (for data that does not fit a slot). */
 export async function hashBytes(data: Buffer, parts: HashPart[]): Promise<void> {
-  const t = thread();
-  if (t.inFlight >= MAX_IN_FLIGHT) await new Promise<void>((resolve) => t.roomWaiters.push(resolve));
+  let t = thread();
+  if (t.inFlight >= MAX_IN_FLIGHT) {
+    await new Promise<void>((resolve) => t.roomWaiters.push(resolve));
+    t = thread();
+  }
+  const list = partList(parts);
   const buf = data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength);
   t.inFlight += buf.byteLength;
   t.worker.ref();
-  t.worker.postMessage({ op: 'bytes', buf, parts: partList(parts) }, [buf as ArrayBuffer]);
+  t.worker.postMessage({ op: 'bytes', buf, parts: list }, [buf as ArrayBuffer]);
 }
 
 export function hashDigest(hash: OffThreadHash): Promise<string> {
   const t = thread();
   return new Promise<string>((resolve, reject) => {
+    bind(hash);
     t.digests.set(hash.id, { resolve, reject });
     t.worker.ref();
     t.worker.postMessage({ op: 'digest', id: hash.id });

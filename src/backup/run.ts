@@ -15,7 +15,7 @@ import { dumpTableRows } from '../dump/table-rows';
 import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
 import { InterruptedError } from '../errors';
-import { checkRepositoryReady, checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository, type HostChange } from '../git/repo';
+import { checkRepositoryReady, checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository, probeRepository, type HostChange } from '../git/repo';
 import type { Logger } from '../log';
 import { planBackup, type BackupPlan, type TablePlan } from '../plan/plan';
 import type { Quiescer } from '../services/types';
@@ -117,11 +117,12 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   };
 
   phase('checking');
-  if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir);
+  const probed = await probeRepository(config.csv2BackupDir);
+  if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, probed);
   // The database must answer before any service is stopped.
   const preview = await previewPlan(req);
-  const repoTop = await ensureRepository(config.csv2BackupDir, log);
-  await checkRepositoryReady(repoTop);
+  const repo = await ensureRepository(config.csv2BackupDir, log, probed);
+  await checkRepositoryReady(repo);
   const hostDir = join(config.csv2BackupDir, req.hostName);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();
@@ -242,7 +243,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       views: viewsFile ? { file: VIEWS_FILE, sha256: (await import('node:crypto')).createHash('sha256').update(viewsFile).digest('hex'), names: views.map((v) => v.name) } : null,
       triggers: triggerList,
     };
-    await host.writeMeta(MANIFEST_FILE, renderManifest(hostManifest));
+    const manifestChanged = await host.writeMeta(MANIFEST_FILE, renderManifest(hostManifest));
     await snap.close();
     snapshot = null;
     throwIfAborted();
@@ -263,9 +264,10 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     phase('committing');
     const change = describeChange(previousManifest, hostEntries.filter((_, i) => hostChanged[i]), removed, viewsChanged);
     summary.commit = await commitHostDir(
-      repoTop,
+      repo.top,
       hostDir,
-      (staged) => (change.structure.length || change.rows.length || change.removed.length || change.views ? commitMessage(req.hostName, change) : `${req.hostName}: files changed since the last commit\n\n${staged.join('\n')}\n`),
+      summary.filesChanged.length > 0 || viewsChanged || manifestChanged,
+      (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
       { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
     );
   } catch (err) {

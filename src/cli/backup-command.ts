@@ -20,7 +20,6 @@ import { recoverInterruptedRun } from '../services/recovery';
 import { createSystemctl } from '../services/systemctl';
 import type { Quiescer, ServiceMode } from '../services/types';
 import { waitForDatabaseFn } from '../services/wait-for-database';
-import { verifyLatest, verifyText } from '../restore/verify';
 
 export interface RunSettings {
   configPath?: string;
@@ -70,6 +69,7 @@ export async function backupOnce(
     if (config.verifyAfterBackup) {
       deps.onPhase?.('verifying');
       // Still under the run lock: nothing can change the backup while it is being proven.
+      const { verifyLatest, verifyText } = await import('../restore/verify');
       const result = await verifyLatest(config, credentials, hostName, log);
       summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)) };
       if (!result.ok) summary.errors.push(`verification failed: ${summary.verify.message}`);

@@ -2,13 +2,11 @@
 import { BusyError, ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage, UsageError } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { renderPlan } from '../plan/render';
-import { statusCommand } from '../daemon/status-command';
 import { previousRecord, recordRun } from '../daemon/record';
 import type { BackupSummary } from '../backup/summary';
 import type { BackupConfig } from '../config/types';
 import { parseBackupArgs, USAGE, type BackupArgs } from './args';
 import { backupOnce, planOnly, readConfig, type RunSettings } from './backup-command';
-import { runDaemonCommand } from './daemon-command';
 import { summaryText } from './summary-text';
 
 export interface Io {
@@ -35,7 +33,8 @@ function settingsOf(args: BackupArgs): RunSettings {
 }
 
 export async function main(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  if (argv[0] === 'status') return statusCommand(argv.slice(1), io, env);
+  // Subcommands and the daemon load their modules only when used: every backup pays for what it imports.
+  if (argv[0] === 'status') return (await import('../daemon/status-command')).statusCommand(argv.slice(1), io, env);
   if (argv[0] === 'verify') return (await import('./verify-command')).verifyCommand(argv.slice(1), io, env);
   let args: BackupArgs;
   try {
@@ -50,7 +49,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
   }
   const log = createLogger({ level: args.logLevel, jsonFile: args.logJson, stream: io.stderr });
   const settings = settingsOf(args);
-  if (args.command === 'daemon') return runDaemonCommand(settings, { log, env });
+  if (args.command === 'daemon') return (await import('./daemon-command')).runDaemonCommand(settings, { log, env });
 
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

@@ -14,7 +14,8 @@ import type { Logger } from '../log';
 const ALLOW_ENVIRONMENT = ['GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM'];
 
 function git(dir: string, config: string[] = []): SimpleGit {
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 1, allowEnvironment: ALLOW_ENVIRONMENT, config });
+  // A command is complete when its output is closed; simple-git's default also arms a 50 ms timer at exit.
+  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 1, allowEnvironment: ALLOW_ENVIRONMENT, config, completion: { onClose: true, onExit: false } });
 }
 
 function gitError(action: string, dir: string, err: unknown): StoreError {
@@ -33,30 +34,41 @@ async function nearestExisting(dir: string): Promise<string> {
   }
 }
 
-/** The work tree containing `dir` (which need not exist yet), or null when it is not inside one. */
-export async function workTreeOf(dir: string): Promise<string | null> {
+/** A git work tree: its top level and where its index lock would be. */
+export interface Repository {
+  top: string;
+  indexLock: string;
+}
+
+/**
+ * What git says of `dir` (which need not exist yet), in one call; null when it
+ * is not inside a work tree. Every call costs a process, so callers share this.
+ */
+export async function probeRepository(dir: string): Promise<Repository | null> {
+  const base = await nearestExisting(dir);
   try {
-    const top = (await git(await nearestExisting(dir)).revparse(['--show-toplevel'])).trim();
-    return top || null;
+    const [top, lock] = (await git(base).raw(['rev-parse', '--show-toplevel', '--git-path', 'index.lock'])).trim().split('\n');
+    return top && lock ? { top, indexLock: resolve(base, lock) } : null;
   } catch {
     return null;
   }
 }
 
-/** Makes sure csv2_backup_dir is inside a git work tree (initialising one there if not); returns the top level. */
-export async function ensureRepository(dir: string, log: Logger): Promise<string> {
+/** Makes sure csv2_backup_dir is inside a git work tree (initialising one there if not). */
+export async function ensureRepository(dir: string, log: Logger, probed: Repository | null): Promise<Repository> {
   await fs.mkdir(dir, { recursive: true }).catch((err) => {
     throw new StoreError(`cannot create csv2_backup_dir ${dir}: ${errorMessage(err)}`, { cause: err });
   });
-  const top = await workTreeOf(dir);
-  if (top) return top;
+  if (probed) return probed;
   try {
     await git(dir).init(['--initial-branch=main']);
   } catch (err) {
     throw gitError('init', dir, err);
   }
   log.info('initialised a git repository for the backups', { dir });
-  return (await workTreeOf(dir)) ?? dir;
+  const repo = await probeRepository(dir);
+  if (!repo) throw new StoreError(`git init in ${dir} did not make a work tree`);
+  return repo;
 }
 
 /**
@@ -64,21 +76,14 @@ export async function ensureRepository(dir: string, log: Logger): Promise<string
  * would fail (a leftover `index.lock`) or land on no branch (a detached HEAD):
  * the host files must not move ahead of the commit that records them.
  */
-export async function checkRepositoryReady(repoTop: string): Promise<void> {
-  const g = git(repoTop);
-  let lock: string;
-  try {
-    lock = resolve(repoTop, (await g.raw(['rev-parse', '--git-path', 'index.lock'])).trim());
-  } catch (err) {
-    throw gitError('rev-parse', repoTop, err);
-  }
-  if (existsSync(lock)) {
-    throw new StoreError(`git repository ${repoTop} is locked: ${lock} exists (a git command is running, or one crashed); remove it if no git command runs, then run again`);
+export async function checkRepositoryReady(repo: Repository): Promise<void> {
+  if (existsSync(repo.indexLock)) {
+    throw new StoreError(`git repository ${repo.top} is locked: ${repo.indexLock} exists (a git command is running, or one crashed); remove it if no git command runs, then run again`);
   }
   // Exit 1 without output on a detached HEAD; simple-git then returns ''.
-  const branch = (await g.raw(['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
+  const branch = (await git(repo.top).raw(['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
   if (!branch) {
-    throw new StoreError(`git repository ${repoTop} has a detached HEAD: a commit would belong to no branch; check out a branch (git -C ${repoTop} checkout main) and run again`);
+    throw new StoreError(`git repository ${repo.top} has a detached HEAD: a commit would belong to no branch; check out a branch (git -C ${repo.top} checkout main) and run again`);
   }
 }
 
@@ -88,8 +93,8 @@ function isInside(child: string, parent: string): boolean {
 }
 
 /** Refuses (ConfigError: nothing attempted) a user-data directory inside the git work tree unless git ignores it. */
-export async function checkUserDataOutsideGit(csv2BackupDir: string, userDataDir: string): Promise<void> {
-  const top = await workTreeOf(csv2BackupDir);
+export async function checkUserDataOutsideGit(csv2BackupDir: string, userDataDir: string, repo: Repository | null): Promise<void> {
+  const top = repo?.top ?? null;
   if (!top) {
     // Not a repository yet: it will be initialised at csv2_backup_dir itself.
     if (isInside(resolve(userDataDir), resolve(csv2BackupDir))) {
@@ -133,22 +138,32 @@ export function commitMessage(host: string, change: HostChange): string {
 /**
  * Stages and commits `hostDir` only (a pathspec commit leaves anything else
  * staged alone). Returns the new commit, or null when nothing changed.
+ * `changed` says whether this run changed files there; when it did not, git is
+ * still asked, so files a failed commit left behind are committed now.
+ * Every command used prints something: simple-git waits 50 ms after a silent one.
  */
 export async function commitHostDir(
   repoTop: string,
   hostDir: string,
-  message: (stagedPaths: string[]) => string,
+  changed: boolean,
+  message: (leftoverPaths: string[]) => string,
   identity: { name: string; email: string },
 ): Promise<string | null> {
   const path = relative(repoTop, hostDir) || '.';
   const g = git(repoTop);
   try {
-    await g.raw(['add', '-A', '--', path]);
-    const staged = (await g.raw(['diff', '--cached', '--name-only', '--', path])).trim();
-    if (!staged) return null;
-    const configured = (await g.raw(['config', '--get', 'user.email']).catch(() => '')).trim();
+    let leftover: string[] = [];
+    if (!changed) {
+      // `--branch` makes the first line `## main`, so the output is never empty.
+      leftover = (await g.raw(['status', '--porcelain', '--branch', '--', path])).split('\n').slice(1).filter((l) => l.trim());
+      if (leftover.length === 0) return null;
+    }
+    await g.raw(['add', '-A', '--verbose', '--', path]);
+    const configured = /^user\.email=./m.test(await g.raw(['config', '--list']));
     const withIdentity = configured ? g : git(repoTop, [`user.name=${identity.name}`, `user.email=${identity.email}`]);
-    await withIdentity.raw(['commit', '--no-verify', '-q', '-m', message(staged.split('\n')), '--', path]);
+    const out = await withIdentity.raw(['commit', '--no-verify', '-m', message(leftover), '--', path]);
+    // The files may equal HEAD again (a change reverted after a failed commit): nothing to commit.
+    if (/nothing to commit|no changes added to commit/.test(out)) return null;
     return (await g.revparse(['HEAD'])).trim();
   } catch (err) {
     throw gitError('commit', repoTop, err);

@@ -12,6 +12,8 @@ import { gzip as gzipCb } from 'node:zlib';
 import { StoreError, errorMessage } from '../errors';
 import { OffThreadHash, SLOT_BYTES, acquireSlot, hashBytes, hashDigest, hashSlot, type HashPart } from './hash-thread';
 
+/** Bytes written between two background datasyncs of a large file. */
+const BACKGROUND_SYNC_BYTES = 32 << 20;
 const gzip = promisify(gzipCb);
 const FLUSH_BYTES = 1 << 20;
 
@@ -113,7 +115,10 @@ export class FileSink implements RowSink {
     const onDisk = this.compress ? await gzip(data) : data;
     this.bytes += onDisk.length;
     try {
-      if (this.handle) await this.handle.write(onDisk);
+      if (this.handle) {
+        await this.handle.write(onDisk);
+        this.startBackgroundSync(onDisk.length);
+      }
     } catch (err) {
       if (slot) hashSlot(slot.slot, 0, []); // gives the slot back
       throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
@@ -128,12 +133,14 @@ export class FileSink implements RowSink {
   }
 
   /** Flushes, fsyncs and closes; the file is complete on disk when this resolves. */
-  async finish(): Promise<SinkResult> {
+  async finish(options: { sync?: boolean } = {}): Promise<SinkResult> {
     if (this.flushes === 0) await this.writeWhole();
     else await this.flush();
     if (this.handle) {
       try {
-        await this.handle.sync();
+        // A caller that may discard the file (unchanged content) syncs only what it keeps.
+        await this.syncing;
+        if (options.sync ?? true) await this.handle.sync();
       } catch (err) {
         throw new StoreError(`cannot sync ${this.path}: ${errorMessage(err)}`, { cause: err });
       } finally {
@@ -157,7 +164,10 @@ export class FileSink implements RowSink {
     const onDisk = this.compress ? await gzip(data) : data;
     this.bytes += onDisk.length;
     try {
-      if (this.handle) await this.handle.write(onDisk);
+      if (this.handle) {
+        await this.handle.write(onDisk);
+        this.startBackgroundSync(onDisk.length);
+      }
     } catch (err) {
       throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
     }
@@ -172,9 +182,29 @@ export class FileSink implements RowSink {
     if (this.handle) await fs.rm(this.path, { force: true }).catch(() => undefined);
   }
 
+  private unsyncedBytes = 0;
+  private syncing: Promise<void> | null = null;
+
+  /**
+   * Large files are flushed to disk while they are written: the dump waits on
+   * the server most of the time, so the final fsync finds little left to do.
+   */
+  private startBackgroundSync(written: number): void {
+    this.unsyncedBytes += written;
+    if (this.unsyncedBytes < BACKGROUND_SYNC_BYTES || this.syncing || !this.handle) return;
+    this.unsyncedBytes = 0;
+    this.syncing = this.handle
+      .datasync()
+      .catch(() => undefined) // the final fsync reports any error
+      .finally(() => {
+        this.syncing = null;
+      });
+  }
+
   private async close(): Promise<void> {
     if (this.closed || !this.handle) return;
     this.closed = true;
+    await this.syncing;
     await this.handle.close().catch(() => undefined);
   }
 }

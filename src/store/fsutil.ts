@@ -4,7 +4,12 @@ import { dirname } from 'node:path';
 import { StoreError, errorMessage } from '../errors';
 
 export async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
+  await syncFile(dir);
+}
+
+/** fsync of a file or directory by path. */
+export async function syncFile(path: string): Promise<void> {
+  const handle = await fs.open(path, 'r');
   try {
     await handle.sync();
   } finally {

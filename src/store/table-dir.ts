@@ -1,14 +1,18 @@
 /**
  * A directory of table files (the host directory, a user-data snapshot, the
- * ephemeral directory). Each file is written to a temporary name, synced, and
- * renamed into place only if its content changed: an unchanged run writes nothing.
+ * ephemeral directory). Each file is written to a temporary name; at publish()
+ * the ones whose content changed are synced and renamed into place: an
+ * unchanged run writes nothing.
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError, errorMessage } from '../errors';
 import { FileSink, type RowSink } from './file-sink';
-import { fileSha256, ensureDir, syncDir } from './fsutil';
+import { fileSha256, ensureDir, syncDir, syncFile } from './fsutil';
 import { META_DIR, TMP_DIR } from './names';
+
+/** Files synced at once: enough to overlap the waits, few enough for any fd limit. */
+const SYNC_BATCH = 16;
 
 export interface TableFileSpec {
   table: string;
@@ -68,7 +72,7 @@ export class TableDir {
         sink.endRows();
       }
       sink.push(spec.tail);
-      result = await sink.finish();
+      result = await sink.finish({ sync: false });
     } catch (err) {
       await sink.abort();
       throw err;
@@ -86,6 +90,8 @@ export class TableDir {
   /** Moves every changed file into place, removes files no longer planned, and makes it durable. Returns the removed names. */
   async publish(keep: ReadonlySet<string> | null): Promise<string[]> {
     try {
+      // Only files that change are made durable, all at once, before any of them is moved into place.
+      for (let i = 0; i < this.staged.length; i += SYNC_BATCH) await Promise.all(this.staged.slice(i, i + SYNC_BATCH).map(({ tmp }) => syncFile(tmp)));
       for (const { tmp, target } of this.staged) await fs.rename(tmp, target);
       this.staged = [];
       const removed = keep ? await this.removeOthers(keep) : [];

@@ -24,7 +24,7 @@ import { parseManifest, renderManifest, type Manifest, type ManifestTable } from
 import { MANIFEST_FILE, VIEWS_FILE } from '../store/names';
 import { TableDir, type WrittenFile } from '../store/table-dir';
 import { UserSnapshotWriter } from '../store/user-snapshot';
-import type { BackupSummary, SummaryClass } from './summary';
+import { closeSummary, type BackupSummary, type SummaryClass } from './summary';
 
 export interface BackupRequest {
   config: BackupConfig;
@@ -287,9 +287,5 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     summary.services = deps.quiescer.report();
   }
 
-  for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);
-  const finished = now();
-  summary.finishedAt = finished.toISOString();
-  summary.durationMs = finished.getTime() - started.getTime();
-  return summary;
+  return closeSummary(summary, started, now());
 }

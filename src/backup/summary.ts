@@ -34,3 +34,11 @@ export interface BackupSummary {
   /** Result of `verify_after_backup`, when it ran. */
   verify?: { ok: boolean; message: string | null };
 }
+
+/** The end of a backup or restore summary: service failures become errors, and the run's times are set. */
+export function closeSummary<T extends { services: QuiesceReport | null; errors: string[]; finishedAt: string; durationMs: number }>(summary: T, started: Date, finished: Date): T {
+  for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);
+  summary.finishedAt = finished.toISOString();
+  summary.durationMs = finished.getTime() - started.getTime();
+  return summary;
+}

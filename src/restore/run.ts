@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { SummaryClass } from '../backup/summary';
+import { closeSummary, type SummaryClass } from '../backup/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
@@ -311,9 +311,5 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
       summary.services = deps.quiescer.report();
     }
   }
-  for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);
-  const finished = now();
-  summary.finishedAt = finished.toISOString();
-  summary.durationMs = finished.getTime() - started.getTime();
-  return summary;
+  return closeSummary(summary, started, now());
 }

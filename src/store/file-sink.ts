@@ -112,16 +112,12 @@ export class FileSink implements RowSink {
     const rowsHash = this.rowsHash;
     if (rowsHash) parts.push({ hash: rowsHash, from: this.rowsFrom, to: this.rowsUntil ?? length });
     this.rowsFrom = 0;
-    const onDisk = this.compress ? await gzip(data) : data;
-    this.bytes += onDisk.length;
+    let onDisk: Buffer;
     try {
-      if (this.handle) {
-        await this.handle.write(onDisk);
-        this.startBackgroundSync(onDisk.length);
-      }
+      onDisk = await this.writeOut(data);
     } catch (err) {
       if (slot) hashSlot(slot.slot, 0, []); // gives the slot back
-      throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
+      throw err;
     }
     const file: HashPart = { hash: this.fileHash, from: 0, to: onDisk.length };
     if (this.compress) await hashBytes(onDisk, [file]);
@@ -161,16 +157,7 @@ export class FileSink implements RowSink {
       this.rowsHash = null;
       this.rowsUntil = null;
     }
-    const onDisk = this.compress ? await gzip(data) : data;
-    this.bytes += onDisk.length;
-    try {
-      if (this.handle) {
-        await this.handle.write(onDisk);
-        this.startBackgroundSync(onDisk.length);
-      }
-    } catch (err) {
-      throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
-    }
+    const onDisk = await this.writeOut(data);
     this.inlineFileDigest = createHash('sha256').update(onDisk).digest('hex');
   }
 
@@ -180,6 +167,20 @@ export class FileSink implements RowSink {
     if (this.flushes > 0) for (const h of [this.fileHash, this.rowsHash]) if (h) hashDigest(h).catch(() => undefined);
     await this.close();
     if (this.handle) await fs.rm(this.path, { force: true }).catch(() => undefined);
+  }
+
+  /** Compresses if asked, writes, and returns the bytes as they are on disk. */
+  private async writeOut(data: Buffer): Promise<Buffer> {
+    const onDisk = this.compress ? await gzip(data) : data;
+    this.bytes += onDisk.length;
+    if (!this.handle) return onDisk;
+    try {
+      await this.handle.write(onDisk);
+    } catch (err) {
+      throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
+    }
+    this.startBackgroundSync(onDisk.length);
+    return onDisk;
   }
 
   private unsyncedBytes = 0;

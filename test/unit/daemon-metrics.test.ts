@@ -3,35 +3,22 @@ import { join } from 'node:path';
 import { renderMetrics, writeMetrics } from '../../src/daemon/metrics';
 import { failureRecord, successRecord } from '../../src/daemon/status';
 import { StoreError } from '../../src/errors';
+import { sampleSummary } from '../helpers/summary';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 afterAll(cleanupTempDirs);
 
 const ok = successRecord(
-  {
-    startedAt: '2024-06-30T03:00:00.000Z',
+  sampleSummary({
     finishedAt: '2024-06-30T03:00:42.500Z',
     durationMs: 42_500,
-    hostName: 'h1',
     hostDir: '/x/h1',
-    perClass: {
-      global: { tables: 10, rows: 1000 },
-      local: { tables: 4, rows: 50 },
-      ephemeral: { tables: 2, rows: 0 },
-      ignore: { tables: 1, rows: 0 },
-      unclassified: { tables: 1, rows: 7 },
-    },
     views: 0,
-    triggers: 0,
-    bytesWritten: 65536,
     filesChanged: ['a', 'b', 'c'],
-    commit: 'deadbeef',
     userSnapshot: null,
-    ephemeralDir: null,
     services: null,
     warnings: [],
-    errors: [],
-  },
+  }),
   { nextRun: null },
 );
 

@@ -11,6 +11,7 @@ import { ConfigError, DatabaseError, EXIT, StoreError } from '../../src/errors';
 import { createLogger } from '../../src/log';
 import { openNotifySocket } from '../helpers/notify-socket';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import { sampleSummary } from '../helpers/summary';
 
 const EVERY_SECOND = '* * * * * *';
 const NEVER_SOON = '0 0 1 1 *'; // once a year, on 1 January
@@ -41,7 +42,7 @@ function makeConfig(dir: string, over: Partial<BackupConfig> = {}): BackupConfig
 
 function makeSummary(startedAt: Date): BackupSummary {
   const finishedAt = new Date();
-  return {
+  return sampleSummary({
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
@@ -55,16 +56,13 @@ function makeSummary(startedAt: Date): BackupSummary {
       unclassified: { tables: 0, rows: 0 },
     },
     views: 0,
-    triggers: 0,
     bytesWritten: 1234,
     filesChanged: ['a', 'b'],
     commit: 'abc123',
     userSnapshot: null,
-    ephemeralDir: null,
     services: null,
     warnings: [],
-    errors: [],
-  };
+  });
 }
 
 /** Our own seam: records what the daemon asked of systemd. */

@@ -1,51 +1,17 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { BackupSummary } from '../../src/backup/summary';
 import { defaultMaxAgeHours, parseStatusArgs, statusCommand } from '../../src/daemon/status-command';
 import { failureRecord, readStatus, statusReport, STATUS_EXIT, successRecord, writeStatus, type StatusRecord } from '../../src/daemon/status';
 import { DatabaseError, EXIT, VerifyError } from '../../src/errors';
+import { sampleSummary } from '../helpers/summary';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 afterAll(cleanupTempDirs);
 
 const NOW = new Date('2024-06-30T12:00:00Z');
 
-function summary(over: Partial<BackupSummary> = {}): BackupSummary {
-  return {
-    startedAt: '2024-06-30T03:00:00.000Z',
-    finishedAt: '2024-06-30T03:00:42.000Z',
-    durationMs: 42_000,
-    hostName: 'h1',
-    hostDir: '/opt/x/schema/schema_backup/h1',
-    perClass: {
-      global: { tables: 10, rows: 1000 },
-      local: { tables: 4, rows: 50 },
-      ephemeral: { tables: 2, rows: 0 },
-      ignore: { tables: 1, rows: 0 },
-      unclassified: { tables: 1, rows: 7 },
-    },
-    views: 1,
-    triggers: 0,
-    bytesWritten: 65536,
-    filesChanged: ['t1', 't2', 't3'],
-    commit: 'deadbeef',
-    userSnapshot: '/var/backups/sb/20240630030000',
-    ephemeralDir: null,
-    services: {
-      mode: 'default',
-      stopped: ['app.service'],
-      alreadyStopped: [],
-      restarted: ['app.service'],
-      restartFailures: [],
-      providersRestarted: [],
-      downtimeMs: 3500,
-    },
-    warnings: ['table x has no primary key'],
-    errors: [],
-    ...over,
-  };
-}
+const summary = sampleSummary;
 
 describe('status records', () => {
   it('a success records the figures and is its own last success', () => {

@@ -372,9 +372,13 @@ describe('runDaemon', () => {
       const runEnd = runner.calls[0]!.endedAt!;
       expect(await d.stop()).toBe(EXIT.ok);
       expect(runEnd - runStart).toBeGreaterThanOrEqual(2400);
-      // Every 300 ms: about 8 while the 2.5 s run was in progress; allow for a slow machine.
+      // Every 300 ms: about 8 while the 2.5 s run was in progress. Each ping spawns systemd-notify, which a loaded
+      // machine slows down, so the count is not asserted; that pings keep coming through the whole run is.
       const duringRun = sock.timedMessages().filter((m) => m.message === 'WATCHDOG=1' && m.at > runStart && m.at <= runEnd);
-      expect(duringRun.length).toBeGreaterThanOrEqual(5);
+      const middle = (runStart + runEnd) / 2;
+      expect(duringRun.filter((m) => m.at <= middle).length).toBeGreaterThanOrEqual(1);
+      expect(duringRun.filter((m) => m.at > middle).length).toBeGreaterThanOrEqual(1);
+      expect(duringRun.length).toBeGreaterThanOrEqual(3);
     } finally {
       await sock.close();
     }

@@ -15,7 +15,7 @@ import { describeTables } from '../db/introspect';
 import { quoteIdent } from '../db/quote';
 import { prepareSession } from '../db/snapshot';
 import { dumpRows } from '../dump/rows';
-import { withoutAutoIncrementCounter } from '../dump/structure';
+import { ROWS_MARKER, withoutAutoIncrementCounter } from '../dump/structure';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer, QuiesceReport } from '../services/types';
@@ -78,12 +78,42 @@ export async function backupCreateTable(path: string, compressed: boolean): Prom
   }
 }
 
-async function contentSha256(db: Db, detail: Parameters<typeof dumpRows>[1]): Promise<string | null> {
+/** The backup file's text up to and including its rows marker, uncompressed; null when it has none. */
+export async function backupHead(path: string, compressed: boolean): Promise<Buffer | null> {
+  const input = createReadStream(path, { highWaterMark: 1 << 16 });
+  const gunzip = compressed ? createGunzip() : null;
+  if (gunzip) input.on('error', (err) => gunzip.destroy(err));
+  const stream = gunzip ? input.pipe(gunzip) : input;
+  const marker = Buffer.from(`\n${ROWS_MARKER}`);
+  const seen: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of stream) {
+      seen.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      const text = Buffer.concat(seen, length);
+      const at = text.indexOf(marker);
+      if (at >= 0) return text.subarray(0, at + marker.length);
+      if (length > HEAD_LIMIT) return null;
+    }
+    return null;
+  } finally {
+    input.destroy();
+    gunzip?.destroy();
+  }
+}
+
+/** A CREATE TABLE is far below this; a file without a rows marker within it has no rows section. */
+const HEAD_LIMIT = 16 << 20;
+
+/** The content checksum of a restored table, as the backup computed it: the backup file's head, then the rows. */
+async function contentSha256(db: Db, detail: Parameters<typeof dumpRows>[1], head: Buffer): Promise<string | null> {
   const sink = await FileSink.open(null);
+  sink.push(head);
   sink.startRows();
   await dumpRows(db, detail, sink);
   sink.endRows();
-  return (await sink.finish()).rowsSha256;
+  return (await sink.finish()).contentSha256;
 }
 
 async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<typeof describeTables>>): Promise<VerifyRow> {
@@ -95,7 +125,10 @@ async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<
   const backup = await backupCreateTable(t.path, t.compressed);
   row.structure = backup !== null && withoutAutoIncrementCounter(backup) === restored ? 'ok' : 'differs';
   row.rows = Number((await db.queryArrays(`SELECT COUNT(*) FROM ${quoteIdent(t.table)}`))[0]?.[0]);
-  if (t.rowsSaved && t.contentSha256 !== null) row.content = (await contentSha256(db, detail)) === t.contentSha256 ? 'ok' : 'differs';
+  if (t.rowsSaved && t.contentSha256 !== null) {
+    const head = await backupHead(t.path, t.compressed);
+    row.content = head !== null && (await contentSha256(db, detail, head)) === t.contentSha256 ? 'ok' : 'differs';
+  }
   row.ok = row.structure === 'ok' && row.rows === (row.expectedRows ?? 0) && row.content !== 'differs';
   return row;
 }

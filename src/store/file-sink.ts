@@ -1,8 +1,8 @@
 /**
  * A buffered writer for one backup file: large writes, sha256 of the bytes on
- * disk, and a second sha256 over the rows section (the content checksum that
- * verify recomputes from a restored table). Optionally gzip (each flush is a
- * gzip member; concatenated members are a valid gzip file). Hashing runs on
+ * disk, and the content checksum that verify recomputes from a restored
+ * table. Optionally gzip (each flush is a gzip member; concatenated members
+ * are a valid gzip file). Hashing runs on
  * a worker thread (src/store/hash-thread.ts), in the order of the writes.
  */
 import { createHash } from 'node:crypto';
@@ -23,8 +23,14 @@ export interface SinkResult {
   bytes: number;
   /** sha256 (hex) of the bytes on disk. */
   sha256: string;
-  /** sha256 (hex) of the rows section, uncompressed; null if no rows section was marked. */
-  rowsSha256: string | null;
+  /**
+   * sha256 (hex) of the uncompressed text from the start of the file through the
+   * end of its rows (head and rows, not the triggers and footer); null if no rows
+   * section was marked. Verify recomputes it from a restored table: the backup
+   * file's head, then the restored rows through the same encoder. It shares its
+   * pass over the rows with the file hash (a copy of that hash's state).
+   */
+  contentSha256: string | null;
 }
 
 export interface RowSink {
@@ -40,8 +46,11 @@ export class FileSink implements RowSink {
   private pending = 0;
   private bytes = 0;
   private readonly fileHash = new OffThreadHash();
-  private rowsHash: OffThreadHash | null = null;
-  private rowsDigest: Promise<string> | null = null;
+  /** The uncompressed bytes from the start: the file hash itself unless the file is compressed. */
+  private readonly plainHash: OffThreadHash;
+  /** Becomes a copy of plainHash where the rows end (see SinkResult.contentSha256): one pass over the bytes. */
+  private contentHash: OffThreadHash | null = null;
+  private contentDigest: Promise<string> | null = null;
   private closed = false;
   /** Flushes so far: a file written in one go (most of them) is hashed inline, without the worker's round trips. */
   private flushes = 0;
@@ -51,7 +60,9 @@ export class FileSink implements RowSink {
     readonly path: string,
     private readonly handle: fs.FileHandle | null,
     private readonly compress: boolean,
-  ) {}
+  ) {
+    this.plainHash = compress ? new OffThreadHash() : this.fileHash;
+  }
 
   /** Opens `path` for writing (0600 unless told otherwise; created fresh). A null path hashes without writing. */
   static async open(path: string | null, options: { mode?: number; gzip?: boolean } = {}): Promise<FileSink> {
@@ -74,27 +85,36 @@ export class FileSink implements RowSink {
   }
 
   startRows(): void {
-    this.rowsHash = new OffThreadHash();
-    this.rowsFrom = this.pending;
+    this.contentHash = new OffThreadHash();
     this.rowsUntil = null;
   }
 
   endRows(): void {
-    if (!this.rowsHash) return;
-    this.rowsUntil = this.pending;
-    if (this.pending === 0) this.digestRows();
+    if (this.contentHash) this.rowsUntil = this.pending;
   }
 
-  // The rows section starts and ends inside pending data: offsets into it.
-  private rowsFrom = 0;
+  /** Where the rows end, as an offset into the pending data; null until endRows(). */
   private rowsUntil: number | null = null;
 
-  private digestRows(): void {
-    this.rowsDigest = this.rowsHash ? hashDigest(this.rowsHash) : null;
+  private digestContent(): void {
+    this.contentDigest = this.contentHash ? hashDigest(this.contentHash) : null;
     // Awaited in finish(); an aborted sink never awaits it, and that must not be an unhandled rejection.
-    this.rowsDigest?.catch(() => undefined);
-    this.rowsHash = null;
+    this.contentDigest?.catch(() => undefined);
+    this.contentHash = null;
     this.rowsUntil = null;
+  }
+
+  /** The hash parts of `length` uncompressed bytes: a fork of plainHash into contentHash where the rows end. */
+  private plainParts(length: number): HashPart[] {
+    const plain = this.plainHash;
+    const content = this.rowsUntil !== null ? this.contentHash : null;
+    if (!content) return [{ hash: plain, from: 0, to: length }];
+    const at = this.rowsUntil as number;
+    return [
+      { hash: plain, from: 0, to: at },
+      { hash: content, from: at, to: at, forkOf: plain },
+      { hash: plain, from: at, to: length },
+    ];
   }
 
   async flush(): Promise<void> {
@@ -108,10 +128,8 @@ export class FileSink implements RowSink {
     for (const chunk of this.chunks) at += chunk.copy(data, at);
     this.chunks = [];
     this.pending = 0;
-    const parts: HashPart[] = [];
-    const rowsHash = this.rowsHash;
-    if (rowsHash) parts.push({ hash: rowsHash, from: this.rowsFrom, to: this.rowsUntil ?? length });
-    this.rowsFrom = 0;
+    const parts = this.plainParts(length);
+    const forked = this.rowsUntil !== null && this.contentHash !== null;
     let onDisk: Buffer;
     try {
       onDisk = await this.writeOut(data);
@@ -119,19 +137,26 @@ export class FileSink implements RowSink {
       if (slot) hashSlot(slot.slot, 0, []); // gives the slot back
       throw err;
     }
-    const file: HashPart = { hash: this.fileHash, from: 0, to: onDisk.length };
-    if (this.compress) await hashBytes(onDisk, [file]);
-    else parts.unshift(file);
+    if (this.compress) await hashBytes(onDisk, [{ hash: this.fileHash, from: 0, to: onDisk.length }]);
     // Only after the write: from here the worker owns the slot.
     if (slot) hashSlot(slot.slot, length, parts);
     else await hashBytes(data, parts);
-    if (rowsHash && this.rowsUntil !== null) this.digestRows();
+    if (forked) this.digestContent();
   }
 
   /** Flushes, fsyncs and closes; the file is complete on disk when this resolves. */
   async finish(options: { sync?: boolean } = {}): Promise<SinkResult> {
     if (this.flushes === 0) await this.writeWhole();
-    else await this.flush();
+    else {
+      await this.flush();
+      // The rows ended exactly where the last flush did: fork now, after every update.
+      if (this.rowsUntil !== null && this.contentHash) {
+        await hashBytes(Buffer.alloc(0), this.plainParts(0));
+        this.digestContent();
+      }
+      // A compressed file's plain hash is only a source of forks: let the worker drop it.
+      if (this.compress) hashDigest(this.plainHash).catch(() => undefined);
+    }
     if (this.handle) {
       try {
         // A caller that may discard the file (unchanged content) syncs only what it keeps.
@@ -144,7 +169,7 @@ export class FileSink implements RowSink {
       }
     }
     const sha256 = this.inlineFileDigest ?? (await hashDigest(this.fileHash));
-    return { path: this.path, bytes: this.bytes, sha256, rowsSha256: this.rowsDigest ? await this.rowsDigest : null };
+    return { path: this.path, bytes: this.bytes, sha256, contentSha256: this.contentDigest ? await this.contentDigest : null };
   }
 
   /** The whole file in one write, hashed here: for small files the worker's latency outweighs the hashing. */
@@ -152,9 +177,9 @@ export class FileSink implements RowSink {
     const data = Buffer.concat(this.chunks, this.pending);
     this.chunks = [];
     this.pending = 0;
-    if (this.rowsHash && this.rowsUntil !== null) {
-      this.rowsDigest = Promise.resolve(createHash('sha256').update(data.subarray(this.rowsFrom, this.rowsUntil)).digest('hex'));
-      this.rowsHash = null;
+    if (this.contentHash && this.rowsUntil !== null) {
+      this.contentDigest = Promise.resolve(createHash('sha256').update(data.subarray(0, this.rowsUntil)).digest('hex'));
+      this.contentHash = null;
       this.rowsUntil = null;
     }
     const onDisk = await this.writeOut(data);
@@ -164,7 +189,7 @@ export class FileSink implements RowSink {
   /** Closes and removes the partial file; never throws (it runs on error paths). */
   async abort(): Promise<void> {
     // Lets the worker drop the running hashes (if it ever saw them).
-    if (this.flushes > 0) for (const h of [this.fileHash, this.rowsHash]) if (h) hashDigest(h).catch(() => undefined);
+    if (this.flushes > 0) for (const h of new Set([this.fileHash, this.plainHash, this.contentHash])) if (h) hashDigest(h).catch(() => undefined);
     await this.close();
     if (this.handle) await fs.rm(this.path, { force: true }).catch(() => undefined);
   }

@@ -24,6 +24,11 @@ const { createHash } = require('node:crypto');
 const hashes = new Map();
 const update = (bytes, parts) => {
   for (const [id, offset, length] of parts) {
+    // A fork: hash \`id\` becomes a copy of hash \`length\` as it stands after the parts before it.
+    if (offset < 0) {
+      hashes.set(id, (hashes.get(length) || createHash('sha256')).copy());
+      continue;
+    }
     let h = hashes.get(id);
     if (!h) hashes.set(id, (h = createHash('sha256')));
     h.update(bytes.subarray(offset, offset + length));
@@ -115,17 +120,22 @@ function bind(hash: OffThreadHash): void {
   if (hash.generation !== generation) throw new Error('the hash worker stopped: the checksum of this file is lost');
 }
 
+/** Bytes [from, to) of the data go into `hash`; or, with `forkOf`, `hash` becomes a copy of `forkOf` at this point. */
 export interface HashPart {
   hash: OffThreadHash;
   /** Offsets into the data. */
   from: number;
   to: number;
+  forkOf?: OffThreadHash;
 }
 
 function partList(parts: HashPart[]): number[][] {
-  const live = parts.filter((p) => p.to > p.from);
-  for (const p of live) bind(p.hash);
-  return live.map((p) => [p.hash.id, p.from, p.to - p.from]);
+  const live = parts.filter((p) => p.forkOf || p.to > p.from);
+  for (const p of live) {
+    bind(p.hash);
+    if (p.forkOf) bind(p.forkOf);
+  }
+  return live.map((p) => (p.forkOf ? [p.hash.id, -1, p.forkOf.id] : [p.hash.id, p.from, p.to - p.from]));
 }
 
 /** A slot of SLOT_BYTES to assemble data in; hand it back with hashSlot(). */

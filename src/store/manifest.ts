@@ -16,7 +16,10 @@ export interface ManifestTable {
   structureSha256: string;
   /** sha256 of the file as stored. */
   sha256: string;
-  /** sha256 of the rows section (uncompressed), recomputable from a restored table; null when rows are not saved. */
+  /**
+   * sha256 of the uncompressed file text from its start through its last row (head and rows), recomputable
+   * from a restored table (the file's head, then the table's rows through the same encoder); null when rows are not saved.
+   */
   contentSha256: string | null;
   transactional: boolean;
 }

@@ -82,7 +82,7 @@ export class TableDir {
     // Nothing lands in the directory before publish(): a failed run leaves it as the last good run left it.
     if (changed) this.staged.push({ tmp, target });
     else await fs.rm(tmp, { force: true });
-    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.rowsSha256, rows, changed };
+    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.contentSha256, rows, changed };
   }
 
   private staged: { tmp: string; target: string }[] = [];

@@ -165,3 +165,13 @@ test('verify_after_backup proves the backup under the run lock and records it in
   const status = JSON.parse(await fs.readFile(join(work, 'state', 'status.json'), 'utf8'));
   expect(status).toMatchObject({ result: 'success', verify: { ok: true, message: null } });
 });
+
+test('verify proves a gzip snapshot too (the content checksum is recomputed through gunzip)', async () => {
+  const { work, config } = setup({ extra: 'user_data_compress: gzip\nverify_after_backup: true' });
+  const r = await runCli(['--config', config, '--host-name', 'h', '--online']);
+  expect(r.code).toBe(0);
+  const status = JSON.parse(await fs.readFile(join(work, 'state', 'status.json'), 'utf8'));
+  expect(status.verify).toEqual({ ok: true, message: null });
+  const manifest = JSON.parse(await fs.readFile(join(work, 'user', 'latest', '.schema_backup', 'manifest.json'), 'utf8'));
+  expect(manifest.tables[0].contentSha256).toMatch(/^[0-9a-f]{64}$/);
+});

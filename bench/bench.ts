@@ -95,13 +95,20 @@ class SteadyRoot {
     return r;
   }
 
-  /** One measured run; returns it and the size of the first local table's file. */
-  async run(admin: Connection, scratch: string, env?: NodeJS.ProcessEnv): Promise<{ sample: Sample; bytes: number }> {
+  /**
+   * A changed row per table (the last key moves up by one; every bench table has an integer key `id`), then a
+   * pause into the next second. The stock tool is measured after the same change: both read a freshly changed table.
+   */
+  async change(admin: Connection): Promise<void> {
     await admin.query(`USE \`${this.db.name}\``);
-    // A changed row per table: the last key moves up by one (every bench table has an integer key `id`).
-    for (const t of this.changing) await admin.query(`UPDATE \`${t}\` SET id = id + 1 WHERE id = (SELECT MAX(id) FROM (SELECT id FROM \`${t}\`) k)`);
+    for (const t of this.changing) await admin.query(`UPDATE \`${t}\` SET id = id + 1 ORDER BY id DESC LIMIT 1`);
     // Snapshot names have a resolution of one second and a run waits for a fresh one: never start in the second of the last.
     await new Promise((r) => setTimeout(r, 1020 - (Date.now() % 1000)));
+  }
+
+  /** One measured run after a change; returns it and the size of the first local table's file. */
+  async run(admin: Connection, scratch: string, env?: NodeJS.ProcessEnv): Promise<{ sample: Sample; bytes: number }> {
+    await this.change(admin);
     const sample = await ours(this.conf.file, this.db, scratch, { env });
     const latest = join(this.conf.userDir, 'latest');
     const local = this.changing.find((t) => existsSync(join(latest, t)) && !t.startsWith('csv2_global'));
@@ -195,6 +202,7 @@ async function main(): Promise<void> {
         o.push(mine.sample);
         ourBytes = mine.bytes;
         await rm(stockDumpFile, { force: true });
+        await root.change(admin);
         s.push(await mariadbDump(big, 'big', stockDumpFile, scratch));
         stockBytes = (await stat(stockDumpFile)).size;
         r.push(await measureToNull('mariadb', [`--defaults-extra-file=${big.clientFile}`, '--quick', '-N', '-B', '-e', 'SELECT * FROM big', big.name], scratch));
@@ -227,6 +235,7 @@ async function main(): Promise<void> {
       const root = await SteadyRoot.create(big, scratch, { local: ['big'] }, env);
       for (let i = 0; i < args.runs; i++) {
         o.push((await root.run(admin, scratch, env)).sample);
+        await root.change(admin);
         const out = join(scratch, 'big-stock-p.sql');
         s.push(await mariadbDump(big, 'big', out, scratch));
         await rm(out, { force: true });
@@ -272,6 +281,7 @@ async function main(): Promise<void> {
         o.push((await root.run(admin, scratch)).sample);
         // The original tool's way: one mariadb-dump per table, rows only for the global ones, in sequence.
         const dir = await mkdtemp(join(scratch, 'stock-site-'));
+        await root.change(admin);
         const t0 = process.hrtime.bigint();
         const each: Sample[] = [];
         for (const t of tables) each.push(await mariadbDump(siteDb, t, join(dir, t), scratch, !site.global.includes(t)));

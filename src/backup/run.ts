@@ -165,6 +165,10 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     const plan = planFor(req, await listTables(snap.db));
     for (const w of plan.warnings) log.warn(w.message, w.table !== undefined ? { table: w.table } : {});
     summary.warnings = plan.warnings.map((w) => w.message);
+    for (const w of snap.warnings) {
+      log.warn('snapshot', { warning: w });
+      summary.warnings.push(w);
+    }
     summary.perClass.ignore.tables = plan.ignored.length;
     if (preview.tables.length !== plan.tables.length) log.info('tables changed between check and snapshot', { before: preview.tables.length, now: plan.tables.length });
 

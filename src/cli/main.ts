@@ -7,6 +7,7 @@ import type { BackupSummary } from '../backup/summary';
 import type { BackupConfig } from '../config/types';
 import { parseBackupArgs, USAGE, type BackupArgs } from './args';
 import { backupOnce, planOnly, readConfig, type RunSettings } from './backup-command';
+import { abortOnStopSignals } from './signals';
 import { summaryText } from './summary-text';
 
 export interface Io {
@@ -51,13 +52,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
   const settings = settingsOf(args);
   if (args.command === 'daemon') return (await import('./daemon-command')).runDaemonCommand(settings, { log, env });
 
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.warn('signal received: stopping safely (consumers are started again, nothing half-written is kept)', { signal });
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = abortOnStopSignals(log, 'consumers are started again, nothing half-written is kept');
   let config: BackupConfig | null = null;
   const startedAt = new Date();
   try {
@@ -73,7 +68,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
       );
       return EXIT.ok;
     }
-    const summary = await backupOnce(config, settings, { log, signal: controller.signal, env });
+    const summary = await backupOnce(config, settings, { log, signal: stop.signal, env });
     await recordOneShot(config, summary, startedAt, log);
     io.stdout.write(summaryText(summary));
     return summary.errors.length ? EXIT.service : EXIT.ok;
@@ -81,11 +76,10 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
     logFailure(log, err);
     // A run refused by the lock is not this host's last result: the active run records its own.
     if (config && !args.dryRun && !(err instanceof BusyError)) {
-      await recordOneShot(config, err instanceof Error ? err : new Error(String(err)), startedAt, log, controller.signal.aborted);
+      await recordOneShot(config, err instanceof Error ? err : new Error(String(err)), startedAt, log, stop.signal.aborted);
     }
     return exitCodeOf(err);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
 }

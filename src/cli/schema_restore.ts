@@ -14,6 +14,7 @@ import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
 import type { Quiescer, ServiceMode } from '../services/types';
 import { readConfig, withServices } from './backup-command';
 import { logFailure, type Io } from './main';
+import { abortOnStopSignals } from './signals';
 import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
 
 const idle: Quiescer = {
@@ -49,13 +50,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     return EXIT.ok;
   }
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
-  const controller = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    log.warn('signal received: stopping safely (the target is left as it was, consumers are started again)', { signal });
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = abortOnStopSignals(log, 'the target is left as it was, consumers are started again');
   try {
     const config = readConfig(args.config, env, log);
     const credentials = loadCredentials({ cliPath: args.dbConfig, configured: config.dbConfig });
@@ -74,7 +69,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
         definer: args.definer,
       },
       args.serviceMode,
-      { log, env, signal: controller.signal },
+      { log, env, signal: stop.signal },
     );
     io.stdout.write(restoreSummaryText(summary));
     return summary.errors.length ? EXIT.service : EXIT.ok;
@@ -84,8 +79,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     else logFailure(log, err);
     return exitCodeOf(err);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
 

@@ -15,6 +15,7 @@ import { credentialsYaml, testDatabaseName, testServer } from '../helpers/db';
 import { createFakeServices, type FakeServices } from '../helpers/fake-services';
 import { pool, runCli, STACK_TRACE, type CliResult } from '../helpers/faults';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
+import { prng } from '../helpers/prng';
 
 jest.setTimeout(180_000);
 
@@ -73,17 +74,6 @@ test(`all ${fixtures.length} files of the bad-config corpus are refused at the C
   expect(DEFAULT_DIRS.map((d) => existsSync(d))).toEqual(defaultDirsBefore);
 });
 
-/** mulberry32: seeded, so a failing document replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Each makes the document invalid on its own (an error, not a warning). */
 const POISONS: ((doc: Record<string, unknown>, pick: <T>(xs: readonly T[]) => T) => void)[] = [

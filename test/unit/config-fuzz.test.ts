@@ -12,6 +12,7 @@ import { serviceNameProblem, tableNameProblem } from '../../src/config/names';
 import { installRoot } from '../../src/config/paths';
 import { TABLE_CLASSES } from '../../src/config/types';
 import { ConfigError } from '../../src/errors';
+import { prng } from '../helpers/prng';
 
 // Override to search further: FUZZ_SEED=7 FUZZ_CASES=20000 npx jest test/unit/config-fuzz.test.ts
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed2024);
@@ -19,17 +20,6 @@ const CONFIG_CASES = Number(process.env.FUZZ_CASES ?? 600);
 const CREDENTIAL_CASES = Math.ceil(CONFIG_CASES / 2);
 const SECRET = 'Pw_zq81!Xk';
 
-/** mulberry32: small, fast, and the same sequence on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SNIPPETS = ['\t', '&a ', '*a', '[', ']', '{', '}', ': ', '- ', '- 123', '!!int ', '"', "'", '\u0000', '---\n', '? ', '|\n', '>-\n', '#', '`', '../', '\\', '\u00e9', '\ud83d\ude00', '  ', '\n', '<<: *a\n', '%YAML 1.2\n'];
 const VALUES = ['[x]', '{a: 1}', '123', 'yes', '~', "''", '"str"', '-1', '.nan', '.inf', "'0 3 * * *'", '[1, 2]', 'default', 'gzip', 'true', '2001-01-01', '{keep: 0}', '[-x]', '"a\\0b"', '&a [1]', '*a'];

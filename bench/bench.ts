@@ -19,14 +19,14 @@ import { run } from '../src/proc/run';
 import { bigTableSql, siteSql } from './datasets';
 import { haveGnuTime, measure, measureToNull, summarize, type Sample, type Summary } from './measure';
 import { renderTable, type Row } from './report';
-import { adminConnection, benchDatabase, runSql, writeBenchConfig, type BenchDb } from './setup';
+import { adminConnection, benchDatabase, credentialFiles, runSql, writeBenchConfig, type BenchDb } from './setup';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI = join(ROOT, 'dist/src/cli/schema_backup.js');
 const RESTORE_RUN = join(ROOT, 'dist/bench/restore-run.js');
 const FAKE_SYSTEMCTL = join(ROOT, 'test/helpers/fake-systemctl');
 const RESULTS = join(ROOT, 'bench/results.json');
-const CASES = ['big', 'parallel', 'memory', 'site', 'unchanged', 'downtime', 'restore'] as const;
+const CASES = ['big', 'socket', 'parallel', 'memory', 'site', 'unchanged', 'downtime', 'restore'] as const;
 
 interface Args {
   runs: number;
@@ -162,12 +162,15 @@ async function main(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'sb-bench-'));
   let server: PrivateServer | null = null;
   let base: DbCredentials;
+  let socketBase: DbCredentials | null = null;
   if (args.dbConfig) {
     base = loadCredentials({ cliPath: args.dbConfig, configured: null });
   } else {
     log('starting a private MariaDB');
     server = await startPrivateServer();
-    base = { host: server.host, port: server.port, socketPath: server.socket, user: server.user, password: server.password, database: '', source: 'private server' };
+    // Both tools connect the same way: TCP to 127.0.0.1, as CSV2's db_host configurations do (the socket case measures the other way).
+    base = { host: server.host, port: server.port, socketPath: null, user: server.user, password: server.password, database: '', source: 'private server' };
+    socketBase = { ...base, host: 'localhost', socketPath: server.socket };
   }
   const admin = await adminConnection(base);
   const dbs: BenchDb[] = [];
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
     let stockDumpFile: string | null = null;
     const bigRowsFile = join(scratch, 'big-ours');
 
-    if (want('big') || want('parallel') || want('memory') || want('downtime') || want('restore')) {
+    if (want('big') || want('socket') || want('parallel') || want('memory') || want('downtime') || want('restore')) {
       log(`building big (${args.rows} rows)`);
       await runSql(admin, big.name, bigTableSql('big', args.rows));
     }
@@ -225,6 +228,25 @@ async function main(): Promise<void> {
         target: '<=1.5x', pass: rl !== null && rl <= 1.5,
       });
       record('big', { ours: so, stock: ss, readLimit: sr, ourBytes, stockBytes, cpuMs: { ours: so.cpuMs, stock: ss.cpuMs } });
+    }
+
+    if (want('socket') && socketBase) {
+      log('case big table over the unix socket (both tools)');
+      const sock = await credentialFiles(socketBase, big.name, credsDir, `${big.name}-socket`);
+      const o: Sample[] = [];
+      const s: Sample[] = [];
+      const root = await SteadyRoot.create(sock, scratch, { local: ['big'] });
+      for (let i = 0; i < args.runs; i++) {
+        o.push((await root.run(admin, scratch)).sample);
+        await root.change(admin);
+        const out = join(scratch, 'big-stock-socket.sql');
+        s.push(await mariadbDump(sock, 'big', out, scratch));
+        await rm(out, { force: true });
+      }
+      await root.remove();
+      const [so, ss] = [summarize(o), summarize(s)];
+      rows.push({ case: 'big table over the unix socket (both tools)', ours: so.wallMs, stock: ss.wallMs, ratio: ratio(so.wallMs, ss.wallMs), peakRssMb: mb(so.peakRssKb), stockPeakRssMb: mb(ss.peakRssKb) });
+      record('socket', { ours: so, stock: ss });
     }
 
     if (want('parallel')) {

@@ -31,24 +31,27 @@ const optionValue = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\
 export async function benchDatabase(admin: Connection, base: DbCredentials, name: string, dir: string): Promise<BenchDb> {
   await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
   await admin.query(`CREATE DATABASE ${quoteIdent(name)} CHARACTER SET utf8mb4`);
+  return credentialFiles(base, name, dir, name);
+}
+
+/** The 0600 credentials files of both tools for `database`, connecting as `base` says (TCP, or the socket). */
+export async function credentialFiles(base: DbCredentials, database: string, dir: string, fileStem: string): Promise<BenchDb> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const credentials: DbCredentials = { ...base, database: name };
-  const credentialsFile = join(dir, `${name}.yaml`);
+  const credentials: DbCredentials = { ...base, database };
+  const credentialsFile = join(dir, `${fileStem}.yaml`);
   await writeFile(
     credentialsFile,
     [
       'database:',
-      `  db_host: ${yamlString(base.host)}`,
-      `  db_port: ${base.port}`,
-      ...(base.socketPath ? [`  db_socket: ${yamlString(base.socketPath)}`] : []),
+      ...(base.socketPath ? [`  db_socket: ${yamlString(base.socketPath)}`] : [`  db_host: ${yamlString(base.host)}`, `  db_port: ${base.port}`]),
       `  db_user: ${yamlString(base.user)}`,
       `  db_password: ${yamlString(base.password)}`,
-      `  db_name: ${yamlString(name)}`,
+      `  db_name: ${yamlString(database)}`,
       '',
     ].join('\n'),
     { mode: 0o600 },
   );
-  const clientFile = join(dir, `${name}.cnf`);
+  const clientFile = join(dir, `${fileStem}.cnf`);
   await writeFile(
     clientFile,
     [
@@ -61,7 +64,7 @@ export async function benchDatabase(admin: Connection, base: DbCredentials, name
     ].join('\n'),
     { mode: 0o600 },
   );
-  return { name, credentialsFile, clientFile, credentials };
+  return { name: database, credentialsFile, clientFile, credentials };
 }
 
 export async function runSql(admin: Connection, database: string, statements: string[]): Promise<void> {

@@ -29,9 +29,17 @@ export function toDatabaseError(err: unknown, context: string): DatabaseError {
   return new DatabaseError(`${context}: ${describe(err)}`, { cause: err });
 }
 
+/**
+ * As the mysql and mariadb clients do: the socket is for `localhost`; a host
+ * given by name or address means TCP even when a socket is configured too.
+ */
+export function usesSocket(creds: DbCredentials): boolean {
+  return creds.socketPath !== null && (creds.host === 'localhost' || creds.host === '');
+}
+
 export function connectionOptions(creds: DbCredentials): mysql.ConnectionOptions {
   return {
-    ...(creds.socketPath ? { socketPath: creds.socketPath } : { host: creds.host, port: creds.port }),
+    ...(usesSocket(creds) ? { socketPath: creds.socketPath as string } : { host: creds.host, port: creds.port }),
     user: creds.user,
     password: creds.password,
     database: creds.database,
@@ -87,7 +95,7 @@ function forwardFatalErrors(raw: Connection): void {
 }
 
 export function where(creds: DbCredentials): string {
-  return creds.socketPath ? `socket ${creds.socketPath}` : `${creds.host}:${creds.port}`;
+  return usesSocket(creds) ? `socket ${creds.socketPath}` : `${creds.host}:${creds.port}`;
 }
 
 function wrap(raw: Connection, database: string): Db {

@@ -67,9 +67,27 @@ export async function credentialFiles(base: DbCredentials, database: string, dir
   return { name: database, credentialsFile, clientFile, credentials };
 }
 
+/** Runs a data set's statements, then lets the server settle before anything is measured. */
 export async function runSql(admin: Connection, database: string, statements: string[]): Promise<void> {
   await admin.query(`USE ${quoteIdent(database)}`);
   for (const sql of statements) await admin.query(sql);
+  await settle(admin);
+}
+
+/**
+ * Waits until InnoDB has written back the pages a data set dirtied: otherwise the first
+ * cases are measured while the server flushes hundreds of MB in the background.
+ */
+export async function settle(admin: Connection, timeoutMs = 180_000): Promise<void> {
+  const dirty = async () => Number(((await admin.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'"))[0] as { Value: string }[])[0]?.Value ?? 0);
+  const [[{ pct }]] = (await admin.query('SELECT @@GLOBAL.innodb_max_dirty_pages_pct AS pct')) as unknown as [[{ pct: number }]];
+  await admin.query('SET GLOBAL innodb_max_dirty_pages_pct = 0');
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while ((await dirty()) > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  } finally {
+    await admin.query(`SET GLOBAL innodb_max_dirty_pages_pct = ${Number(pct)}`);
+  }
 }
 
 export interface ConfigSpec {

@@ -152,12 +152,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     stopping = true;
     const running = current;
     log.info('stopping', { signal, runInProgress: running !== null });
+    // The status first: STOPPING=1 is the last thing systemd hears before the exit.
+    if (running) notifier.status('stopping: bringing the backup run to a safe end');
     notifier.stopping();
     schedule?.stop();
-    if (running) {
-      notifier.status('stopping: bringing the backup run to a safe end');
-      running.controller.abort(new Error(`received ${signal}`));
-    }
+    running?.controller.abort(new Error(`received ${signal}`));
     void (async () => {
       if (running) await running.done;
       if (watchdog) clearInterval(watchdog);

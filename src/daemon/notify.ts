@@ -67,7 +67,7 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Logger
 
   const viaBinary = (assignment: string): Promise<unknown> => run(binary, [assignment], { env, timeoutMs });
 
-  /** Takes the next message to send, in an order that keeps READY before any STATUS. */
+  /** Takes the next message to send: READY before any STATUS, STOPPING after the last one. */
   const next = (): { message: string; send: () => Promise<unknown> } | null => {
     if (pending.ready) {
       // The package sends `STATUS=undefined` for a present-but-undefined key, so add it only when set.
@@ -75,10 +75,6 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Logger
       pending.ready = false;
       pending.status = null;
       return { message: 'READY=1', send: () => viaPackage(opts) };
-    }
-    if (pending.stopping) {
-      pending.stopping = false;
-      return { message: 'STOPPING=1', send: () => viaBinary('STOPPING=1') };
     }
     if (pending.watchdog) {
       pending.watchdog = false;
@@ -88,6 +84,11 @@ export function createNotifier(env: NodeJS.ProcessEnv = process.env, log: Logger
       const status = pending.status;
       pending.status = null;
       return { message: 'STATUS', send: () => viaPackage({ status }) };
+    }
+    // Last: the final status (why it is stopping) reaches systemd before STOPPING=1.
+    if (pending.stopping) {
+      pending.stopping = false;
+      return { message: 'STOPPING=1', send: () => viaBinary('STOPPING=1') };
     }
     return null;
   };

@@ -230,42 +230,32 @@ async function main(): Promise<void> {
       record('big', { ours: so, stock: ss, readLimit: sr, ourBytes, stockBytes, cpuMs: { ours: so.cpuMs, stock: ss.cpuMs } });
     }
 
-    if (want('socket') && socketBase) {
-      log('case big table over the unix socket (both tools)');
-      const sock = await credentialFiles(socketBase, big.name, credsDir, `${big.name}-socket`);
+    /** The big table, ours against mariadb-dump, both after the same fresh change, `args.runs` times. */
+    const bigAgainstStock = async (name: string, caseLabel: string, db: BenchDb, env?: NodeJS.ProcessEnv): Promise<void> => {
       const o: Sample[] = [];
       const s: Sample[] = [];
-      const root = await SteadyRoot.create(sock, scratch, { local: ['big'] });
+      const root = await SteadyRoot.create(db, scratch, { local: ['big'] }, env);
       for (let i = 0; i < args.runs; i++) {
-        o.push((await root.run(admin, scratch)).sample);
+        o.push((await root.run(admin, scratch, env)).sample);
         await root.change(admin);
-        const out = join(scratch, 'big-stock-socket.sql');
-        s.push(await mariadbDump(sock, 'big', out, scratch));
+        const out = join(scratch, `big-stock-${name}.sql`);
+        s.push(await mariadbDump(db, 'big', out, scratch));
         await rm(out, { force: true });
       }
       await root.remove();
       const [so, ss] = [summarize(o), summarize(s)];
-      rows.push({ case: 'big table over the unix socket (both tools)', ours: so.wallMs, stock: ss.wallMs, ratio: ratio(so.wallMs, ss.wallMs), peakRssMb: mb(so.peakRssKb), stockPeakRssMb: mb(ss.peakRssKb) });
-      record('socket', { ours: so, stock: ss });
+      rows.push({ case: caseLabel, ours: so.wallMs, stock: ss.wallMs, ratio: ratio(so.wallMs, ss.wallMs), peakRssMb: mb(so.peakRssKb), stockPeakRssMb: mb(ss.peakRssKb) });
+      record(name, { ours: so, stock: ss });
+    };
+
+    if (want('socket') && socketBase) {
+      log('case big table over the unix socket (both tools)');
+      await bigAgainstStock('socket', 'big table over the unix socket (both tools)', await credentialFiles(socketBase, big.name, credsDir, `${big.name}-socket`));
     }
 
     if (want('parallel')) {
       log('case big table over 3 connections (SCHEMA_BACKUP_READERS=3)');
-      const o: Sample[] = [];
-      const s: Sample[] = [];
-      const env = { SCHEMA_BACKUP_READERS: '3' };
-      const root = await SteadyRoot.create(big, scratch, { local: ['big'] }, env);
-      for (let i = 0; i < args.runs; i++) {
-        o.push((await root.run(admin, scratch, env)).sample);
-        await root.change(admin);
-        const out = join(scratch, 'big-stock-p.sql');
-        s.push(await mariadbDump(big, 'big', out, scratch));
-        await rm(out, { force: true });
-      }
-      await root.remove();
-      const [so, ss] = [summarize(o), summarize(s)];
-      rows.push({ case: 'big table, 3 connections (opt-in)', ours: so.wallMs, stock: ss.wallMs, ratio: ratio(so.wallMs, ss.wallMs), peakRssMb: mb(so.peakRssKb), stockPeakRssMb: mb(ss.peakRssKb) });
-      record('parallel', { ours: so, stock: ss });
+      await bigAgainstStock('parallel', 'big table, 3 connections (opt-in)', big, { SCHEMA_BACKUP_READERS: '3' });
     }
 
     if (want('memory')) {

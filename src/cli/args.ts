@@ -1,18 +1,13 @@
 /** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
-import { flags, logLevel } from './argv';
+import { flags, targetOption, type TargetOptions } from './argv';
 import { UsageError } from '../errors';
-import type { LogLevel } from '../log';
 import type { ServiceMode } from '../services/types';
 
-export interface BackupArgs {
+export interface BackupArgs extends TargetOptions {
   command: 'backup' | 'daemon' | 'help';
-  config?: string;
-  dbConfig?: string;
-  hostName?: string;
   ephemeralDir?: string;
   mode: ServiceMode;
   dryRun: boolean;
-  logLevel: LogLevel;
   logJson?: string;
 }
 
@@ -52,9 +47,6 @@ export function parseBackupArgs(argv: readonly string[]): BackupArgs {
   for (const flag of flags(argv)) {
     const value = flag.value;
     switch (flag.name) {
-      case '--config': args.config = value(); break;
-      case '--db-config': args.dbConfig = value(); break;
-      case '--host-name': args.hostName = value(); break;
       case '-e':
       case '--ephemeral-directory': args.ephemeralDir = value(); break;
       case '-m':
@@ -64,12 +56,11 @@ export function parseBackupArgs(argv: readonly string[]): BackupArgs {
       case '--online': modes.push('online'); break;
       case '--dry-run': args.dryRun = true; break;
       case '--daemon': args.command = 'daemon'; break;
-      case '--log-level': args.logLevel = logLevel(value()); break;
       case '--log-json': args.logJson = value(); break;
       case '-h':
       case '--help': args.command = 'help'; break;
       default:
-        flag.unknown();
+        if (!targetOption(flag, args)) flag.unknown();
     }
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);

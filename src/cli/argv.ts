@@ -1,5 +1,5 @@
 /** The flag reader shared by every command line parser: `--flag VALUE`, `--flag=VALUE`, clear errors. */
-import { UsageError } from '../errors';
+import { EXIT, UsageError, errorMessage } from '../errors';
 import { LOG_LEVELS, type LogLevel } from '../log';
 
 export interface Flag {
@@ -34,6 +34,48 @@ export function* flags(argv: readonly string[]): Generator<Flag> {
       },
     };
   }
+}
+
+/** The options shared by every command that reaches the database. */
+export interface TargetOptions {
+  config?: string;
+  dbConfig?: string;
+  hostName?: string;
+  logLevel: LogLevel;
+}
+
+/** Takes one of the shared options into `args`; false for any other flag. */
+export function targetOption(flag: Flag, args: TargetOptions): boolean {
+  switch (flag.name) {
+    case '--config': args.config = flag.value(); return true;
+    case '--db-config': args.dbConfig = flag.value(); return true;
+    case '--host-name': args.hostName = flag.value(); return true;
+    case '--log-level': args.logLevel = logLevel(flag.value()); return true;
+    default: return false;
+  }
+}
+
+/**
+ * A subcommand's arguments, or the exit code once misuse (message and usage on
+ * stderr) or --help (usage on stdout) has been answered.
+ */
+export function parseOrAnswer<T extends { help: boolean }>(
+  parse: (argv: readonly string[]) => T,
+  argv: readonly string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream },
+  name: string,
+  usage: string,
+): T | number {
+  let args: T;
+  try {
+    args = parse(argv);
+  } catch (err) {
+    io.stderr.write(`${name}: ${errorMessage(err)}\n${usage}`);
+    return EXIT.usage;
+  }
+  if (!args.help) return args;
+  io.stdout.write(usage);
+  return EXIT.ok;
 }
 
 export function logLevel(value: string): LogLevel {

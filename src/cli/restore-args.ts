@@ -1,24 +1,14 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
-import { flags, logLevel } from './argv';
+import { flags, targetOption, type TargetOptions } from './argv';
 import { UsageError } from '../errors';
-import type { LogLevel } from '../log';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
+import type { RestoreRequest } from '../restore/run';
 import type { ServiceMode } from '../services/types';
 
-export interface RestoreArgs {
+/** The command line: the shared options, and the request's own fields as RestoreRequest has them. */
+export interface RestoreArgs extends TargetOptions, Pick<RestoreRequest, 'snapshot' | 'database' | 'tables' | 'only' | 'mode' | 'dryRun' | 'definer'> {
   help: boolean;
-  config?: string;
-  dbConfig?: string;
-  hostName?: string;
-  snapshot: string;
-  database: string | null;
-  tables: string[] | null;
-  only: OnlyPart | null;
-  mode: RestoreMode;
-  dryRun: boolean;
-  definer: 'keep' | 'current';
   serviceMode: ServiceMode;
-  logLevel: LogLevel;
 }
 
 export const RESTORE_USAGE = `Usage:
@@ -77,9 +67,6 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
     const value = flag.value;
     const noValue = flag.noValue;
     switch (flag.name) {
-      case '--config': args.config = value(); break;
-      case '--db-config': args.dbConfig = value(); break;
-      case '--host-name': args.hostName = value(); break;
       case '--snapshot': {
         const s = value();
         if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
@@ -118,11 +105,10 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
       case '--target': modes.push('target'); break;
       case '--online': noValue(); modes.push('online'); break;
       case '--dry-run': noValue(); args.dryRun = true; break;
-      case '--log-level': args.logLevel = logLevel(value()); break;
       case '-h':
       case '--help': args.help = true; break;
       default:
-        flag.unknown();
+        if (!targetOption(flag, args)) flag.unknown();
     }
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);

@@ -3,23 +3,19 @@
  * restores the newest backup into a scratch database and compares it with
  * the manifest; exit 8 on any difference.
  */
-import { flags, logLevel } from './argv';
+import { flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import { loadCredentials } from '../config/credentials';
-import { EXIT, errorMessage, exitCodeOf } from '../errors';
-import { createLogger, type LogLevel } from '../log';
+import { EXIT, exitCodeOf } from '../errors';
+import { createLogger } from '../log';
 import { verifyLatest, verifyText } from '../restore/verify';
 import { acquireRunLock } from '../services/lock';
 import { readConfig } from './backup-command';
 import { logFailure, type Io } from './main';
 
-export interface VerifyArgs {
+export interface VerifyArgs extends TargetOptions {
   help: boolean;
   json: boolean;
-  config?: string;
-  dbConfig?: string;
-  hostName?: string;
-  logLevel: LogLevel;
 }
 
 const USAGE = 'usage: schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--json] [--log-level LEVEL]\n';
@@ -27,34 +23,20 @@ const USAGE = 'usage: schema_backup verify [--config FILE] [--db-config FILE] [-
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   const args: VerifyArgs = { help: false, json: false, logLevel: 'info' };
   for (const flag of flags(argv)) {
-    const value = flag.value;
     switch (flag.name) {
-      case '--config': args.config = value(); break;
-      case '--db-config': args.dbConfig = value(); break;
-      case '--host-name': args.hostName = value(); break;
       case '--json': args.json = true; break;
-      case '--log-level': args.logLevel = logLevel(value()); break;
       case '-h':
       case '--help': args.help = true; break;
       default:
-        flag.unknown();
+        if (!targetOption(flag, args)) flag.unknown();
     }
   }
   return args;
 }
 
 export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
-  let args: VerifyArgs;
-  try {
-    args = parseVerifyArgs(argv);
-  } catch (err) {
-    io.stderr.write(`schema_backup verify: ${errorMessage(err)}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  if (args.help) {
-    io.stdout.write(USAGE);
-    return EXIT.ok;
-  }
+  const args = parseOrAnswer(parseVerifyArgs, argv, io, 'schema_backup verify', USAGE);
+  if (typeof args === 'number') return args;
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
   try {
     const config = readConfig(args.config, env, log);

@@ -4,7 +4,7 @@
  * exit code for monitoring (see STATUS_EXIT). Without --max-age, a success is
  * overdue after one schedule interval plus two hours (26 h for a daily schedule).
  */
-import { flags } from '../cli/argv';
+import { flags, parseOrAnswer } from '../cli/argv';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { installRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
@@ -63,17 +63,8 @@ export function defaultMaxAgeHours(schedule: string): number {
 }
 
 export async function statusCommand(argv: string[], io: StatusIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let args: StatusArgs;
-  try {
-    args = parseStatusArgs(argv);
-  } catch (err) {
-    io.stderr.write(`schema_backup status: ${errorMessage(err)}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  if (args.help) {
-    io.stdout.write(USAGE);
-    return EXIT.ok;
-  }
+  const args = parseOrAnswer(parseStatusArgs, argv, io, 'schema_backup status', USAGE);
+  if (typeof args === 'number') return args;
   let statusFile: string;
   let schedule: string;
   try {

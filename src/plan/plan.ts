@@ -137,8 +137,3 @@ export function planBackup(input: PlanInput): BackupPlan {
   }
   return { tables, ignored, views, warnings };
 }
-
-/** Tables whose rows this plan saves anywhere. */
-export function rowTables(plan: BackupPlan): TablePlan[] {
-  return plan.tables.filter((t) => t.rowsToHost || t.rowsToUser || t.rowsToEphemeral);
-}

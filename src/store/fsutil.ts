@@ -66,20 +66,3 @@ export async function fileSha256(path: string): Promise<string | null> {
       .on('end', () => resolve(hash.digest('hex')));
   });
 }
-
-/** The first `length` bytes of a file (or fewer), or null when it does not exist. */
-export async function readPrefix(path: string, length: number): Promise<Buffer | null> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(path, 'r');
-  } catch {
-    return null;
-  }
-  try {
-    const buf = Buffer.alloc(length);
-    const { bytesRead } = await handle.read(buf, 0, length, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await handle.close();
-  }
-}

@@ -11,7 +11,7 @@ import { connect } from '../db/connect';
 import { describeTables, listTables, listTriggers, listViews, showCreateTable } from '../db/introspect';
 import type { DbTableDetail, DbTrigger } from '../db/schema';
 import { openSnapshot, type Snapshot } from '../db/snapshot';
-import { dumpTableRows } from '../dump/table-rows';
+import { dumpTableRows, snapshotStatementBytes } from '../dump/table-rows';
 import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
 import { InterruptedError } from '../errors';
@@ -25,6 +25,9 @@ import { MANIFEST_FILE, VIEWS_FILE } from '../store/names';
 import { TableDir, type WrittenFile } from '../store/table-dir';
 import { UserSnapshotWriter } from '../store/user-snapshot';
 import { closeSummary, type BackupSummary, type SummaryClass } from './summary';
+
+/** CSV2's settings table: db_upgrade reads its host file line by line. */
+const CSV2_SETTINGS_TABLE = 'csv2_configuration';
 
 export interface BackupRequest {
   config: BackupConfig;
@@ -187,6 +190,13 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       await ephemeral.prepare();
     }
 
+    const statementBytes = await snapshotStatementBytes(snap);
+    const warnSplit = (t: TablePlan, where: string, w: WrittenFile) => {
+      if ((w.statements ?? 0) <= 1) return;
+      const message = `table ${t.name}: its rows in ${where} take ${w.statements} INSERT statements (over ${statementBytes} bytes); db_upgrade reads only the first, so an upgrade would reload only part of this table`;
+      log.warn('rows split over several statements', { table: t.name, file: where, statements: w.statements });
+      summary.warnings.push(message);
+    };
     const hostEntries: ManifestTable[] = [];
     const hostChanged: boolean[] = [];
     let userBytes = 0;
@@ -206,6 +216,8 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       const hostFile = await host.write({ table: t.name, file: t.file, head: hostText.head, tail: hostText.tail, rows: t.rowsToHost ? rows : undefined });
       hostEntries.push(manifestEntry(t, hostFile, hostText.structureSha256, t.rowsToHost));
       hostChanged.push(hostFile.changed);
+      // db_upgrade parses the host file of csv2_configuration itself (its settings).
+      if (t.name === CSV2_SETTINGS_TABLE) warnSplit(t, join(hostDir, t.file), hostFile);
       summary.bytesWritten += hostFile.bytes;
       if (t.rowsToHost) figures.rows += hostFile.rows ?? 0;
 
@@ -219,6 +231,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
         const file = dir === user?.tables && config.compress === 'gzip' ? `${t.file}.gz` : t.file;
         const written = await dir.write({ table: t.name, file, head: withRows.head, tail: withRows.tail, rows });
         entries.push({ ...manifestEntry(t, written, withRows.structureSha256, true), file });
+        warnSplit(t, join(dir.dir, file), written);
         if (dir === user?.tables) userBytes += written.bytes;
         else summary.bytesWritten += written.bytes;
         figures.rows += written.rows ?? 0;
@@ -243,6 +256,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       kind: 'host',
       database,
       compressed: false,
+      statementBytes,
       tables: hostEntries,
       views: viewsFile ? { file: VIEWS_FILE, sha256: (await import('node:crypto')).createHash('sha256').update(viewsFile).digest('hex'), names: views.map((v) => v.name) } : null,
       triggers: triggerList,
@@ -259,7 +273,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       await ephemeral.publish(null);
     }
     if (user) {
-      summary.userSnapshot = await user.complete({ format: 1, kind: 'user', database, compressed: config.compress === 'gzip', tables: userEntries, views: null, triggers: [] });
+      summary.userSnapshot = await user.complete({ format: 1, kind: 'user', database, compressed: config.compress === 'gzip', statementBytes, tables: userEntries, views: null, triggers: [] });
       if (summary.userSnapshot !== null) summary.bytesWritten += userBytes;
       else log.info('user data unchanged since the latest snapshot; latest kept', { dir: config.userDataBackupDir });
       user = null;

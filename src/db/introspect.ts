@@ -19,15 +19,15 @@ export async function listTables(db: Db): Promise<DbTable[]> {
 export async function describeTables(db: Db): Promise<Map<string, DbTableDetail>> {
   const details = new Map<string, DbTableDetail>();
   const columns = await db.queryArrays(
-    `SELECT TABLE_NAME, COLUMN_NAME, LOWER(DATA_TYPE), IS_GENERATED
+    `SELECT TABLE_NAME, COLUMN_NAME, LOWER(DATA_TYPE), IS_GENERATED, EXTRA LIKE '%INVISIBLE%'
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`,
     [db.database],
   );
-  for (const [table, name, dataType, generated] of columns) {
+  for (const [table, name, dataType, generated, invisible] of columns) {
     const t = table as string;
     let d = details.get(t);
     if (!d) details.set(t, (d = { name: t, columns: [], primaryKey: [] }));
-    const column: DbColumn = { name: name as string, dataType: dataType as string, generated: generated === 'ALWAYS' };
+    const column: DbColumn = { name: name as string, dataType: dataType as string, generated: generated === 'ALWAYS', invisible: Number(invisible) === 1 };
     d.columns.push(column);
   }
   const keys = await db.queryArrays(

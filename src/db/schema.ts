@@ -6,6 +6,8 @@ export interface DbColumn {
   dataType: string;
   /** Generated (virtual or stored) columns are never inserted. */
   generated: boolean;
+  /** INVISIBLE columns: left out of SELECT * and of a bare INSERT ... VALUES. */
+  invisible?: boolean;
 }
 
 export interface DbTable {

@@ -16,10 +16,20 @@ const NUMERIC_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integ
 const FLOAT_TYPES = new Set(['float', 'double', 'real']);
 const TEXT_TYPES = new Set(['char', 'varchar', 'tinytext', 'text', 'mediumtext', 'longtext', 'enum', 'set', 'json']);
 
+/**
+ * A comma inside a quoted value, escaped where db_upgrade's splits on `),(` and
+ * `','` would cut it (the rule of commaNeedsEscape in src/dump/tuples.ts).
+ */
+function escapeSplitCommas(quoted: string): string {
+  const q = `REPLACE(${quoted},'),(',')\\\\,(')`;
+  return `IF(${q} = ''',''', '''\\\\,''', IF(RIGHT(${q},4) = '\\\\'',''', CONCAT(LEFT(${q},CHAR_LENGTH(${q})-2),'\\\\,'''), ${q}))`;
+}
+
 /** The SQL expression that renders one column's value as a literal; never NULL itself. */
 export function literalExpression(column: DbColumn): string {
   const c = quoteIdent(column.name);
   const t = column.dataType;
+  if (column.generated) return `'DEFAULT'`;
   // Hex keeps every byte (NUL, invalid UTF-8) exact; spatial values hex their internal SRID+WKB, which loads back as is.
   if (BINARY_TYPES.has(t)) return `IFNULL(CONCAT('X''',HEX(${c}),''''),'NULL')`;
   // BIN() of a BIT value is its digits; b'' literals load into BIT(n) exactly.
@@ -32,12 +42,27 @@ export function literalExpression(column: DbColumn): string {
   const quoted = `CONVERT(QUOTE(${c}) USING utf8mb4)`;
   // QUOTE leaves CR and LF raw: the mariadb client drops a CR before LF when reading a file, and a raw LF
   // would break "one row per line". Escaped as \r and \n (as mysqldump does); temporal values have neither.
-  return TEXT_TYPES.has(t) ? `REPLACE(REPLACE(${quoted},CHAR(13 USING utf8mb4),'\\\\r'),CHAR(10 USING utf8mb4),'\\\\n')` : quoted;
+  return escapeSplitCommas(TEXT_TYPES.has(t) ? `REPLACE(REPLACE(${quoted},CHAR(13 USING utf8mb4),'\\\\r'),CHAR(10 USING utf8mb4),'\\\\n')` : quoted);
 }
 
 /** Columns whose values are saved: generated columns are recomputed on load. */
 export function storedColumns(table: DbTableDetail): DbColumn[] {
   return table.columns.filter((c) => !c.generated);
+}
+
+/**
+ * Whether the INSERT names its columns. db_upgrade reads only `INSERT INTO t VALUES (`,
+ * and maps values to columns by position, so a row holds every column in table
+ * order (a generated one as DEFAULT). Invisible columns are left out of a bare
+ * VALUES list by the server, so only their tables name the columns.
+ */
+export function namesColumns(table: DbTableDetail): boolean {
+  return table.columns.some((c) => c.invisible);
+}
+
+/** The columns of a row in the file, in order. */
+export function rowColumns(table: DbTableDetail): DbColumn[] {
+  return namesColumns(table) ? storedColumns(table) : table.columns;
 }
 
 /** ORDER BY the primary key, or by every column when there is none, so a changed row is a small diff. */
@@ -60,6 +85,8 @@ export enum ValueKind {
   Hex = 3,
   /** BIN() digits written as b'...'. */
   Bit = 4,
+  /** A generated column: read as NULL, written as DEFAULT. */
+  Default = 5,
 }
 
 export interface ColumnRead {
@@ -72,6 +99,7 @@ export interface ColumnRead {
 export function columnRead(column: DbColumn): ColumnRead {
   const c = quoteIdent(column.name);
   const t = column.dataType;
+  if (column.generated) return { expression: 'NULL', kind: ValueKind.Default };
   // Raw bytes, hexed by the client: HEX() on the server would turn a value over max_allowed_packet into NULL.
   if (BINARY_TYPES.has(t)) return { expression: c, kind: ValueKind.Hex };
   if (t === 'bit') return { expression: `BIN(${c})`, kind: ValueKind.Bit };
@@ -87,7 +115,7 @@ export interface RowSelectOptions {
 }
 
 export function rowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
-  const parts = storedColumns(table).map(literalExpression);
+  const parts = rowColumns(table).map(literalExpression);
   const tuple = `CONCAT('(',${parts.join(`,',',`)},')')`;
   const where = options.where ? ` WHERE ${options.where}` : '';
   const order = orderColumns(table).map(quoteIdent).join(',');
@@ -96,13 +124,14 @@ export function rowSelectSql(table: DbTableDetail, options: RowSelectOptions = {
 
 /** The SELECT of the fast path: raw values (see columnRead), same order and range as rowSelectSql. */
 export function rawRowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
-  const exprs = storedColumns(table).map((c) => columnRead(c).expression);
+  const exprs = rowColumns(table).map((c) => columnRead(c).expression);
   const where = options.where ? ` WHERE ${options.where}` : '';
   const order = orderColumns(table).map(quoteIdent).join(',');
   return `SELECT ${exprs.join(',')} FROM ${quoteIdent(table.name)}${where} ORDER BY ${order}`;
 }
 
-/** `INSERT INTO `t` (`a`,`b`) VALUES` — the column list skips generated columns. */
+/** `INSERT INTO `t` VALUES ` (what db_upgrade reads), or with the column list where namesColumns() says so. */
 export function insertPrefix(table: DbTableDetail): string {
-  return `INSERT INTO ${quoteIdent(table.name)} (${storedColumns(table).map((c) => quoteIdent(c.name)).join(',')}) VALUES\n`;
+  const columns = namesColumns(table) ? ` (${storedColumns(table).map((c) => quoteIdent(c.name)).join(',')})` : '';
+  return `INSERT INTO ${quoteIdent(table.name)}${columns} VALUES `;
 }

@@ -14,11 +14,13 @@ import type { Db } from '../db/connect';
 import { toDatabaseError } from '../db/connect';
 import type { DbTableDetail } from '../db/schema';
 import type { RowSink } from '../store/file-sink';
-import { columnRead, insertPrefix, rawRowSelectSql, storedColumns, type RowSelectOptions } from './literals';
-import { StatementWriter, TupleEncoder, recycleBlock, type TupleBlock } from './tuples';
+import { columnRead, insertPrefix, rawRowSelectSql, rowColumns, type RowSelectOptions } from './literals';
+import { StatementWriter, TupleEncoder, recycleBlock, statementLimit, type TupleBlock } from './tuples';
 
 export interface RowsResult {
   rows: number;
+  /** INSERT statements written: more than one means db_upgrade reads only the first. */
+  statements: number;
 }
 
 /** Blocks read ahead by one reader before it pauses its connection. */
@@ -105,7 +107,7 @@ export interface ReadSpec {
 /** Starts reading; blocks arrive in `channel`. The connection runs queries one at a time, so readers on one connection queue up. */
 export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): void {
   const { table } = spec;
-  const kinds = Uint8Array.from(storedColumns(table).map((c) => columnRead(c).kind));
+  const kinds = Uint8Array.from(rowColumns(table).map((c) => columnRead(c).kind));
   const encoder = new TupleEncoder(kinds, table.name, spec.maxTupleBytes);
   const sql = rawRowSelectSql(table, { where: spec.where });
   let paused = false;
@@ -146,9 +148,9 @@ export async function maxAllowedPacket(db: Db): Promise<number> {
   return Number(value);
 }
 
-/** Writes the blocks of each channel, in order, as INSERT statements; flushes the sink when it asks. */
-export async function writeStatements(table: DbTableDetail, channels: BlockChannel[], sink: RowSink): Promise<number> {
-  const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink);
+/** Writes the blocks of each channel, in order, as INSERT statements of at most `limit` bytes; flushes the sink when it asks. */
+export async function writeStatements(table: DbTableDetail, channels: BlockChannel[], sink: RowSink, limit: number): Promise<RowsResult> {
+  const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink, limit);
   // Blocks whose bytes are still in the sink's pending chunks; free to reuse after a flush.
   let held: TupleBlock[] = [];
   try {
@@ -168,12 +170,18 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
     throw err;
   }
   writer.end();
-  return writer.rows;
+  return { rows: writer.rows, statements: writer.statements };
+}
+
+export interface DumpRowsOptions extends RowSelectOptions {
+  /** Longest statement; default: from this server's max_allowed_packet (statementLimit). */
+  statementBytes?: number;
 }
 
 /** Streams rows into the sink as INSERT statements over one connection. `where` restricts to a key range. */
-export async function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: RowSelectOptions = {}): Promise<RowsResult> {
+export async function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: DumpRowsOptions = {}): Promise<RowsResult> {
   const channel = new BlockChannel();
-  readTupleBlocks(db, { table, where: options.where, maxTupleBytes: await maxAllowedPacket(db) }, channel);
-  return { rows: await writeStatements(table, [channel], sink) };
+  const packet = await maxAllowedPacket(db);
+  readTupleBlocks(db, { table, where: options.where, maxTupleBytes: packet }, channel);
+  return writeStatements(table, [channel], sink, options.statementBytes ?? statementLimit(packet));
 }

@@ -10,7 +10,8 @@ import type { Snapshot } from '../db/snapshot';
 import type { RowSink } from '../store/file-sink';
 import { quoteIdent } from '../db/quote';
 import { planKeyRanges, rangeCondition, rangeKey, type KeyRange } from './ranges';
-import { BlockChannel, maxAllowedPacket, readTupleBlocks, writeStatements } from './rows';
+import { BlockChannel, maxAllowedPacket, readTupleBlocks, writeStatements, type RowsResult } from './rows';
+import { statementLimit } from './tuples';
 
 /** Key ranges for this table in this snapshot: one open range unless splitting pays. */
 async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise<{ key: string | null; ranges: KeyRange[] }> {
@@ -29,7 +30,14 @@ async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise
 /** max_allowed_packet per snapshot: one query per run, not one per table (a site has dozens of small tables). */
 const packetLimits = new WeakMap<Snapshot, number>();
 
-export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink): Promise<number> {
+/** The longest INSERT statement this snapshot's files get (recorded in the manifest, so verify cuts rows alike). */
+export async function snapshotStatementBytes(snapshot: Snapshot): Promise<number> {
+  let packet = packetLimits.get(snapshot);
+  if (packet === undefined) packetLimits.set(snapshot, (packet = await maxAllowedPacket(snapshot.db)));
+  return statementLimit(packet);
+}
+
+export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink): Promise<RowsResult> {
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
   let maxTupleBytes = packetLimits.get(snapshot);
   if (maxTupleBytes === undefined) packetLimits.set(snapshot, (maxTupleBytes = await maxAllowedPacket(snapshot.db)));
@@ -41,5 +49,5 @@ export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, si
     readTupleBlocks(readers[i % readers.length], { table, where, maxTupleBytes }, channel);
     return channel;
   });
-  return writeStatements(table, channels, sink);
+  return writeStatements(table, channels, sink, statementLimit(maxTupleBytes));
 }

@@ -5,17 +5,31 @@
  * key order and cuts them into multi-row INSERT statements: the only place
  * that decides statement boundaries, so one connection or several give the
  * same bytes.
+ *
+ * The layout is the one CSV2's db_upgrade parses by hand (line-based): all rows
+ * of a table in one `INSERT INTO `t` VALUES (...),(...);` on one line while it
+ * fits a statement, and no `),(` or `','` inside a value (see writeQuoted).
  */
 import { DatabaseError } from '../errors';
 import type { RowSink } from '../store/file-sink';
 import { ValueKind } from './literals';
 
-/** A statement stays well under max_allowed_packet (16 MiB by default) and the client's buffers. */
-export const STATEMENT_BYTES = 1 << 20;
+/**
+ * The stock client's default max_allowed_packet (16 MiB): a statement longer than
+ * this fails in `mariadb DB < FILE` even where the server would take it.
+ */
+export const CLIENT_PACKET_BYTES = 16 << 20;
+/** Room left in a packet for the command byte and the client's own framing. */
+const PACKET_MARGIN = 1024;
+
+/** Longest statement for a server's max_allowed_packet: the smaller of it and the stock client's. */
+export function statementLimit(maxAllowedPacket: number): number {
+  return Math.min(maxAllowedPacket, CLIENT_PACKET_BYTES) - PACKET_MARGIN;
+}
 /** Size at which an encoder hands its buffer on: large writes, bounded memory. */
 export const BLOCK_BYTES = 1 << 20;
 
-const ROW_SEPARATOR = Buffer.from(',\n');
+const ROW_SEPARATOR = Buffer.from(',');
 const STATEMENT_END = Buffer.from(';\n');
 const HEX_DIGITS = Buffer.from('0123456789ABCDEF');
 
@@ -25,6 +39,8 @@ const spare: Buffer[] = [];
 const MAX_SPARE = 16;
 
 const EMPTY = Buffer.alloc(0);
+/** A generated column's place in a row: it is recomputed on load. */
+const DEFAULT_WORD = Buffer.from('DEFAULT');
 
 function blockBuffer(): Buffer {
   return spare.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES);
@@ -38,7 +54,7 @@ export function recycleBlock(block: TupleBlock): void {
   }
 }
 
-/** Rendered tuples, each followed by `,\n`; lengths[i] is tuple i's length without that separator. */
+/** Rendered tuples, each followed by `,`; lengths[i] is tuple i's length without that separator. */
 export interface TupleBlock {
   data: Buffer;
   lengths: number[];
@@ -50,10 +66,25 @@ QUOTE_ESCAPES[0x27] = 0x27; // \'
 QUOTE_ESCAPES[0x5c] = 0x5c; // \\
 QUOTE_ESCAPES[0x00] = 0x30; // \0
 QUOTE_ESCAPES[0x1a] = 0x5a; // \Z
+/** Marks the comma: escaped or not by its neighbours (see commaNeedsEscape). */
+const COMMA = 0x2c;
+QUOTE_ESCAPES[COMMA] = 1;
 /** Text columns: also CR and LF, as the REPLACE around QUOTE does. */
 const TEXT_ESCAPES = Uint8Array.from(QUOTE_ESCAPES);
 TEXT_ESCAPES[0x0d] = 0x72; // \r
 TEXT_ESCAPES[0x0a] = 0x6e; // \n
+
+/**
+ * db_upgrade splits the INSERT line on `),(` and csv2_configuration's rows on
+ * `','` without looking at quotes. A comma inside a string is written `\,`
+ * (MariaDB reads `\,` as `,`) exactly where one of those splits would
+ * otherwise cut the value: between `)` and `(`, and as the last character after
+ * a quote (`...',` + closing quote) or alone (`','`). Elsewhere it stays plain.
+ */
+function commaNeedsEscape(src: Buffer, i: number, from: number, to: number): boolean {
+  if (i > from && i + 1 < to) return src[i - 1] === 0x29 && src[i + 1] === 0x28;
+  return i + 1 === to && (i === from || src[i - 1] === 0x27);
+}
 
 /** Short runs by hand: below a few hundred bytes Buffer.copy's call costs more than the bytes. */
 function copyBytes(src: Buffer, from: number, to: number, out: Buffer, pos: number): number {
@@ -71,6 +102,9 @@ function writeQuoted(src: Buffer, from: number, to: number, out: Buffer, pos: nu
     const b = src[i];
     const e = escapes[b];
     if (e === 0) {
+      out[pos++] = b;
+    } else if (e === 1) {
+      if (commaNeedsEscape(src, i, from, to)) out[pos++] = 0x5c;
       out[pos++] = b;
     } else {
       out[pos++] = 0x5c;
@@ -115,8 +149,8 @@ export class TupleEncoder {
   encodeRow(src: Buffer, start: number, end: number): void {
     const kinds = this.kinds;
     const n = kinds.length;
-    // Worst case: every byte escaped or hexed (2x), quotes and NULLs, separators.
-    const need = 2 * (end - start) + 4 * n + 8;
+    // Worst case: every byte escaped or hexed (2x), quotes and NULL/DEFAULT words, separators.
+    const need = 2 * (end - start) + 7 * n + 8;
     if (this.out === EMPTY) this.out = blockBuffer();
     if (this.pos + need > this.out.length) this.grow(need);
     const out = this.out;
@@ -131,6 +165,10 @@ export class TupleEncoder {
         p += 1;
       } else if (len === 0xfb) {
         p += 1;
+        if (kinds[c] === ValueKind.Default) {
+          pos += DEFAULT_WORD.copy(out, pos);
+          continue;
+        }
         out[pos++] = 0x4e; // NULL
         out[pos++] = 0x55;
         out[pos++] = 0x4c;
@@ -183,7 +221,6 @@ export class TupleEncoder {
       );
     }
     out[pos++] = 0x2c; // ,
-    out[pos++] = 0x0a; // \n
     this.lengths.push(length);
     this.pos = pos;
   }
@@ -199,48 +236,57 @@ export class TupleEncoder {
 
 
 /**
- * Multi-row INSERT statements from tuple blocks taken in order: a new statement
- * once the current one holds STATEMENT_BYTES (counting each row's `,\n`), exactly
- * as the row-at-a-time writer did. Block bytes go to the sink without a copy.
+ * Multi-row INSERT statements from tuple blocks taken in order, on one line
+ * each: a statement takes rows while it stays within `limit` bytes (prefix,
+ * rows with their commas, `;`), so a table that fits is one statement, the
+ * one db_upgrade reads. A row longer than the limit on its own gets a
+ * statement of its own. Block bytes go to the sink without a copy.
  */
 export class StatementWriter {
   rows = 0;
+  statements = 0;
+  /** Bytes of the open statement (0: none open). */
   private statementBytes = 0;
 
   constructor(
     private readonly prefix: Buffer,
     private readonly sink: RowSink,
+    private readonly limit: number,
   ) {}
 
   /** Returns true when the sink wants a flush before more is added. */
   add(block: TupleBlock): boolean {
     const { data, lengths } = block;
     const sink = this.sink;
+    const limit = this.limit;
     let full = false;
     let p = 0;
+    // Start of the bytes of this block not yet pushed (they belong to the open statement).
     let runStart = 0;
     for (let i = 0; i < lengths.length; i++) {
       const len = lengths[i];
-      if (this.statementBytes === 0) {
-        full = sink.push(this.prefix) || full;
-        runStart = p;
-      } else if (i === 0) {
-        // The previous block's last row was left open: its separator is owed.
-        full = sink.push(ROW_SEPARATOR) || full;
-      }
-      this.statementBytes += len + 2;
-      this.rows++;
-      const tupleEnd = p + len;
-      if (this.statementBytes >= STATEMENT_BYTES) {
-        full = sink.push(data.subarray(runStart, tupleEnd)) || full;
+      if (this.statementBytes > 0 && this.statementBytes + 1 + len + 1 > limit) {
+        // This row would overflow the open statement: close it before the row.
+        if (p - 1 > runStart) full = sink.push(data.subarray(runStart, p - 1)) || full;
         full = sink.push(STATEMENT_END) || full;
         this.statementBytes = 0;
-        runStart = tupleEnd + 2;
+        runStart = p;
       }
-      p = tupleEnd + 2;
+      if (this.statementBytes === 0) {
+        full = sink.push(this.prefix) || full;
+        this.statements++;
+        this.statementBytes = this.prefix.length + len;
+        runStart = p;
+      } else {
+        // The previous block's last row was left open: its separator is owed.
+        if (i === 0) full = sink.push(ROW_SEPARATOR) || full;
+        this.statementBytes += 1 + len;
+      }
+      this.rows++;
+      p += len + 1;
     }
-    // The last row stays open: the next block continues the statement, or end() closes it.
-    if (this.statementBytes > 0 && p - 2 > runStart) full = sink.push(data.subarray(runStart, p - 2)) || full;
+    // The last row stays open (its comma not pushed): the next block continues the statement, or end() closes it.
+    if (this.statementBytes > 0 && p - 1 > runStart) full = sink.push(data.subarray(runStart, p - 1)) || full;
     return full;
   }
 

@@ -25,6 +25,8 @@ export interface SourceTable {
   rowsSaved: boolean;
   rows: number | null;
   contentSha256: string | null;
+  /** The manifest's statement limit (verify cuts restored rows alike); null for the earlier row-per-line layout. */
+  statementBytes: number | null;
   sha256: string;
   /** Where the file comes from. */
   origin: 'host' | 'user';
@@ -76,7 +78,7 @@ export async function readBackupSource(opts: { hostDir: string; userDataDir: str
   const userByTable = new Map((user?.tables ?? []).map((t) => [t.table, t]));
   const triggersOf = (table: string) => host.triggers.filter((t) => t.table === table).map((t) => t.name);
 
-  const fromEntry = (e: ManifestTable, dir: string, origin: 'host' | 'user', compressed: boolean): SourceTable => ({
+  const fromEntry = (e: ManifestTable, dir: string, origin: 'host' | 'user', compressed: boolean, statementBytes: number | undefined): SourceTable => ({
     table: e.table,
     class: e.class,
     path: join(dir, e.file),
@@ -84,6 +86,7 @@ export async function readBackupSource(opts: { hostDir: string; userDataDir: str
     rowsSaved: e.rowsSaved,
     rows: e.rows,
     contentSha256: e.contentSha256,
+    statementBytes: statementBytes ?? null,
     sha256: e.sha256,
     origin,
     triggers: triggersOf(e.table),
@@ -91,7 +94,7 @@ export async function readBackupSource(opts: { hostDir: string; userDataDir: str
   const tables = host.tables.map((e) => {
     // A local table's snapshot file has its structure and its rows; the host file only the structure.
     const u = userByTable.get(e.table);
-    return u && snapshotDir && user ? fromEntry(u, snapshotDir, 'user', user.compressed) : fromEntry(e, opts.hostDir, 'host', false);
+    return u && snapshotDir && user ? fromEntry(u, snapshotDir, 'user', user.compressed, user.statementBytes) : fromEntry(e, opts.hostDir, 'host', false, host.statementBytes);
   });
   return {
     hostDir: opts.hostDir,

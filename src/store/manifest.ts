@@ -29,6 +29,11 @@ export interface Manifest {
   kind: 'host' | 'user' | 'ephemeral';
   database: string;
   compressed: boolean;
+  /**
+   * The longest INSERT statement of the files (rows are one statement per line up to it); verify cuts
+   * restored rows alike. Absent in backups of the earlier one-row-per-line layout.
+   */
+  statementBytes?: number;
   tables: ManifestTable[];
   views: { file: string; sha256: string; names: string[] } | null;
   triggers: { table: string; name: string }[];

@@ -20,8 +20,8 @@ export interface TableFileSpec {
   file: string;
   head: string;
   tail: string;
-  /** Writes the rows section; returns the row count. Absent for structure-only files. */
-  rows?: (sink: RowSink) => Promise<number>;
+  /** Writes the rows section; returns the row and statement counts. Absent for structure-only files. */
+  rows?: (sink: RowSink) => Promise<{ rows: number; statements: number }>;
   /** schema_backup's own files stay plain even in a compressed directory. */
   plain?: boolean;
 }
@@ -33,6 +33,8 @@ export interface WrittenFile {
   sha256: string;
   contentSha256: string | null;
   rows: number | null;
+  /** INSERT statements in the file (null: no rows section). */
+  statements: number | null;
   /** False when the file on disk already had exactly this content. */
   changed: boolean;
 }
@@ -63,12 +65,13 @@ export class TableDir {
     const tmp = join(this.dir, TMP_DIR, `${process.pid}-${this.seq++}`);
     const sink = await FileSink.open(tmp, { mode: this.options.fileMode, gzip: this.options.gzip && !spec.plain });
     let rows: number | null = null;
+    let statements: number | null = null;
     let result;
     try {
       sink.push(spec.head);
       if (spec.rows) {
         sink.startRows();
-        rows = await spec.rows(sink);
+        ({ rows, statements } = await spec.rows(sink));
         sink.endRows();
       }
       sink.push(spec.tail);
@@ -82,7 +85,7 @@ export class TableDir {
     // Nothing lands in the directory before publish(): a failed run leaves it as the last good run left it.
     if (changed) this.staged.push({ tmp, target });
     else await fs.rm(tmp, { force: true });
-    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.contentSha256, rows, changed };
+    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.contentSha256, rows, statements, changed };
   }
 
   private staged: { tmp: string; target: string }[] = [];

@@ -137,7 +137,10 @@ test('the files hold nothing volatile and read like mysqldump', async () => {
   await source.conn.query('CREATE TABLE counter_probe (id INT AUTO_INCREMENT PRIMARY KEY)');
   const lines = (await fs.readFile(join(work, 'git', HOST, 't_binary'), 'utf8')).split('\n');
   expect(lines.some((l) => l.startsWith('INSERT'))).toBe(false);
-  // Rows are ordered by primary key, one per line.
-  const rows = text.split('\n').filter((l) => /^\(\d+,/.test(l)).map((l) => Number(/^\((\d+),/.exec(l)?.[1]));
+  // Rows are ordered by primary key, all in one INSERT on one line (the layout db_upgrade reads).
+  const inserts = text.split('\n').filter((l) => l.startsWith('INSERT'));
+  expect(inserts).toHaveLength(1);
+  expect(inserts[0]).toMatch(/^INSERT INTO `t_numbers` VALUES \(1,.*\);$/);
+  const rows = inserts[0].split('),(').map((r) => Number(/^(?:INSERT INTO `t_numbers` VALUES \()?(\d+),/.exec(r)?.[1]));
   expect(rows).toEqual([1, 2, 3, 4, 5]);
 });

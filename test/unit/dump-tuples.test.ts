@@ -1,7 +1,7 @@
 /** The row encoder and the statement writer, without a server: crafted packets in, exact bytes out. */
 import { ValueKind } from '../../src/dump/literals';
 import { planKeyRanges, rangeCondition, rangeKey, PARALLEL_MIN_ROWS } from '../../src/dump/ranges';
-import { BLOCK_BYTES, STATEMENT_BYTES, StatementWriter, TupleEncoder, type TupleBlock } from '../../src/dump/tuples';
+import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, statementLimit, type TupleBlock } from '../../src/dump/tuples';
 import type { RowSink } from '../../src/store/file-sink';
 
 /** A text-protocol row: each value length-coded, null as 0xfb. */
@@ -35,7 +35,7 @@ function encodeOne(kinds: ValueKind[], values: (Buffer | string | null)[]): stri
   enc.encodeRow(src, 4, 4 + row.length);
   const block = enc.take();
   expect(block.lengths).toHaveLength(1);
-  expect(block.data.subarray(block.lengths[0]).toString('latin1')).toBe(',\n');
+  expect(block.data.subarray(block.lengths[0]).toString('latin1')).toBe(',');
   return block.data.subarray(0, block.lengths[0]).toString('utf8');
 }
 
@@ -56,18 +56,18 @@ class MemorySink implements RowSink {
   }
 }
 
-/** The row-at-a-time rule the statement writer must reproduce exactly. */
-function reference(prefix: string, tuples: string[]): string {
+/** The row-at-a-time rule the statement writer must reproduce exactly: a statement takes rows while it fits `limit`. */
+function reference(prefix: string, tuples: string[], limit: number): string {
   let out = '';
   let statement = 0;
   for (const t of tuples) {
-    out += statement === 0 ? prefix : ',\n';
-    out += t;
-    statement += Buffer.byteLength(t, 'latin1') + 2;
-    if (statement >= STATEMENT_BYTES) {
+    const len = Buffer.byteLength(t, 'latin1');
+    if (statement > 0 && statement + 1 + len + 1 > limit) {
       out += ';\n';
       statement = 0;
     }
+    out += statement === 0 ? prefix + t : ',' + t;
+    statement += statement === 0 ? prefix.length + len : 1 + len;
   }
   if (statement > 0) out += ';\n';
   return out;
@@ -99,6 +99,26 @@ describe('TupleEncoder', () => {
     expect(encodeOne([ValueKind.Bit, ValueKind.Bit], ['101', null])).toBe("(b'101',NULL)");
   });
 
+  test.each([
+    // [value, written]: only commas that db_upgrade's naive splits would cut on get a backslash.
+    ['a),(b', "'a)\\,(b'"],
+    ['),(),(', "')\\,()\\,('"],
+    ['a,b', "'a,b'"],
+    [',', "'\\,'"],
+    ["x',", "'x\\'\\,'"],
+    [",'", "',\\''"],
+    ["a','b", "'a\\',\\'b'"],
+    ['(,)', "'(,)'"],
+    [')x,(', "')x,('"],
+    ['x,', "'x,'"],
+  ])('a comma in %j is written so db_upgrade cannot split on it', (value, written) => {
+    for (const kind of [ValueKind.String, ValueKind.Text]) expect(encodeOne([kind, ValueKind.Number], [value, '1'])).toBe(`(${written},1)`);
+  });
+
+  test('a generated column is written DEFAULT in its place', () => {
+    expect(encodeOne([ValueKind.Number, ValueKind.Default, ValueKind.Number], ['1', null, '2'])).toBe('(1,DEFAULT,2)');
+  });
+
   test('every length encoding is read (1, 2, 3 bytes)', () => {
     const mid = 'x'.repeat(300);
     const big = 'y'.repeat(70000);
@@ -121,20 +141,22 @@ describe('TupleEncoder', () => {
     expect(enc.full).toBe(true);
     const block = enc.take();
     expect(block.lengths).toEqual([9, 2 * BLOCK_BYTES + 5]);
-    expect(block.data.subarray(0, 12).toString()).toBe("(X'6162'),\n(");
-    expect(block.data.length).toBe(9 + 2 + 2 * BLOCK_BYTES + 5 + 2);
+    expect(block.data.subarray(0, 11).toString()).toBe("(X'6162'),(");
+    expect(block.data.length).toBe(9 + 1 + 2 * BLOCK_BYTES + 5 + 1);
   });
 });
 
 describe('StatementWriter', () => {
-  const prefix = 'INSERT INTO `t` (`a`) VALUES\n';
+  const prefix = 'INSERT INTO `t` VALUES ';
+  /** Small enough that a few MiB of rows cross many statement boundaries. */
+  const LIMIT = 256 << 10;
 
   function blocksOf(tuples: string[], cut: (i: number) => boolean): TupleBlock[] {
     const blocks: TupleBlock[] = [];
     let parts: Buffer[] = [];
     let lengths: number[] = [];
     tuples.forEach((t, i) => {
-      parts.push(Buffer.from(t + ',\n', 'latin1'));
+      parts.push(Buffer.from(t + ',', 'latin1'));
       lengths.push(t.length);
       if (cut(i)) {
         blocks.push({ data: Buffer.concat(parts), lengths });
@@ -154,20 +176,54 @@ describe('StatementWriter', () => {
     // Rows of varied length, a few MiB in all: several statement boundaries, some at block edges.
     const tuples = Array.from({ length: 30000 }, (_, i) => `(${i},'${'v'.repeat((i * 31) % 211)}')`);
     const sink = new MemorySink();
-    const writer = new StatementWriter(Buffer.from(prefix), sink);
+    const writer = new StatementWriter(Buffer.from(prefix), sink, LIMIT);
     for (const b of blocksOf(tuples, cut)) writer.add(b);
     writer.end();
     expect(writer.rows).toBe(tuples.length);
-    const expected = reference(prefix, tuples);
-    expect(expected.split(';\n').length).toBeGreaterThan(3);
+    const expected = reference(prefix, tuples, LIMIT);
+    const lines = expected.split('\n').slice(0, -1);
+    expect(lines.length).toBeGreaterThan(3);
+    expect(writer.statements).toBe(lines.length);
+    // One statement per line, each within the limit, and each full: the next row would not have fitted.
+    lines.forEach((line, i) => {
+      expect(line.startsWith(prefix)).toBe(true);
+      expect(line.endsWith(');')).toBe(true);
+      expect(line.length).toBeLessThanOrEqual(LIMIT);
+      if (i < lines.length - 1) expect(line.length).toBeGreaterThan(LIMIT - 250);
+    });
     expect(sink.text()).toBe(expected);
+  });
+
+  test('a table that fits is one statement on one line', () => {
+    const sink = new MemorySink();
+    const writer = new StatementWriter(Buffer.from(prefix), sink, LIMIT);
+    for (const b of blocksOf(['(1)', "('a')", '(NULL)'], () => true)) writer.add(b);
+    writer.end();
+    expect(sink.text()).toBe("INSERT INTO `t` VALUES (1),('a'),(NULL);\n");
+    expect(writer.statements).toBe(1);
+  });
+
+  test('a row longer than the limit gets a statement of its own', () => {
+    const sink = new MemorySink();
+    const writer = new StatementWriter(Buffer.from(prefix), sink, 100);
+    const big = `('${'x'.repeat(200)}')`;
+    for (const b of blocksOf(['(1)', big, '(2)'], () => false)) writer.add(b);
+    writer.end();
+    expect(sink.text()).toBe(`${prefix}(1);\n${prefix}${big};\n${prefix}(2);\n`);
+    expect(writer.statements).toBe(3);
+  });
+
+  test('the limit is the smaller of the server packet and the stock client default, less a margin', () => {
+    expect(statementLimit(64 << 20)).toBe(CLIENT_PACKET_BYTES - 1024);
+    expect(statementLimit(4 << 20)).toBe((4 << 20) - 1024);
   });
 
   test('no rows, no statement', () => {
     const sink = new MemorySink();
-    const writer = new StatementWriter(Buffer.from(prefix), sink);
+    const writer = new StatementWriter(Buffer.from(prefix), sink, LIMIT);
     writer.end();
     expect(sink.text()).toBe('');
+    expect(writer.statements).toBe(0);
   });
 });
 

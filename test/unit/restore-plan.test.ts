@@ -10,6 +10,7 @@ const table = (name: string, cls: SourceTable['class'], rowsSaved: boolean): Sou
   compressed: false,
   rowsSaved,
   rows: rowsSaved ? 5 : null,
+  statementBytes: null,
   contentSha256: rowsSaved ? 'c' : null,
   sha256: 's',
   origin: cls === 'local' ? 'user' : 'host',

@@ -18,7 +18,8 @@ export const USAGE = `Usage:
   schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME]
 
 Options:
-  --config FILE                schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <install root>/etc/schema_backup.conf)
+  --config FILE                schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <root>/etc/schema_backup.conf,
+                               <root> being $SCHEMA_BACKUP_ROOT, else the install directory)
   --db-config FILE             database credentials: CSV2 YAML (database: db_host, db_user, ...) or a MySQL
                                option file ([client] user=, password=, ...). Default: db_config in schema_backup.conf,
                                else /etc/cloudscheduler/cloudscheduler.yaml

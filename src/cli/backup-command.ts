@@ -8,7 +8,7 @@ import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import type { BackupSummary } from '../backup/summary';
 import { loadCredentials } from '../config/credentials';
 import { loadConfig, resolveConfigPath } from '../config/load';
-import { installRoot } from '../config/paths';
+import { defaultsRoot } from '../config/paths';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect } from '../db/connect';
 import { formatConfigMessage } from '../errors';
@@ -31,7 +31,7 @@ export interface RunSettings {
 
 /** Reads schema_backup.conf (throws ConfigError with every problem) and logs its warnings. */
 export function readConfig(cliPath: string | undefined, env: NodeJS.ProcessEnv, log: Logger): BackupConfig {
-  const root = installRoot();
+  const root = defaultsRoot(env);
   const { config, warnings } = loadConfig(resolveConfigPath({ cliPath, env, installRoot: root }), { installRoot: root });
   for (const w of warnings) log.warn('configuration warning', { problem: formatConfigMessage(w) });
   return config;

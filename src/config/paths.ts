@@ -1,8 +1,14 @@
-/** Where schema_backup is installed, found from this file's location. */
+/** Where schema_backup is installed, found from this file's location, and the root its defaults come from. */
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 const PACKAGE_NAME = 'schema_backup';
+
+/**
+ * Set by the CSV2 wrapper (`<root>/utilities/schema_backup`, see src/install):
+ * db_upgrade runs it without --config, so the defaults must come from that root.
+ */
+export const ROOT_ENV = 'SCHEMA_BACKUP_ROOT';
 
 let cached: string | null = null;
 
@@ -14,6 +20,18 @@ let cached: string | null = null;
 export function installRoot(): string {
   if (cached === null) cached = findInstallRoot(__dirname);
   return cached;
+}
+
+/**
+ * The root whose `etc/schema_backup.conf` and `schema/schema_backup` are the
+ * defaults: `$SCHEMA_BACKUP_ROOT` when set (relative: from the current
+ * directory, as `$SCHEMA_BACKUP_CONF`), else the install root. Read only at
+ * the entry points, which pass it down.
+ */
+export function defaultsRoot(env: NodeJS.ProcessEnv): string {
+  const fromEnv = env[ROOT_ENV];
+  if (fromEnv !== undefined && fromEnv !== '') return resolve(fromEnv);
+  return installRoot();
 }
 
 /** Exposed for tests: the same search from any starting directory. */

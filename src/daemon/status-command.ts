@@ -6,7 +6,7 @@
  */
 import { flags, parseOrAnswer } from '../cli/argv';
 import { loadConfig, resolveConfigPath } from '../config/load';
-import { installRoot } from '../config/paths';
+import { defaultsRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
 import { scheduleIntervalMs } from './schedule';
 import { readStatus, statusReport } from './status';
@@ -68,7 +68,7 @@ export async function statusCommand(argv: string[], io: StatusIo, env: NodeJS.Pr
   let statusFile: string;
   let schedule: string;
   try {
-    const root = installRoot();
+    const root = defaultsRoot(env);
     const path = resolveConfigPath({ cliPath: args.configPath, env, installRoot: root });
     const { config } = loadConfig(path, { installRoot: root });
     statusFile = config.statusFile;

@@ -14,8 +14,20 @@ import { openSnapshot, type Snapshot } from '../db/snapshot';
 import { dumpTableRows, snapshotStatementBytes } from '../dump/table-rows';
 import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
+import { rowColumns } from '../dump/literals';
+import { describeRowChanges } from '../store/row-changes';
 import { InterruptedError } from '../errors';
-import { checkRepositoryReady, checkUserDataOutsideGit, commitHostDir, commitMessage, ensureRepository, probeRepository, type HostChange } from '../git/repo';
+import {
+  checkRepositoryReady,
+  checkUserDataOutsideGit,
+  commitHostDir,
+  commitMessage,
+  ensureDiffAttributes,
+  ensureDiffDriver,
+  ensureRepository,
+  probeRepository,
+  type HostChange,
+} from '../git/repo';
 import type { Logger } from '../log';
 import { planBackup, type BackupPlan, type TablePlan } from '../plan/plan';
 import type { Quiescer } from '../services/types';
@@ -126,6 +138,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   const preview = await previewPlan(req);
   const repo = await ensureRepository(config.csv2BackupDir, log, probed);
   await checkRepositoryReady(repo);
+  await ensureDiffDriver(repo);
   const hostDir = join(config.csv2BackupDir, req.hostName);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();
@@ -197,6 +210,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       log.warn('rows split over several statements', { table: t.name, file: where, statements: w.statements });
       summary.warnings.push(message);
     };
+    const rowDetails: Record<string, string> = {};
     const hostEntries: ManifestTable[] = [];
     const hostChanged: boolean[] = [];
     let userBytes = 0;
@@ -216,6 +230,11 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       const hostFile = await host.write({ table: t.name, file: t.file, head: hostText.head, tail: hostText.tail, rows: t.rowsToHost ? rows : undefined });
       hostEntries.push(manifestEntry(t, hostFile, hostText.structureSha256, t.rowsToHost));
       hostChanged.push(hostFile.changed);
+      if (t.rowsToHost && hostFile.changed) {
+        const columns = rowColumns(detail).map((c) => c.name);
+        const changes = await host.rowChangesOf(hostFile, detail.primaryKey.map((k) => columns.indexOf(k)));
+        if (changes) rowDetails[t.name] = describeRowChanges(changes);
+      }
       // db_upgrade parses the host file of csv2_configuration itself (its settings).
       if (t.name === CSV2_SETTINGS_TABLE) warnSplit(t, join(hostDir, t.file), hostFile);
       summary.bytesWritten += hostFile.bytes;
@@ -280,13 +299,16 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     }
 
     phase('committing');
+    const attributes = await ensureDiffAttributes(config.csv2BackupDir);
     const change = describeChange(previousManifest, hostEntries.filter((_, i) => hostChanged[i]), removed, viewsChanged);
+    change.rowDetails = rowDetails;
     summary.commit = await commitHostDir(
       repo.top,
       hostDir,
-      summary.filesChanged.length > 0 || viewsChanged || manifestChanged,
+      summary.filesChanged.length > 0 || viewsChanged || manifestChanged || attributes !== null,
       (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
       { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
+      [join(config.csv2BackupDir, '.gitattributes')],
     );
   } catch (err) {
     failed = true;

@@ -115,12 +115,54 @@ export async function checkUserDataOutsideGit(csv2BackupDir: string, userDataDir
   }
 }
 
+/** The diff driver that shows one row per line: rows are split on `),(`, which never occurs inside a value (src/dump/tuples.ts). */
+export const DIFF_DRIVER = 'schema_backup';
+export const DIFF_TEXTCONV = "sed -e 's/),(/),\\n(/g'";
+/** Host table files (HOST/TABLE), relative to csv2_backup_dir; not the manifests below HOST/.schema_backup. */
+const ATTRIBUTES_LINE = `*/* diff=${DIFF_DRIVER}`;
+
+/**
+ * Sets the textconv of the row diff driver in the repository's own config (git never takes
+ * drivers from committed files), when it is not set already. One git call when it is.
+ */
+export async function ensureDiffDriver(repo: Repository): Promise<void> {
+  const key = `diff.${DIFF_DRIVER}.textconv`;
+  // simple-git refuses to set a textconv unless told: this one is our fixed sed command, never input.
+  const g = simpleGit({ baseDir: repo.top, allowEnvironment: ALLOW_ENVIRONMENT, completion: { onClose: true, onExit: false }, unsafe: { allowUnsafeDiffTextConv: true } });
+  try {
+    const current = (await g.raw(['config', '--local', '--default', '', '--get', key])).trim();
+    if (current !== DIFF_TEXTCONV) await g.raw(['config', '--local', key, DIFF_TEXTCONV]);
+  } catch (err) {
+    throw gitError('config', repo.top, err);
+  }
+}
+
+/**
+ * Makes `csv2_backup_dir/.gitattributes` route host table files through the driver (outside
+ * HOST/, where db_upgrade takes every plain file for a table). Returns its path when it
+ * had to be written, so the commit takes it along; null when it already says so.
+ */
+export async function ensureDiffAttributes(backupDir: string): Promise<string | null> {
+  const path = resolve(backupDir, '.gitattributes');
+  const text = await fs.readFile(path, 'utf8').catch(() => '');
+  if (text.split('\n').some((l) => l.trim() === ATTRIBUTES_LINE)) return null;
+  const updated = `${text}${text && !text.endsWith('\n') ? '\n' : ''}# schema_backup: show rows one per line in git diff and git log -p\n${ATTRIBUTES_LINE}\n`;
+  try {
+    await fs.writeFile(path, updated);
+  } catch (err) {
+    throw new StoreError(`cannot write ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  return path;
+}
+
 export interface HostChange {
   /** Table names whose structure changed (or that are new). */
   structure: string[];
   rows: string[];
   removed: string[];
   views: boolean;
+  /** Per table whose rows changed: what changed, as one line (rows added, changed, removed and the first keys). */
+  rowDetails?: Record<string, string>;
 }
 
 export function commitMessage(host: string, change: HostChange): string {
@@ -130,6 +172,7 @@ export function commitMessage(host: string, change: HostChange): string {
   const body: string[] = [];
   if (change.structure.length) body.push(`structure: ${change.structure.join(', ')}`);
   if (change.rows.length) body.push(`rows: ${change.rows.join(', ')}`);
+  for (const [table, detail] of Object.entries(change.rowDetails ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) body.push(`  ${table}: ${detail}`);
   if (change.removed.length) body.push(`removed: ${change.removed.join(', ')}`);
   if (change.views) body.push('views: changed');
   return `${subject}\n\n${body.join('\n')}\n`;
@@ -148,20 +191,21 @@ export async function commitHostDir(
   changed: boolean,
   message: (leftoverPaths: string[]) => string,
   identity: { name: string; email: string },
+  alsoCommit: readonly string[] = [],
 ): Promise<string | null> {
-  const path = relative(repoTop, hostDir) || '.';
+  const paths = [hostDir, ...alsoCommit].map((p) => relative(repoTop, p) || '.');
   const g = git(repoTop);
   try {
     let leftover: string[] = [];
     if (!changed) {
       // `--branch` makes the first line `## main`, so the output is never empty.
-      leftover = (await g.raw(['status', '--porcelain', '--branch', '--', path])).split('\n').slice(1).filter((l) => l.trim());
+      leftover = (await g.raw(['status', '--porcelain', '--branch', '--', ...paths])).split('\n').slice(1).filter((l) => l.trim());
       if (leftover.length === 0) return null;
     }
-    await g.raw(['add', '-A', '--verbose', '--', path]);
+    await g.raw(['add', '-A', '--verbose', '--', ...paths]);
     const configured = /^user\.email=./m.test(await g.raw(['config', '--list']));
     const withIdentity = configured ? g : git(repoTop, [`user.name=${identity.name}`, `user.email=${identity.email}`]);
-    const out = await withIdentity.raw(['commit', '--no-verify', '-m', message(leftover), '--', path]);
+    const out = await withIdentity.raw(['commit', '--no-verify', '-m', message(leftover), '--', ...paths]);
     // The files may equal HEAD again (a change reverted after a failed commit): nothing to commit.
     if (/nothing to commit|no changes added to commit/.test(out)) return null;
     return (await g.revparse(['HEAD'])).trim();

@@ -10,6 +10,10 @@ import { StoreError, errorMessage } from '../errors';
 import { FileSink, type RowSink } from './file-sink';
 import { fileSha256, ensureDir, syncDir, syncFile } from './fsutil';
 import { META_DIR, TMP_DIR } from './names';
+import { rowChanges, type RowChanges } from './row-changes';
+
+/** Files larger than this are not compared row by row for the commit message (memory). */
+const ROW_CHANGES_MAX_BYTES = 64 << 20;
 
 /** Files synced at once: enough to overlap the waits, few enough for any fd limit. */
 const SYNC_BATCH = 16;
@@ -37,6 +41,8 @@ export interface WrittenFile {
   statements: number | null;
   /** False when the file on disk already had exactly this content. */
   changed: boolean;
+  /** Where the new content waits until publish() (null when unchanged). */
+  stagedPath: string | null;
 }
 
 export interface TableDirOptions {
@@ -85,10 +91,20 @@ export class TableDir {
     // Nothing lands in the directory before publish(): a failed run leaves it as the last good run left it.
     if (changed) this.staged.push({ tmp, target });
     else await fs.rm(tmp, { force: true });
-    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.contentSha256, rows, statements, changed };
+    return { table: spec.table, file: spec.file, bytes: changed ? result.bytes : 0, sha256: result.sha256, contentSha256: result.contentSha256, rows, statements, changed, stagedPath: changed ? tmp : null };
   }
 
   private staged: { tmp: string; target: string }[] = [];
+
+  /** Rows added, changed and removed by a staged file against the published one; null when unchanged or too large to compare. */
+  async rowChangesOf(w: WrittenFile, keyColumns: readonly number[]): Promise<RowChanges | null> {
+    if (!w.stagedPath || w.bytes > ROW_CHANGES_MAX_BYTES) return null;
+    const target = join(this.dir, w.file);
+    const size = await fs.stat(target).then((st) => st.size, () => 0);
+    if (size > ROW_CHANGES_MAX_BYTES) return null;
+    const before = size > 0 ? await fs.readFile(target, 'utf8') : '';
+    return rowChanges(before, await fs.readFile(w.stagedPath, 'utf8'), keyColumns);
+  }
 
   /** Moves every changed file into place, removes files no longer planned, and makes it durable. Returns the removed names. */
   async publish(keep: ReadonlySet<string> | null): Promise<string[]> {

@@ -6,7 +6,8 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { createTestDatabase, mariadbClient, type TestDatabase } from '../helpers/db';
-import { gitLog } from '../helpers/git';
+import { gitEnv, gitLog } from '../helpers/git';
+import { run } from '../../src/proc/run';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 import { runCli, writeConfig } from '../helpers/backup';
 
@@ -27,6 +28,10 @@ async function filesUnder(dir: string): Promise<Map<string, number>> {
   };
   await walk(dir);
   return out;
+}
+
+async function runGit(dir: string, args: string[]): Promise<string> {
+  return (await run('git', args, { cwd: dir, env: gitEnv() })).stdout;
 }
 
 async function backup(extra: string[] = []): Promise<void> {
@@ -128,6 +133,25 @@ test('a changed row makes one commit touching one table file, named in the messa
   expect(tableFiles).toEqual([`${HOST}/settings`]);
   expect(after[0].message).toContain('settings');
   expect(after[0].message).toMatch(/rows: settings/);
+  // Per row: how many rows were added, changed and removed, and which keys.
+  expect(after[0].message).toContain('settings: 0 added, 1 changed, 0 removed: 2');
+});
+
+test('rows added and removed are counted by key; git log -p shows one row per line', async () => {
+  await db.conn.query("INSERT INTO settings (id, name, value) VALUES (10, 'x', 'a),(b'), (11, 'y', 'z'); DELETE FROM settings WHERE name = 'a'");
+  await backup();
+  const [last] = await gitLog(join(work, 'git'));
+  expect(last.message).toContain('settings: 2 added, 0 changed, 1 removed: 10, 11, 1');
+  // The repository's diff driver (its config and the .gitattributes committed beside the host directory).
+  const attributes = await fs.readFile(join(work, 'git', '.gitattributes'), 'utf8');
+  expect(attributes).toMatch(/^\*\/\* diff=schema_backup$/m);
+  const patch = (await runGit(join(work, 'git'), ['log', '-p', '-1', '--format=', '--', `${HOST}/settings`])).split('\n');
+  expect(patch).toContain("+(10,'x','a)\\,(b'),");
+  expect(patch).toContain("+(11,'y','z');");
+  expect(patch.some((l) => /^-INSERT INTO `settings` VALUES \(1,'a','1'\),$/.test(l))).toBe(true);
+  // Without the driver the same commit is one long changed line.
+  const plain = await runGit(join(work, 'git'), ['log', '-p', '-1', '--no-textconv', '--format=', '--', `${HOST}/settings`]);
+  expect(plain.split('\n').filter((l) => l.startsWith('+INSERT'))).toHaveLength(1);
 });
 
 test('a structure change is named as such; a dropped table disappears from the host directory', async () => {

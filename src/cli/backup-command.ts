@@ -6,11 +6,11 @@
 import { runBackup, previewPlan } from '../backup/run';
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import type { BackupSummary } from '../backup/summary';
-import { loadCredentials } from '../config/credentials';
+import { readCredentials, systemClientEnvironment } from '../config/credentials';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import type { BackupConfig, DbCredentials } from '../config/types';
-import { connect } from '../db/connect';
+import { connect, where } from '../db/connect';
 import { formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import type { BackupPlan } from '../plan/plan';
@@ -37,14 +37,30 @@ export function readConfig(cliPath: string | undefined, env: NodeJS.ProcessEnv, 
   return config;
 }
 
-async function target(config: BackupConfig, settings: RunSettings): Promise<{ credentials: DbCredentials; hostName: string }> {
-  const credentials = loadCredentials({ cliPath: settings.dbConfig, configured: config.dbConfig });
+/** Reads the database credentials (throws ConfigError), logs their warnings and how the server will be reached. */
+export function readDbCredentials(cliPath: string | undefined, config: BackupConfig, env: NodeJS.ProcessEnv, log: Logger): DbCredentials {
+  const { credentials, warnings } = readCredentials({ cliPath, configured: config.dbConfig }, systemClientEnvironment(env));
+  for (const w of warnings) log.warn('credentials warning', { problem: formatConfigMessage(w) });
+  log.debug('database server', { at: where(credentials), file: credentials.source });
+  return credentials;
+}
+
+async function target(
+  config: BackupConfig,
+  settings: RunSettings,
+  deps: { log: Logger; env: NodeJS.ProcessEnv },
+): Promise<{ credentials: DbCredentials; hostName: string }> {
+  const credentials = readDbCredentials(settings.dbConfig, config, deps.env, deps.log);
   const hostName = checkHostName(settings.hostName ?? (await fullyQualifiedHostName()));
   return { credentials, hostName };
 }
 
-export async function planOnly(config: BackupConfig, settings: RunSettings): Promise<{ plan: BackupPlan; hostName: string }> {
-  const { credentials, hostName } = await target(config, settings);
+export async function planOnly(
+  config: BackupConfig,
+  settings: RunSettings,
+  deps: { log: Logger; env: NodeJS.ProcessEnv },
+): Promise<{ plan: BackupPlan; hostName: string }> {
+  const { credentials, hostName } = await target(config, settings, deps);
   return { plan: await previewPlan({ config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null }), hostName };
 }
 
@@ -60,7 +76,7 @@ export async function backupOnce(
 ): Promise<BackupSummary> {
   const { log } = deps;
   const env = deps.env ?? process.env;
-  const { credentials, hostName } = await target(config, settings);
+  const { credentials, hostName } = await target(config, settings, { log, env });
   return withServices(config, credentials, settings.mode, { log, env }, async (quiescer) => {
     const summary = await runBackup(
       { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },

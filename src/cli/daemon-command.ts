@@ -1,7 +1,7 @@
 /** `schema_backup --daemon`: the daemon around backupOnce; the configuration and credentials are checked at start and on SIGHUP. */
 import { runDaemon } from '../daemon/daemon';
 import { createNotifier } from '../daemon/notify';
-import { loadCredentials } from '../config/credentials';
+import { loadCredentials, systemClientEnvironment } from '../config/credentials';
 import type { Logger } from '../log';
 import { backupOnce, readConfig, recover, type RunSettings } from './backup-command';
 
@@ -11,7 +11,7 @@ export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env
     // The credentials file is checked too (start and SIGHUP): otherwise a bad one only shows as a failure every tick.
     loadConfig: () => {
       const config = readConfig(settings.configPath, env, log);
-      loadCredentials({ cliPath: settings.dbConfig, configured: config.dbConfig });
+      loadCredentials({ cliPath: settings.dbConfig, configured: config.dbConfig }, systemClientEnvironment(env));
       return config;
     },
     runOnce: (config, signal) => backupOnce(config, settings, { log, signal, env }),

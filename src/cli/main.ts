@@ -58,7 +58,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
   try {
     config = readConfig(args.config, env, log);
     if (args.dryRun) {
-      const { plan, hostName } = await planOnly(config, settings);
+      const { plan, hostName } = await planOnly(config, settings, { log, env });
       io.stdout.write(
         renderPlan(plan, {
           host: `${config.csv2BackupDir}/${hostName}`,

@@ -5,14 +5,13 @@
  * (same modes, same guarantees: consumers stopped by the run start again).
  */
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
-import { loadCredentials } from '../config/credentials';
 import type { BackupConfig } from '../config/types';
 import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
 import { createLogger, type Logger } from '../log';
 import { runRestore, type RestoreRequest } from '../restore/run';
 import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
 import type { Quiescer, ServiceMode } from '../services/types';
-import { readConfig, withServices } from './backup-command';
+import { readConfig, readDbCredentials, withServices } from './backup-command';
 import { logFailure, type Io } from './main';
 import { abortOnStopSignals } from './signals';
 import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
@@ -53,7 +52,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   const stop = abortOnStopSignals(log, 'the target is left as it was, consumers are started again');
   try {
     const config = readConfig(args.config, env, log);
-    const credentials = loadCredentials({ cliPath: args.dbConfig, configured: config.dbConfig });
+    const credentials = readDbCredentials(args.dbConfig, config, env, log);
     const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
     const summary = await restoreOnce(
       config,

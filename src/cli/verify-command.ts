@@ -5,12 +5,11 @@
  */
 import { flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
-import { loadCredentials } from '../config/credentials';
 import { EXIT, exitCodeOf } from '../errors';
 import { createLogger } from '../log';
 import { verifyLatest, verifyText } from '../restore/verify';
 import { acquireRunLock } from '../services/lock';
-import { readConfig } from './backup-command';
+import { readConfig, readDbCredentials } from './backup-command';
 import { logFailure, type Io } from './main';
 
 export interface VerifyArgs extends TargetOptions {
@@ -40,7 +39,7 @@ export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessE
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
   try {
     const config = readConfig(args.config, env, log);
-    const credentials = loadCredentials({ cliPath: args.dbConfig, configured: config.dbConfig });
+    const credentials = readDbCredentials(args.dbConfig, config, env, log);
     const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
     // A backup publishing meanwhile would mix two backups' files.
     const lock = await acquireRunLock(config.stateDir, log);

@@ -12,10 +12,12 @@
 import { ConfigError } from '../errors';
 import type { ConfigMessage } from '../errors';
 import type { DbCredentials } from './types';
+import { optionValue, parseOptionFile, removeEndComment } from './option-file';
 import { parseYaml } from './yaml';
-import type { RawNode } from './yaml';
+import type { RawNode, YamlConstruct } from './yaml';
 
-export const DEFAULT_DB_HOST = '127.0.0.1';
+/** As the mysql clients: no host means localhost, which means the socket (see socket.ts). */
+export const DEFAULT_DB_HOST = 'localhost';
 export const DEFAULT_DB_PORT = 3306;
 
 export type CredentialsFormat = 'csv2-yaml' | 'option-file';
@@ -45,7 +47,7 @@ export function parseCredentialsText(text: string, file: string): DbCredentials 
   try {
     creds =
       detectCredentialsFormat(text) === 'option-file'
-        ? fromFields(parseOptionFile(text, file, problems), file, 'option-file', problems)
+        ? fromFields(parseCredentialsOptionFile(text, file, problems), file, 'option-file', problems)
         : fromFields(parseCsv2Yaml(text, file, problems), file, 'csv2-yaml', problems);
   } catch (err) {
     // Nothing here should throw, but if it does, its message must not leak file content either.
@@ -67,7 +69,7 @@ const CSV2_KEYS: Record<string, keyof Fields> = {
 };
 
 function parseCsv2Yaml(text: string, file: string, problems: ConfigMessage[]): Fields | null {
-  const parsed = parseYaml(text, file);
+  const parsed = parseYaml(text, file, { tolerate: outsideDatabaseSection });
   for (const p of parsed.problems) problems.push(safeYamlProblem(p));
   if (parsed.problems.length > 0) return null;
   const root = parsed.root;
@@ -100,6 +102,18 @@ function parseCsv2Yaml(text: string, file: string, problems: ConfigMessage[]): F
   return fields;
 }
 
+/**
+ * CSV2 reads this file with PyYAML, which accepts anchors, aliases, tags and
+ * duplicate keys (the last wins): in the sections CSV2 alone uses they must
+ * not make the file invalid here. In `database:`, which is read here, an alias,
+ * tag or duplicate stays an error (which value was meant?); an anchor only
+ * names a value for use elsewhere, so it passes everywhere.
+ */
+function outsideDatabaseSection(construct: YamlConstruct, path: readonly string[]): boolean {
+  if (construct === 'anchor') return true;
+  return path.length > 0 && path[0] !== 'database';
+}
+
 /** The value as written (so a password `007` stays `007`); null when empty; undefined when not a scalar. */
 function scalarText(node: RawNode): string | null | undefined {
   if (node.kind !== 'scalar') return undefined;
@@ -114,6 +128,12 @@ function scalarText(node: RawNode): string | null | undefined {
 function safeYamlProblem(p: ConfigMessage): ConfigMessage {
   const where = { file: p.file, ...(p.line !== undefined ? { line: p.line } : {}) };
   if (p.message.startsWith('YAML tag ')) return { ...where, message: 'YAML tags (`!name`) are not supported: quote the value' };
+  const duplicate = /^duplicate key \(first given at line (\d+)\)/.exec(p.message);
+  if (duplicate) {
+    // A key is named only when it is one of ours: another could be a password that lost its line.
+    const key = p.key === 'database' ? 'database' : p.key !== undefined && Object.hasOwn(CSV2_KEYS, p.key) ? `database.${p.key}` : undefined;
+    return { ...where, ...(key !== undefined ? { key } : {}), message: `duplicate key (first given at line ${duplicate[1]}): give each key once` };
+  }
   // Keys are dropped: in a broken file, a key may be a password that lost its line.
   if (/^[A-Za-z0-9 ,.;()`'_:&*-]*$/.test(p.message)) return { ...where, message: p.message };
   return { ...where, message: 'not valid YAML here' };
@@ -128,86 +148,27 @@ const OPTION_KEYS: Record<string, keyof Fields> = {
   database: 'database',
 };
 
-function parseOptionFile(text: string, file: string, problems: ConfigMessage[]): Fields {
+function parseCredentialsOptionFile(text: string, file: string, problems: ConfigMessage[]): Fields {
+  const parsed = parseOptionFile(text, file);
+  problems.push(...parsed.problems);
   const fields: Fields = {};
-  let group: string | null = null;
-  let sawClient = false;
-  text.split('\n').forEach((raw, i) => {
-    const lineNo = i + 1;
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) return;
-    if (line.startsWith('!include')) {
-      problems.push({ file, line: lineNo, message: '!include directives are not followed: put the [client] settings in this file' });
-      return;
+  for (const item of parsed.items) {
+    if (item.kind !== 'option') {
+      problems.push({ file, line: item.line, message: `!${item.kind} directives are not followed: put the [client] settings in this file` });
+      continue;
     }
-    if (line.startsWith('[')) {
-      const end = line.indexOf(']');
-      if (end < 0) {
-        problems.push({ file, line: lineNo, message: 'unterminated group header: expected `[client]`' });
-        group = null;
-        return;
-      }
-      group = line.slice(1, end).trim().toLowerCase();
-      if (group === 'client') sawClient = true;
-      return;
-    }
-    if (group !== 'client') return;
-    const body = removeEndComment(line);
-    const eq = body.indexOf('=');
-    const name = normaliseOptionName(eq < 0 ? body : body.slice(0, eq));
-    const field = OPTION_KEYS[name];
-    if (field === undefined) return;
+    if (item.group !== 'client') continue;
+    const field = OPTION_KEYS[item.name];
     // `password` alone means "ask"; there is no one to ask, so it is empty.
-    fields[field] = eq < 0 ? '' : optionValue(body.slice(eq + 1));
-  });
-  if (!sawClient) {
+    if (field !== undefined) fields[field] = item.value ?? '';
+  }
+  if (!parsed.groups.includes('client')) {
     problems.push({
       file,
       message: 'no `[client]` section: a MySQL option file must hold host, port (or socket), user, password and database under `[client]`',
     });
   }
   return fields;
-}
-
-/** MariaDB treats `-` and `_` alike in option names, and `loose-` only softens unknown-option errors. */
-function normaliseOptionName(raw: string): string {
-  const name = raw.trim().toLowerCase().replace(/_/g, '-');
-  return name.startsWith('loose-') ? name.slice('loose-'.length) : name;
-}
-
-/** As mysys's remove_end_comment: `#` outside quotes ends the line. */
-function removeEndComment(line: string): string {
-  let quote = '';
-  let escape = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if ((c === "'" || c === '"') && !escape) {
-      if (!quote) quote = c;
-      else if (quote === c) quote = '';
-    }
-    if (!quote && c === '#') return line.slice(0, i);
-    escape = quote !== '' && c === '\\' && !escape;
-  }
-  return line;
-}
-
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', b: '\b', s: ' ', '"': '"', "'": "'", '\\': '\\' };
-
-/** Trim, strip one pair of matching quotes, then apply mysys's backslash escapes. */
-function optionValue(raw: string): string {
-  let v = raw.trim();
-  if (v.length > 1 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0]) v = v.slice(1, -1);
-  let out = '';
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i] ?? '';
-    if (c === '\\' && i < v.length - 1) {
-      const next = v[++i] ?? '';
-      out += ESCAPES[next] ?? `\\${next}`;
-    } else {
-      out += c;
-    }
-  }
-  return out;
 }
 
 function fromFields(fields: Fields | null, file: string, format: CredentialsFormat, problems: ConfigMessage[]): DbCredentials | null {
@@ -235,7 +196,7 @@ function fromFields(fields: Fields | null, file: string, format: CredentialsForm
   }
   const socketPath = fields.socket?.trim() ? fields.socket.trim() : null;
   const givenHost = fields.host?.trim() ?? '';
-  const host = givenHost !== '' ? givenHost : socketPath !== null ? 'localhost' : DEFAULT_DB_HOST;
+  const host = givenHost !== '' ? givenHost : DEFAULT_DB_HOST;
   if (problems.length > 0) return null;
   return { host, port, socketPath, user, password: fields.password ?? '', database, source: file };
 }

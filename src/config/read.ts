@@ -2,7 +2,7 @@
  * Reading a configuration or credentials file as text, refusing what is not a
  * small UTF-8 text file. The only module of src/config that reads files.
  */
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors';
 
 export interface ReadTextOptions {
@@ -13,6 +13,11 @@ export interface ReadTextOptions {
 
 /** The whole file as a string; any problem is a ConfigError naming the file. */
 export function readTextFile(file: string, opts: ReadTextOptions): string {
+  return readTextAndMode(file, opts).text;
+}
+
+/** As readTextFile, with the permission bits of the file that was read (fstat of the same descriptor). */
+export function readTextAndMode(file: string, opts: ReadTextOptions): { text: string; mode: number } {
   const fail = (message: string, cause?: unknown): never => {
     throw new ConfigError([{ file, message }], cause === undefined ? undefined : { cause });
   };
@@ -25,6 +30,7 @@ export function readTextFile(file: string, opts: ReadTextOptions): string {
   }
   try {
     const st = fstatSync(fd);
+    const mode = st.mode & 0o7777;
     if (st.isDirectory()) fail(`is a directory, not a ${opts.what}: give the path of the file itself`);
     if (!st.isFile()) fail(`is not a regular file (a FIFO, socket or device?): give the path of the ${opts.what}`);
     if (st.size > opts.maxBytes) fail(`${opts.what} is too large (${st.size} bytes; at most ${opts.maxBytes} are accepted)`);
@@ -45,7 +51,7 @@ export function readTextFile(file: string, opts: ReadTextOptions): string {
         break;
       }
     }
-    return decode(buf.subarray(0, length), file, opts.what);
+    return { text: decode(buf.subarray(0, length), file, opts.what), mode };
   } finally {
     closeSync(fd);
   }
@@ -81,4 +87,33 @@ function openProblem(err: unknown, what: string): string {
 function codeOf(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * An option file as the mysql clients read one: missing, unreadable or not a
+ * text file means it is skipped (null), not an error.
+ */
+export function readOptionFileQuietly(file: string): { text: string; mode: number } | null {
+  try {
+    return readTextAndMode(file, { what: 'option file', maxBytes: 1024 * 1024 });
+  } catch {
+    return null;
+  }
+}
+
+export function listDirectoryQuietly(dir: string): string[] | null {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return null;
+  }
+}
+
+/** A unix socket at `path` (symbolic links followed). */
+export function isSocket(path: string): boolean {
+  try {
+    return statSync(path).isSocket();
+  } catch {
+    return false;
+  }
 }

@@ -56,4 +56,6 @@ export interface DbCredentials {
   database: string;
   /** The file they came from (for messages). */
   source: string;
+  /** How the transport was chosen for `localhost` (for messages), set by resolveTransport. */
+  transport?: string;
 }

@@ -54,14 +54,28 @@ export interface ParsedYaml {
   problems: ConfigMessage[];
 }
 
+/** Constructs the tree builder refuses unless the reader lets them pass (ParseYamlOptions.tolerate). */
+export type YamlConstruct = 'anchor' | 'alias' | 'duplicate-key' | 'tag';
+
+export interface ParseYamlOptions {
+  /**
+   * Whether `construct` at `path` (keys from the root, list items by index,
+   * `?` for a key itself) passes without a problem. Default: nothing does. A
+   * duplicate key let pass replaces the earlier one (the last wins, as
+   * PyYAML reads it); an alias let pass reads as nothing (never expanded).
+   */
+  tolerate?: (construct: YamlConstruct, path: readonly string[]) => boolean;
+}
+
 type Frame =
-  | { kind: 'list'; node: RawList }
-  | { kind: 'map'; node: RawMap; pendingKey: { key: string; line: number; ok: boolean } | null; seen: Map<string, number> };
+  | { kind: 'list'; node: RawList; path: string[] }
+  | { kind: 'map'; node: RawMap; path: string[]; pendingKey: { key: string; line: number; ok: boolean } | null; seen: Map<string, number> };
 
 const STR_TAGS = new Set(['!!str', '!<tag:yaml.org,2002:str>']);
 
-export function parseYaml(text: string, file: string): ParsedYaml {
+export function parseYaml(text: string, file: string, options: ParseYamlOptions = {}): ParsedYaml {
   const problems: ConfigMessage[] = [];
+  const tolerate = options.tolerate ?? (() => false);
   let events: Event[];
   try {
     events = parseEvents(text, { filename: file });
@@ -84,6 +98,14 @@ export function parseYaml(text: string, file: string): ParsedYaml {
 
   const noteAlias = (line: number): void => {
     if (aliasCount++ === 0) firstAliasLine = line;
+  };
+
+  /** Where the next node attached will sit. */
+  const here = (): string[] => {
+    const top = stack[stack.length - 1];
+    if (top === undefined) return [];
+    if (top.kind === 'list') return [...top.path, String(top.node.items.length)];
+    return [...top.path, top.pendingKey === null ? '?' : top.pendingKey.key];
   };
 
   const attach = (node: RawNode): void => {
@@ -111,6 +133,11 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     top.pendingKey = null;
     if (!ok) return;
     const first = top.seen.get(key);
+    if (first !== undefined && tolerate('duplicate-key', [...top.path, key])) {
+      const earlier = top.node.entries.findIndex((e) => e.key === key);
+      top.node.entries[earlier] = { key, line, value: node };
+      return;
+    }
     if (first !== undefined) {
       problems.push({
         file,
@@ -135,29 +162,31 @@ export function parseYaml(text: string, file: string): ParsedYaml {
       case EVENT_ID.SEQUENCE:
       case EVENT_ID.MAPPING: {
         const line = lineAt(ev.start);
+        const path = here();
         lastEnd = Math.max(lastEnd, ev.start);
-        if (ev.anchorStart >= 0) noteAlias(line);
-        if (ev.tagStart >= 0) {
+        if (ev.anchorStart >= 0 && !tolerate('anchor', path)) noteAlias(line);
+        if (ev.tagStart >= 0 && !tolerate('tag', path)) {
           problems.push({ file, line, message: `YAML tag \`${text.slice(ev.tagStart, ev.tagEnd)}\` is not supported: remove it` });
         }
         if (ev.type === EVENT_ID.SEQUENCE) {
-          stack.push({ kind: 'list', node: { kind: 'list', line, items: [] } });
+          stack.push({ kind: 'list', node: { kind: 'list', line, items: [] }, path });
         } else {
-          stack.push({ kind: 'map', node: { kind: 'map', line, entries: [] }, pendingKey: null, seen: new Map() });
+          stack.push({ kind: 'map', node: { kind: 'map', line, entries: [] }, path, pendingKey: null, seen: new Map() });
         }
         break;
       }
       case EVENT_ID.SCALAR: {
         const line = ev.valueStart >= 0 ? lineAt(ev.valueStart) : emptyScalarLine();
         if (ev.valueEnd >= 0) lastEnd = Math.max(lastEnd, ev.valueEnd);
-        if (ev.anchorStart >= 0) noteAlias(line);
-        attach(scalarNode(text, ev, line, file, problems));
+        const path = here();
+        if (ev.anchorStart >= 0 && !tolerate('anchor', path)) noteAlias(line);
+        attach(scalarNode(text, ev, line, file, tolerate('tag', path) ? null : problems));
         break;
       }
       case EVENT_ID.ALIAS: {
         const line = lineAt(ev.anchorStart);
         lastEnd = Math.max(lastEnd, ev.anchorEnd);
-        noteAlias(line);
+        if (!tolerate('alias', here())) noteAlias(line);
         attach({ kind: 'invalid', line });
         break;
       }
@@ -181,11 +210,12 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   return { root, problems };
 }
 
-function scalarNode(text: string, ev: ScalarEvent, line: number, file: string, problems: ConfigMessage[]): RawScalar {
+/** `problems` null: a tag here is let pass. */
+function scalarNode(text: string, ev: ScalarEvent, line: number, file: string, problems: ConfigMessage[] | null): RawScalar {
   const decoded = ev.valueStart >= 0 ? getScalarValue(text, ev) : '';
   if (ev.tagStart >= 0) {
     const tag = text.slice(ev.tagStart, ev.tagEnd);
-    if (!STR_TAGS.has(tag)) {
+    if (problems !== null && !STR_TAGS.has(tag)) {
       problems.push({ file, line, message: `YAML tag \`${tag}\` is not supported: quote the value instead` });
     }
     return { kind: 'scalar', line, value: decoded, text: decoded, plain: false };

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import mysql from 'mysql2';
 import type { Connection, FieldPacket } from 'mysql2';
+import { isSocketHost } from '../config/socket';
 import type { DbCredentials } from '../config/types';
 import { DatabaseError } from '../errors';
 
@@ -32,9 +33,10 @@ export function toDatabaseError(err: unknown, context: string): DatabaseError {
 /**
  * As the mysql and mariadb clients do: the socket is for `localhost`; a host
  * given by name or address means TCP even when a socket is configured too.
+ * Which socket (or none) was chosen when the credentials were read (config/socket.ts).
  */
 export function usesSocket(creds: DbCredentials): boolean {
-  return creds.socketPath !== null && (creds.host === 'localhost' || creds.host === '');
+  return creds.socketPath !== null && isSocketHost(creds.host);
 }
 
 export function connectionOptions(creds: DbCredentials): mysql.ConnectionOptions {
@@ -94,8 +96,10 @@ function forwardFatalErrors(raw: Connection): void {
   });
 }
 
+/** For messages: the socket or host:port, and for `localhost` why (e.g. which option file named the socket). */
 export function where(creds: DbCredentials): string {
-  return usesSocket(creds) ? `socket ${creds.socketPath}` : `${creds.host}:${creds.port}`;
+  const place = usesSocket(creds) ? `socket ${creds.socketPath}` : `${creds.host}:${creds.port}`;
+  return creds.transport && isSocketHost(creds.host) ? `${place} (${creds.transport})` : place;
 }
 
 function wrap(raw: Connection, database: string): Db {

@@ -1,10 +1,11 @@
 /** Database credentials: the CSV2 YAML format, MySQL option files, defaults, and failures that never show the password. */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_CREDENTIALS_FILE, credentialsPath, loadCredentials } from '../../src/config/credentials';
+import { DEFAULT_CREDENTIALS_FILE, credentialsPath, loadCredentials, readCredentials } from '../../src/config/credentials';
 import { detectCredentialsFormat, parseCredentialsText } from '../../src/config/credentials-parse';
 import type { DbCredentials } from '../../src/config/types';
+import { parseYaml } from '../../src/config/yaml';
 import { ConfigError } from '../../src/errors';
 
 const SECRET = 'S3cr3t#pw-9f2';
@@ -66,9 +67,9 @@ describe('CSV2 cloudscheduler.yaml', () => {
     });
   });
 
-  test('host and port default to 127.0.0.1:3306', () => {
-    const c = load('database:\n  db_user: u\n  db_name: d\n  db_password: p\n');
-    expect([c.host, c.port, c.socketPath]).toEqual(['127.0.0.1', 3306, null]);
+  test('host and port default to localhost:3306, as in the mysql clients (the socket is chosen later: client-socket.test.ts)', () => {
+    const c = parseCredentialsText('database:\n  db_user: u\n  db_name: d\n  db_password: p\n', '/f');
+    expect([c.host, c.port, c.socketPath]).toEqual(['localhost', 3306, null]);
   });
 
   test('a socket alone means localhost over the socket', () => {
@@ -84,6 +85,64 @@ describe('CSV2 cloudscheduler.yaml', () => {
   test('an empty password is allowed', () => {
     expect(load('database:\n  db_user: root\n  db_password:\n  db_name: csv2\n').password).toBe('');
     expect(load('database:\n  db_user: root\n  db_name: csv2\n').password).toBe('');
+  });
+});
+
+describe('CSV2 sections schema_backup does not read (PyYAML reads the file in CSV2)', () => {
+  const DATABASE = `database:\n  db_host: db.example.org\n  db_user: csv2\n  db_password: "${SECRET}"\n  db_name: csv2\n`;
+
+  test.each([
+    ['anchors, aliases and a merge key', `defaults: &defaults\n  retries: 3\nsignals:\n  <<: *defaults\n  port: 8080\ninflux:\n  retries: *defaults\n${DATABASE}`],
+    ['an anchor in database: used by another section', `database:\n  db_host: &host db.example.org\n  db_user: csv2\n  db_name: csv2\ninflux:\n  db_host: *host\n`],
+    ['a duplicate key inside another section', `signals:\n  port: 8080\n  port: 8081\n${DATABASE}`],
+    ['a duplicate section other than database:', `influx:\n  db_port: 8086\n${DATABASE}influx:\n  db_port: 8087\n`],
+    ['a tag in another section', `signals:\n  ports: !!set {8080, 8081}\n  when: !!timestamp 2001-12-14\n${DATABASE}`],
+  ])('%s: the file is valid and database: is read', (_label, text) => {
+    expect(load(text)).toMatchObject({ host: 'db.example.org', user: 'csv2', database: 'csv2' });
+  });
+
+  test('a duplicate key inside database: stays an error naming file, line and key', () => {
+    const path = file(`signals:\n  port: 1\ndatabase:\n  db_user: csv2\n  db_name: csv2\n  db_user: other\n  db_password: "${SECRET}"\n`);
+    const err = failure(() => loadCredentials({ cliPath: path, configured: null }));
+    expect(err.problems).toEqual([{ file: path, line: 6, key: 'database.db_user', message: 'duplicate key (first given at line 4): give each key once' }]);
+  });
+
+  test('a second database: section stays an error', () => {
+    const path = file(`${DATABASE}signals:\n  port: 1\ndatabase:\n  db_user: x\n`);
+    const err = failure(() => loadCredentials({ cliPath: path, configured: null }));
+    expect(err.message).toContain(`${path}:8: database: duplicate key (first given at line 1)`);
+  });
+
+  test('an alias inside database: stays an error naming its line', () => {
+    const path = file(`influx:\n  user: &u csv2\ndatabase:\n  db_user: *u\n  db_name: csv2\n`);
+    const err = failure(() => loadCredentials({ cliPath: path, configured: null }));
+    expect(err.message).toContain(`${path}:4: YAML anchors and aliases`);
+  });
+
+  test('the tolerance is the credentials file\'s: schema_backup.conf still refuses an alias in any key', () => {
+    expect(parseYaml('a: &x 1\nb: *x\n', '/conf').problems).toHaveLength(1);
+  });
+});
+
+describe('a credentials file others can read', () => {
+  test.each([
+    [0o644, 'its group and all users'],
+    [0o640, 'its group'],
+    [0o604, 'all users'],
+  ])('mode %o: a warning naming the file and the chmod to run; the credentials are read', (mode, who) => {
+    const path = file(CSV2);
+    chmodSync(path, mode);
+    const { credentials, warnings } = readCredentials({ cliPath: path, configured: null });
+    expect(credentials.user).toBe('csv2');
+    expect(warnings).toEqual([
+      { file: path, message: `readable by ${who} (mode 0${mode.toString(8)}): the database password is exposed; run \`chmod go-rwx ${path}\`` },
+    ]);
+  });
+
+  test.each([0o600, 0o400, 0o620])('mode %o: no warning', (mode) => {
+    const path = file(CSV2);
+    chmodSync(path, mode);
+    expect(readCredentials({ cliPath: path, configured: null }).warnings).toEqual([]);
   });
 });
 

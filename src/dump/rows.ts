@@ -98,6 +98,8 @@ interface QueryStates {
 export interface ReadSpec {
   table: DbTableDetail;
   where?: string;
+  /** See RowSelectOptions.columnExpressions. */
+  columnExpressions?: ReadonlyMap<string, string>;
   /** Longest tuple allowed (the session's max_allowed_packet). */
   maxTupleBytes: number;
 }
@@ -107,7 +109,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
   const { table } = spec;
   const kinds = Uint8Array.from(storedColumns(table).map((c) => columnRead(c).kind));
   const encoder = new TupleEncoder(kinds, table.name, spec.maxTupleBytes);
-  const sql = rawRowSelectSql(table, { where: spec.where });
+  const sql = rawRowSelectSql(table, { where: spec.where, columnExpressions: spec.columnExpressions });
   let paused = false;
   channel.onRoom = () => {
     if (!paused) return;
@@ -174,6 +176,6 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
 /** Streams rows into the sink as INSERT statements over one connection. `where` restricts to a key range. */
 export async function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: RowSelectOptions = {}): Promise<RowsResult> {
   const channel = new BlockChannel();
-  readTupleBlocks(db, { table, where: options.where, maxTupleBytes: await maxAllowedPacket(db) }, channel);
+  readTupleBlocks(db, { table, where: options.where, columnExpressions: options.columnExpressions, maxTupleBytes: await maxAllowedPacket(db) }, channel);
   return { rows: await writeStatements(table, [channel], sink) };
 }

@@ -29,7 +29,8 @@ async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise
 /** max_allowed_packet per snapshot: one query per run, not one per table (a site has dozens of small tables). */
 const packetLimits = new WeakMap<Snapshot, number>();
 
-export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink): Promise<number> {
+/** `columnExpressions`: see RowSelectOptions (values saved other than the snapshot's). */
+export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink, columnExpressions?: ReadonlyMap<string, string>): Promise<number> {
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
   let maxTupleBytes = packetLimits.get(snapshot);
   if (maxTupleBytes === undefined) packetLimits.set(snapshot, (maxTupleBytes = await maxAllowedPacket(snapshot.db)));
@@ -38,7 +39,7 @@ export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, si
   const channels = ranges.map((range, i) => {
     const channel = new BlockChannel();
     const where = key === null ? undefined : rangeCondition(key, range);
-    readTupleBlocks(readers[i % readers.length], { table, where, maxTupleBytes }, channel);
+    readTupleBlocks(readers[i % readers.length], { table, where, columnExpressions, maxTupleBytes }, channel);
     return channel;
   });
   return writeStatements(table, channels, sink);

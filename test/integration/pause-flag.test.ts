@@ -22,17 +22,9 @@ import { pauseRecordPath, recoverPauseFlag, type FlagTarget } from '../../src/se
 import type { QuiesceReport } from '../../src/services/types';
 import type { RowSink } from '../../src/store/file-sink';
 import { captureLog, deadPid } from '../helpers/capture-log';
+import { CSV2_CONFIGURATION, CSV2_ROWS } from '../helpers/csv2-configuration';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
-
-/** CSV2's table, as db_upgrade creates it (the columns the flag uses, and a few more rows). */
-export const CSV2_CONFIGURATION =
-  'CREATE TABLE csv2_configuration (category varchar(32) NOT NULL, config_key varchar(32) NOT NULL, ' +
-  "config_type varchar(16) NOT NULL DEFAULT 'str', config_value varchar(128) DEFAULT NULL, PRIMARY KEY (category, config_key)) ENGINE=InnoDB";
-
-export const CSV2_ROWS =
-  "INSERT INTO csv2_configuration VALUES ('ProcessMonitor','pause','bool','False'), ('ProcessMonitor','sleep_interval_main_long','int','10')," +
-  "('csv2-main','log_level','int','20'), ('web','motd','str','it''s \\\\ é\\nnew line'), ('web','empty','str',NULL)";
 
 const CONFIG_FILE = '/etc/schema_backup/schema_backup.conf';
 

@@ -36,6 +36,7 @@ import { parseManifest, renderManifest, type Manifest, type ManifestTable } from
 import { MANIFEST_FILE, VIEWS_FILE } from '../store/names';
 import { TableDir, type WrittenFile } from '../store/table-dir';
 import { UserSnapshotWriter } from '../store/user-snapshot';
+import { savedValueColumns } from './saved-values';
 import { closeSummary, type BackupSummary, type SummaryClass } from './summary';
 
 /** CSV2's settings table: db_upgrade reads its host file line by line. */
@@ -173,6 +174,8 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     throwIfAborted();
     phase('stopping consumers');
     await deps.quiescer.quiesce();
+    // What the quiescer changed and the backup must not save (the pause flag's 'True').
+    const quiesced = deps.quiescer.report();
     throwIfAborted();
 
     phase('opening snapshot');
@@ -221,7 +224,8 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
       const detail = details.get(t.name) as DbTableDetail;
       const create = creates.get(t.name) as string;
       const tableTriggers = triggers.get(t.name) ?? [];
-      const rows = (sink: RowSink) => dumpTableRows(snap, detail, sink);
+      const columns = savedValueColumns(detail, quiesced);
+      const rows = (sink: RowSink) => dumpTableRows(snap, detail, sink, columns);
       const figures = summary.perClass[t.class];
       figures.tables++;
       summary.triggers += tableTriggers.length;

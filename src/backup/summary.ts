@@ -38,6 +38,8 @@ export interface BackupSummary {
 /** The end of a backup or restore summary: service failures become errors, and the run's times are set. */
 export function closeSummary<T extends { services: QuiesceReport | null; errors: string[]; finishedAt: string; durationMs: number }>(summary: T, started: Date, finished: Date): T {
   for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);
+  const flag = summary.services?.pauseFlag;
+  if (flag?.error) summary.errors.push(`the pause flag could not be put back to ${JSON.stringify(flag.previous)} (consumers stay paused; the next run puts it back): ${flag.error}`);
   summary.finishedAt = finished.toISOString();
   summary.durationMs = finished.getTime() - started.getTime();
   return summary;

@@ -35,7 +35,8 @@ Options:
   -h, --help                   show this help
 
 Default mode: stop the running consumers, wait pause_interval seconds, back up, start again the
-consumers that were stopped (consumers that were already stopped stay stopped).
+consumers that were stopped (consumers that were already stopped stay stopped). With
+\`quiesce: pause-flag\` in schema_backup.conf it sets CSV2's pause flag instead and puts it back after.
 
 Exit codes: 0 success, 1 internal error, 2 usage, 3 configuration, 4 database, 5 storage or git,
 6 service (systemctl), 7 another run is active, 8 verification failed, 130 interrupted by a signal.

@@ -9,12 +9,15 @@ import type { BackupSummary } from '../backup/summary';
 import { readCredentials, systemClientEnvironment } from '../config/credentials';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
-import type { BackupConfig, DbCredentials } from '../config/types';
+import type { BackupConfig, DbCredentials, QuiesceMethod } from '../config/types';
 import { connect, where } from '../db/connect';
 import { formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import type { BackupPlan } from '../plan/plan';
 import { acquireRunLock } from '../services/lock';
+import { createPauseFlagQuiescer } from '../services/pause-flag';
+import { createPauseFlagDb } from '../services/pause-flag-db';
+import { pauseRecordExists, recoverPauseFlag, type FlagTarget } from '../services/pause-flag-record';
 import { createQuiescer } from '../services/quiesce';
 import { recoverInterruptedRun } from '../services/recovery';
 import { createSystemctl } from '../services/systemctl';
@@ -64,9 +67,25 @@ export async function planOnly(
   return { plan: await previewPlan({ config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null }), hostName };
 }
 
-/** Starts consumers left stopped by an interrupted run (one-shot start and daemon start). */
-export async function recover(config: BackupConfig, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  return recoverInterruptedRun(config.stateDir, createSystemctl({ timeoutSec: config.systemctlTimeout, env }), log);
+/**
+ * Starts consumers left stopped by an interrupted run, and puts back a pause
+ * flag it left set (daemon start; every run does the same under its lock).
+ * Credentials are read only when a pause flag record is there.
+ */
+export async function recover(config: BackupConfig, log: Logger, env: NodeJS.ProcessEnv = process.env, dbConfig?: string): Promise<string[]> {
+  const started = await recoverInterruptedRun(config.stateDir, createSystemctl({ timeoutSec: config.systemctlTimeout, env }), log);
+  if (await pauseRecordExists(config.stateDir)) {
+    await recoverFlag(config, readDbCredentials(dbConfig, config, env, log), log);
+  }
+  return started;
+}
+
+function flagTarget(credentials: DbCredentials): FlagTarget {
+  return { server: where(credentials), database: credentials.database };
+}
+
+function recoverFlag(config: BackupConfig, credentials: DbCredentials, log: Logger): Promise<unknown> {
+  return recoverPauseFlag(config.stateDir, flagTarget(credentials), () => createPauseFlagDb({ credentials, configFile: config.file }), log);
 }
 
 export async function backupOnce(
@@ -77,7 +96,7 @@ export async function backupOnce(
   const { log } = deps;
   const env = deps.env ?? process.env;
   const { credentials, hostName } = await target(config, settings, { log, env });
-  return withServices(config, credentials, settings.mode, { log, env }, async (quiescer) => {
+  return withServices(config, credentials, settings.mode, { log, env, quiesce: config.quiesce }, async (quiescer) => {
     const summary = await runBackup(
       { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },
       { log, quiescer, signal: deps.signal, onPhase: deps.onPhase },
@@ -96,22 +115,44 @@ export async function backupOnce(
 }
 
 /**
+ * Whether this run pauses the consumers with the flag: only in the default
+ * mode. -m/-t stop the consumers and restart the providers as the original
+ * did in those modes (stopped consumers need no flag, and a flag left for
+ * db_upgrade to find would pause the upgraded site); --online touches neither.
+ */
+export function usesPauseFlag(mode: ServiceMode, quiesce: QuiesceMethod): boolean {
+  return quiesce === 'pause-flag' && mode === 'default';
+}
+
+/**
  * Runs `body` under the run lock with a quiescer for `mode`, after starting
- * consumers left stopped by an interrupted run: the wiring a backup and a
- * restore share, so both give the same guarantees.
+ * consumers left stopped by an interrupted run and putting back a pause flag
+ * it left set: the wiring a backup and a restore share, so both give the same
+ * guarantees. `quiesce` (default `stop`) is the backup's choice; a restore
+ * always stops the consumers (it replaces csv2_configuration itself).
  */
 export async function withServices<T>(
   config: BackupConfig,
   credentials: DbCredentials,
   mode: ServiceMode,
-  deps: { log: Logger; env: NodeJS.ProcessEnv },
+  deps: { log: Logger; env: NodeJS.ProcessEnv; quiesce?: QuiesceMethod },
   body: (quiescer: Quiescer) => Promise<T>,
 ): Promise<T> {
   const { log, env } = deps;
+  const quiesce = deps.quiesce ?? 'stop';
   const lock = await acquireRunLock(config.stateDir, log);
   try {
     const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });
     await recoverInterruptedRun(config.stateDir, systemctl, log);
+    await recoverFlag(config, credentials, log);
+    if (usesPauseFlag(mode, quiesce)) {
+      const flag = createPauseFlagDb({ credentials, configFile: config.file });
+      // Refused before anything is touched when the site has no such row (ConfigError, exit 3).
+      await flag.read();
+      const quiescer = createPauseFlagQuiescer({ flag, target: flagTarget(credentials), pauseIntervalSec: config.pauseInterval, stateDir: config.stateDir, log });
+      return await body(quiescer);
+    }
+    if (quiesce === 'pause-flag' && mode !== 'online') log.info('quiesce: pause-flag applies to the default mode; this mode stops the consumers', { mode });
     const quiescer = createQuiescer({
       mode,
       consumers: config.consumers,

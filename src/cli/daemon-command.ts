@@ -16,7 +16,7 @@ export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env
     },
     runOnce: (config, signal) => backupOnce(config, settings, { log, signal, env }),
     recover: async (config) => {
-      await recover(config, log, env);
+      await recover(config, log, env, settings.dbConfig);
     },
     notifier: createNotifier(env, log),
     log,

@@ -18,7 +18,13 @@ export function summaryText(s: BackupSummary): string {
     `  commit: ${s.commit ?? 'none (nothing changed)'}`,
     `  user data: ${s.userSnapshot ?? 'no new snapshot (unchanged or not configured)'}`,
   ];
-  if (s.services) {
+  if (s.services?.pauseFlag) {
+    const sv = s.services;
+    const flag = sv.pauseFlag as NonNullable<typeof sv.pauseFlag>;
+    const back = flag.restore === null ? 'NOT put back (consumers still paused)' : flag.restore === 'changed' ? 'changed by someone else meanwhile, left as it is' : flag.restore === 'missing' ? 'row gone, nothing put back' : 'put back';
+    const paused = sv.downtimeMs !== null ? `${(sv.downtimeMs / 1000).toFixed(1)} s` : 'not over';
+    lines.push(`  services (${sv.mode}, pause flag): flag set (was ${JSON.stringify(flag.previous)}), ${back}; consumers paused ${paused}`);
+  } else if (s.services) {
     const sv = s.services;
     // No end means consumers stopped by the run are still down (--target, or a failed start): not "none".
     const downtime = sv.downtimeMs !== null ? `${(sv.downtimeMs / 1000).toFixed(1)} s` : sv.stopped.length ? 'not over (consumers still stopped)' : 'none';

@@ -4,6 +4,8 @@
 export const DEFAULT_SCHEDULE = '0 3 * * *';
 /** Seconds to wait after stopping consumers; the original CSV2 utility used 1. */
 export const DEFAULT_PAUSE_INTERVAL = 1;
+/** Stop the consumers, as schema_backup always did; `pause-flag` is the original CSV2 utility's way. */
+export const DEFAULT_QUIESCE = 'stop';
 export const DEFAULT_STATE_DIR = '/var/lib/schema_backup';
 export const STATUS_FILE_NAME = 'status.json';
 export const DEFAULT_SYSTEMCTL_TIMEOUT = 90;

@@ -10,6 +10,10 @@ export interface ListedTable {
   line: number;
 }
 
+/** How consumers are kept from writing in the default mode (`quiesce:`). */
+export const QUIESCE_METHODS = ['stop', 'pause-flag'] as const;
+export type QuiesceMethod = (typeof QUIESCE_METHODS)[number];
+
 export interface RetentionPolicy {
   /** Keep at least the newest N snapshots (null: no count limit). */
   keep: number | null;
@@ -27,7 +31,12 @@ export interface BackupConfig {
   providers: string[];
   consumers: string[];
   classes: Record<TableClass, ListedTable[]>;
-  /** Seconds to wait after stopping consumers. */
+  /**
+   * stop: stop and start the consumers (systemctl). pause-flag: set CSV2's
+   * ProcessMonitor pause flag in csv2_configuration instead (default mode only).
+   */
+  quiesce: QuiesceMethod;
+  /** Seconds to wait after stopping (or pausing) consumers. */
   pauseInterval: number;
   /** Absolute path of the credentials file, or null for the default lookup. */
   dbConfig: string | null;

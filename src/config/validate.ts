@@ -8,14 +8,15 @@ import type { ConfigMessage } from '../errors';
 import {
   DEFAULT_CSV2_BACKUP_SUBDIR,
   DEFAULT_PAUSE_INTERVAL,
+  DEFAULT_QUIESCE,
   DEFAULT_SCHEDULE,
   DEFAULT_STATE_DIR,
   DEFAULT_SYSTEMCTL_TIMEOUT,
   STATUS_FILE_NAME,
 } from './defaults';
 import { serviceNameProblem, tableNameProblem } from './names';
-import { TABLE_CLASSES } from './types';
-import type { BackupConfig, ListedTable, RetentionPolicy, TableClass } from './types';
+import { QUIESCE_METHODS, TABLE_CLASSES } from './types';
+import type { BackupConfig, ListedTable, QuiesceMethod, RetentionPolicy, TableClass } from './types';
 import { yaml11TypeOf } from './yaml';
 import type { RawMap, RawNode } from './yaml';
 
@@ -40,6 +41,7 @@ export const KNOWN_KEYS = [
   'providers',
   'consumers',
   ...TABLE_CLASSES,
+  'quiesce',
   'pause_interval',
   'db_config',
   'schedule',
@@ -139,6 +141,7 @@ class Validator {
       providers: this.services('providers', get('providers')),
       consumers: this.services('consumers', get('consumers')),
       classes,
+      quiesce: this.quiesce(get('quiesce')),
       pauseInterval: this.seconds('pause_interval', get('pause_interval'), DEFAULT_PAUSE_INTERVAL, true),
       dbConfig: this.path('db_config', get('db_config'), { allowDefault: false }),
       schedule: this.schedule(get('schedule')),
@@ -363,6 +366,19 @@ class Validator {
     const got = node.kind === 'scalar' && typeof node.value === 'string' ? JSON.stringify(node.value) : describe(node);
     this.error(node, key, `expected \`none\` or \`gzip\`, not ${got}`);
     return 'none';
+  }
+
+  private quiesce(node: RawNode | undefined): QuiesceMethod {
+    const key = 'quiesce';
+    if (node === undefined || isNull(node) || node.kind === 'invalid') return DEFAULT_QUIESCE;
+    const found = QUIESCE_METHODS.find((m) => node.kind === 'scalar' && node.value === m);
+    if (found) return found;
+    this.error(
+      node,
+      key,
+      `expected \`stop\` (stop and start the consumers) or \`pause-flag\` (set CSV2's ProcessMonitor pause flag in csv2_configuration), not ${describe(node)}`,
+    );
+    return DEFAULT_QUIESCE;
   }
 
   private boolean(key: string, node: RawNode | undefined, fallback: boolean): boolean {

@@ -112,6 +112,12 @@ export function columnRead(column: DbColumn): ColumnRead {
 export interface RowSelectOptions {
   /** Extra condition (primary-key ranges for parallel reads). */
   where?: string;
+  /**
+   * SELECT expressions read instead of some columns (by column name), for
+   * values the backup must save other than the snapshot's (the pause flag the
+   * run itself set). Each must yield what the column's raw read would.
+   */
+  columnExpressions?: ReadonlyMap<string, string>;
 }
 
 export function rowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
@@ -124,7 +130,8 @@ export function rowSelectSql(table: DbTableDetail, options: RowSelectOptions = {
 
 /** The SELECT of the fast path: raw values (see columnRead), same order and range as rowSelectSql. */
 export function rawRowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
-  const exprs = rowColumns(table).map((c) => columnRead(c).expression);
+  // A generated column keeps its NULL placeholder (written DEFAULT) whatever the override.
+  const exprs = rowColumns(table).map((c) => (c.generated ? undefined : options.columnExpressions?.get(c.name)) ?? columnRead(c).expression);
   const where = options.where ? ` WHERE ${options.where}` : '';
   const order = orderColumns(table).map(quoteIdent).join(',');
   return `SELECT ${exprs.join(',')} FROM ${quoteIdent(table.name)}${where} ORDER BY ${order}`;

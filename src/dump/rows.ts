@@ -100,6 +100,8 @@ interface QueryStates {
 export interface ReadSpec {
   table: DbTableDetail;
   where?: string;
+  /** See RowSelectOptions.columnExpressions. */
+  columnExpressions?: ReadonlyMap<string, string>;
   /** Longest tuple allowed (the session's max_allowed_packet). */
   maxTupleBytes: number;
 }
@@ -109,7 +111,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
   const { table } = spec;
   const kinds = Uint8Array.from(rowColumns(table).map((c) => columnRead(c).kind));
   const encoder = new TupleEncoder(kinds, table.name, spec.maxTupleBytes);
-  const sql = rawRowSelectSql(table, { where: spec.where });
+  const sql = rawRowSelectSql(table, { where: spec.where, columnExpressions: spec.columnExpressions });
   let paused = false;
   channel.onRoom = () => {
     if (!paused) return;
@@ -182,6 +184,6 @@ export interface DumpRowsOptions extends RowSelectOptions {
 export async function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: DumpRowsOptions = {}): Promise<RowsResult> {
   const channel = new BlockChannel();
   const packet = await maxAllowedPacket(db);
-  readTupleBlocks(db, { table, where: options.where, maxTupleBytes: packet }, channel);
+  readTupleBlocks(db, { table, where: options.where, columnExpressions: options.columnExpressions, maxTupleBytes: packet }, channel);
   return writeStatements(table, [channel], sink, options.statementBytes ?? statementLimit(packet));
 }

@@ -37,7 +37,8 @@ export async function snapshotStatementBytes(snapshot: Snapshot): Promise<number
   return statementLimit(packet);
 }
 
-export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink): Promise<RowsResult> {
+/** `columnExpressions`: see RowSelectOptions (values saved other than the snapshot's). */
+export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink, columnExpressions?: ReadonlyMap<string, string>): Promise<RowsResult> {
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
   let maxTupleBytes = packetLimits.get(snapshot);
   if (maxTupleBytes === undefined) packetLimits.set(snapshot, (maxTupleBytes = await maxAllowedPacket(snapshot.db)));
@@ -46,7 +47,7 @@ export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, si
   const channels = ranges.map((range, i) => {
     const channel = new BlockChannel();
     const where = key === null ? undefined : rangeCondition(key, range);
-    readTupleBlocks(readers[i % readers.length], { table, where, maxTupleBytes }, channel);
+    readTupleBlocks(readers[i % readers.length], { table, where, columnExpressions, maxTupleBytes }, channel);
     return channel;
   });
   return writeStatements(table, channels, sink, statementLimit(maxTupleBytes));

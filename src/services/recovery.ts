@@ -35,7 +35,7 @@ export function parseRecoveryRecord(text: string): RecoveryRecord | null {
 }
 
 /** Writes to a temporary file, fsyncs it, renames it over the target and fsyncs the directory. */
-async function writeAtomic(path: string, text: string): Promise<void> {
+export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   const handle = await fs.open(tmp, 'w', 0o600);
   try {

@@ -102,7 +102,7 @@ describe('the shipped etc/schema_backup.conf', () => {
 
   test('documents every optional key it does not set', () => {
     const text = readFileSync(path, 'utf8');
-    for (const key of ['db_config', 'schedule', 'state_dir', 'status_file', 'metrics_file', 'user_data_retention', 'user_data_compress', 'systemctl_timeout', 'verify_after_backup', 'user_data_backup_dir']) {
+    for (const key of ['quiesce', 'db_config', 'schedule', 'state_dir', 'status_file', 'metrics_file', 'user_data_retention', 'user_data_compress', 'systemctl_timeout', 'verify_after_backup', 'user_data_backup_dir']) {
       expect(text).toMatch(new RegExp(`^#${key}:`, 'm'));
     }
     expect(text).toMatch(/Relative paths/);
@@ -119,6 +119,7 @@ describe('defaults', () => {
       providers: [],
       consumers: [],
       classes: { global: [{ name: 'csv2_configuration', line: 1 }], local: [], ephemeral: [], ignore: [] },
+      quiesce: 'stop',
       pauseInterval: 1,
       dbConfig: null,
       schedule: '0 3 * * *',
@@ -181,6 +182,7 @@ describe('every key', () => {
     'user_data_compress: gzip', // 18
     'systemctl_timeout: 120', // 19
     'verify_after_backup: true', // 20
+    'quiesce: pause-flag', // 21
   ].join('\n');
 
   test('are all read', () => {
@@ -201,6 +203,7 @@ describe('every key', () => {
         ephemeral: [{ name: 'condor_jobs', line: 9 }],
         ignore: [{ name: 'django_session', line: 10 }],
       },
+      quiesce: 'pause-flag',
       pauseInterval: 2.5,
       dbConfig: '/etc/cloudscheduler/cloudscheduler.yaml',
       schedule: '30 0 4 * * 1-5',
@@ -217,6 +220,10 @@ describe('every key', () => {
   test('retention may give only keep, or only days', () => {
     expect(parse('global: [a]\nuser_data_retention:\n  keep: 3\n').config.retention).toEqual({ keep: 3, maxAgeDays: null });
     expect(parse('global: [a]\nuser_data_retention:\n  days: 7\n').config.retention).toEqual({ keep: null, maxAgeDays: 7 });
+  });
+
+  test.each([['quiesce: stop', 'stop'], ['quiesce: pause-flag', 'pause-flag'], ["quiesce: 'pause-flag'", 'pause-flag'], ['quiesce:', 'stop']])('%s', (line, method) => {
+    expect(parse(`global: [a]\n${line}\n`).config.quiesce).toBe(method);
   });
 
   test('pause_interval may be 0', () => {
@@ -356,6 +363,23 @@ describe('errors', () => {
       [8, 'consumers[0]'],
     ]);
     for (const p of problems) expect(p.file).toBe(FILE);
+  });
+
+  test.each([
+    ['quiesce: pause', 'not the text "pause"'],
+    ['quiesce: Pause-Flag', 'not the text "Pause-Flag"'],
+    ['quiesce: true', 'not the boolean `true`'],
+    ['quiesce: [stop]', 'not a list'],
+  ])('a bad quiesce value (%s) names the file, the line and both accepted values', (line, got) => {
+    const problems = problemsOf(`global: [a]\n\n${line}\n`);
+    expect(problems).toEqual([
+      {
+        file: FILE,
+        line: 3,
+        key: 'quiesce',
+        message: `expected \`stop\` (stop and start the consumers) or \`pause-flag\` (set CSV2's ProcessMonitor pause flag in csv2_configuration), ${got}`,
+      },
+    ]);
   });
 
   test('messages say what to do', () => {

@@ -26,6 +26,7 @@ function makeConfig(dir: string, over: Partial<BackupConfig> = {}): BackupConfig
     providers: [],
     consumers: [],
     classes: { global: [], local: [], ephemeral: [], ignore: [] },
+    quiesce: 'stop',
     pauseInterval: 0,
     dbConfig: null,
     schedule: EVERY_SECOND,

@@ -210,7 +210,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     const warnSplit = (t: TablePlan, where: string, w: WrittenFile) => {
       if ((w.statements ?? 0) <= 1) return;
       const message = `table ${t.name}: its rows in ${where} take ${w.statements} INSERT statements (over ${statementBytes} bytes); db_upgrade reads only the first, so an upgrade would reload only part of this table`;
-      log.warn('rows split over several statements', { table: t.name, file: where, statements: w.statements });
+      log.warn('rows split over several statements: db_upgrade reads only the first', { table: t.name, in: where, statements: w.statements });
       summary.warnings.push(message);
     };
     const rowDetails: Record<string, string> = {};
@@ -254,7 +254,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
         const file = dir === user?.tables && config.compress === 'gzip' ? `${t.file}.gz` : t.file;
         const written = await dir.write({ table: t.name, file, head: withRows.head, tail: withRows.tail, rows });
         entries.push({ ...manifestEntry(t, written, withRows.structureSha256, true), file });
-        warnSplit(t, join(dir.dir, file), written);
+        warnSplit(t, dir === ephemeral ? `-e ${req.ephemeralDir}` : 'the user-data snapshot', written);
         if (dir === user?.tables) userBytes += written.bytes;
         else summary.bytesWritten += written.bytes;
         figures.rows += written.rows ?? 0;

@@ -82,10 +82,10 @@ describe('a database of hostile table names', () => {
     // Every file created lies inside the expected directories.
     const root = realpathSync(site.root);
     expect(readdirSync(site.root).sort()).toEqual(['csv2', 'schema_backup.conf', 'state', 'user']);
-    expect(readdirSync(site.csv2Dir).sort()).toEqual(['.git', 'faulthost']);
+    expect(readdirSync(site.csv2Dir).sort()).toEqual(['.git', '.gitattributes', 'faulthost']);
     for (const rel of listFiles(site.root)) {
       const full = resolve(root, rel);
-      const inside = [join(root, 'csv2', 'faulthost') + sep, join(root, 'user') + sep, join(root, 'schema_backup.conf'), join(root, 'state') + sep];
+      const inside = [join(root, 'csv2', '.gitattributes'), join(root, 'csv2', 'faulthost') + sep, join(root, 'user') + sep, join(root, 'schema_backup.conf'), join(root, 'state') + sep];
       expect({ rel, inside: inside.some((d) => full === d || full.startsWith(d)) }).toEqual({ rel, inside: true });
       expect(rel.split(sep)).not.toContain('..');
     }

@@ -110,7 +110,7 @@ describe('db_upgrade runs <root>/utilities/schema_backup --ephemeral-directory D
     // <root>/schema/schema_backup/<FQDN>/TABLE: structures, and the rows of global tables.
     const host = await fullyQualifiedHostName();
     const hostDir = join(r.root, 'schema', 'schema_backup', host);
-    expect(readdirSync(join(r.root, 'schema', 'schema_backup')).sort()).toEqual(['.git', host]);
+    expect(readdirSync(join(r.root, 'schema', 'schema_backup')).sort()).toEqual(['.git', '.gitattributes', host]);
     expect(readdirSync(hostDir).filter((f) => !f.startsWith('.')).sort()).toEqual(['condor_jobs', 'csv2_configuration', 'csv2_user']);
     expect(readFileSync(join(hostDir, 'csv2_configuration'), 'utf8')).toMatch(/CREATE TABLE `csv2_configuration`[\s\S]*INSERT INTO `csv2_configuration`[\s\S]*'global-row'/);
     for (const structureOnly of ['csv2_user', 'condor_jobs']) {

@@ -6,6 +6,7 @@
  * or killed (then followed by the next run), the flag holds its value from
  * before, and the saved csv2_configuration holds that value too.
  */
+import { rowTuples } from '../../src/store/row-changes';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -129,7 +130,8 @@ function expectExit(r: CliResult, code: number): void {
 
 /** The saved flag row's tuple. */
 function savedFlagRow(text: string): string | undefined {
-  return /^\('ProcessMonitor','pause',[^\n]*\)/m.exec(text)?.[0];
+  const row = rowTuples(text).find((t) => t.startsWith("'ProcessMonitor','pause',"));
+  return row === undefined ? undefined : `(${row})`;
 }
 
 interface CliChild {

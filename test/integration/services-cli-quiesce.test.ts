@@ -6,6 +6,7 @@
  * from the fake's calls.log, and every failure path must leave the consumers
  * this run stopped running again (except --target on success).
  */
+import { rowTuples } from '../../src/store/row-changes';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -193,7 +194,7 @@ async function dumpConnection(cli: CliChild, table: string): Promise<number> {
 /** Ids of the rows of a table file, in file order. */
 function idsInFile(path: string): number[] {
   const text = readFileSync(path, 'utf8');
-  return [...text.slice(text.indexOf('-- Rows\n')).matchAll(/^\((\d+),/gm)].map((m) => Number(m[1]));
+  return rowTuples(text).map((t) => Number(t.slice(0, t.indexOf(','))));
 }
 
 async function listOrEmpty(dir: string): Promise<string[]> {

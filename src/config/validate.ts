@@ -50,6 +50,7 @@ export const KNOWN_KEYS = [
   'user_data_compress',
   'systemctl_timeout',
   'verify_after_backup',
+  'verify_database',
 ] as const;
 
 /** setTimeout overflows past 2^31-1 ms (about 24.8 days) and then fires at once; a day is plenty. */
@@ -149,6 +150,7 @@ class Validator {
       compress: this.compress(get('user_data_compress')),
       systemctlTimeout: this.seconds('systemctl_timeout', get('systemctl_timeout'), DEFAULT_SYSTEMCTL_TIMEOUT, false),
       verifyAfterBackup: this.boolean('verify_after_backup', get('verify_after_backup'), false),
+      verifyDatabase: this.databaseName('verify_database', get('verify_database')),
     };
   }
 
@@ -363,6 +365,17 @@ class Validator {
     const got = node.kind === 'scalar' && typeof node.value === 'string' ? JSON.stringify(node.value) : describe(node);
     this.error(node, key, `expected \`none\` or \`gzip\`, not ${got}`);
     return 'none';
+  }
+
+  /** A database name (as the server accepts one: up to 64 characters, no NUL or `/`, no surrounding spaces). */
+  private databaseName(key: string, node: RawNode | undefined): string | null {
+    if (node === undefined || isNull(node) || node.kind === 'invalid') return null;
+    if (node.kind === 'scalar' && typeof node.value === 'string') {
+      const v = node.value;
+      if (v.length > 0 && v.length <= 64 && !v.includes('\0') && !v.includes('/') && v.trim() === v) return v;
+    }
+    this.error(node, key, `expected a database name (1-64 characters, no \`/\`), e.g. \`${key}: csv2_verify\`, not ${node.kind === 'scalar' ? JSON.stringify(node.value) : describe(node)}`);
+    return null;
   }
 
   private boolean(key: string, node: RawNode | undefined, fallback: boolean): boolean {

@@ -129,6 +129,7 @@ describe('defaults', () => {
       compress: 'none',
       systemctlTimeout: 90,
       verifyAfterBackup: false,
+      verifyDatabase: null,
     });
     expect(DEFAULT_SCHEDULE).toBe('0 3 * * *');
     expect(warnings).toEqual([
@@ -211,6 +212,7 @@ describe('every key', () => {
       compress: 'gzip',
       systemctlTimeout: 120,
       verifyAfterBackup: true,
+      verifyDatabase: null,
     });
   });
 

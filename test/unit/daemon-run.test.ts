@@ -36,6 +36,7 @@ function makeConfig(dir: string, over: Partial<BackupConfig> = {}): BackupConfig
     compress: 'none',
     systemctlTimeout: 5,
     verifyAfterBackup: false,
+    verifyDatabase: null,
     ...over,
   };
 }

@@ -109,3 +109,6 @@ export function exitCodeOf(err: unknown): ExitCode {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/** The database user lacks a privilege the operation needs; nothing was attempted. */
+export class PrivilegeError extends DatabaseError {}

@@ -32,7 +32,7 @@ export interface BackupSummary {
   /** Errors that did not void the backup (e.g. a consumer that failed to start again). */
   errors: string[];
   /** Result of `verify_after_backup`, when it ran. */
-  verify?: { ok: boolean; message: string | null };
+  verify?: { ok: boolean; message: string | null; at?: string };
 }
 
 /** The end of a backup or restore summary: service failures become errors, and the run's times are set. */

@@ -15,7 +15,7 @@ export const USAGE = `Usage:
   schema_backup [options]             back up once, then exit
   schema_backup --daemon [options]    back up on the configured cron schedule (systemd service)
   schema_backup status [--json] [--max-age HOURS] [--config FILE]
-  schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME]
+  schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--database NAME]
 
 Options:
   --config FILE                schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <root>/etc/schema_backup.conf,

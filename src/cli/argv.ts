@@ -82,3 +82,9 @@ export function logLevel(value: string): LogLevel {
   if (!(LOG_LEVELS as readonly string[]).includes(value)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   return value as LogLevel;
 }
+
+/** A `--database` value: a name the server accepts (up to 64 characters, no NUL or `/`, no surrounding spaces). */
+export function databaseName(flag: string, d: string): string {
+  if (d.length > 64 || d.includes('\0') || d.includes('/') || d.trim() !== d) throw new UsageError(`${flag}: not a usable database name: ${JSON.stringify(d)}`);
+  return d;
+}

@@ -11,7 +11,7 @@ import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import type { BackupConfig, DbCredentials, QuiesceMethod } from '../config/types';
 import { connect, where } from '../db/connect';
-import { formatConfigMessage } from '../errors';
+import { errorMessage, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import type { BackupPlan } from '../plan/plan';
 import { acquireRunLock } from '../services/lock';
@@ -105,10 +105,18 @@ export async function backupOnce(
       deps.onPhase?.('verifying');
       // Still under the run lock: nothing can change the backup while it is being proven.
       const { verifyLatest, verifyText } = await import('../restore/verify');
-      const result = await verifyLatest(config, credentials, hostName, log);
-      summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)) };
-      if (!result.ok) summary.errors.push(`verification failed: ${summary.verify.message}`);
-      else log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
+      try {
+        const result = await verifyLatest(config, credentials, hostName, log);
+        summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)), at: new Date().toISOString() };
+        if (result.ok) log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
+      } catch (err) {
+        // A verification that cannot run (privileges, scratch database in use) has not proven the backup either.
+        summary.verify = { ok: false, message: `verification could not run: ${errorMessage(err)}`, at: new Date().toISOString() };
+      }
+      if (!summary.verify.ok) {
+        summary.errors.push(`verification failed: ${summary.verify.message}`);
+        log.error('backup did not verify', { message: summary.verify.message });
+      }
     }
     return summary;
   });

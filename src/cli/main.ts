@@ -29,6 +29,12 @@ async function recordOneShot(config: BackupConfig, outcome: BackupSummary | Erro
   await recordRun(config, outcome, { startedAt, finishedAt: new Date(), aborted, previous, nextRun: null, log });
 }
 
+/** A backup that did not verify is a failed run (8); other errors of a written backup are service errors (6). */
+export function exitCodeOfRun(summary: BackupSummary): number {
+  if (summary.verify && !summary.verify.ok) return EXIT.verify;
+  return summary.errors.length ? EXIT.service : EXIT.ok;
+}
+
 function settingsOf(args: BackupArgs): RunSettings {
   return { configPath: args.config, dbConfig: args.dbConfig, hostName: args.hostName, ephemeralDir: args.ephemeralDir, mode: args.mode };
 }
@@ -71,7 +77,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
     const summary = await backupOnce(config, settings, { log, signal: stop.signal, env });
     await recordOneShot(config, summary, startedAt, log);
     io.stdout.write(summaryText(summary));
-    return summary.errors.length ? EXIT.service : EXIT.ok;
+    return exitCodeOfRun(summary);
   } catch (err) {
     logFailure(log, err);
     // A run refused by the lock is not this host's last result: the active run records its own.

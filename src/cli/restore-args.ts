@@ -1,5 +1,5 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
-import { flags, targetOption, type TargetOptions } from './argv';
+import { databaseName, flags, targetOption, type TargetOptions } from './argv';
 import { UsageError } from '../errors';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
 import type { RestoreRequest } from '../restore/run';
@@ -18,8 +18,10 @@ export const RESTORE_USAGE = `Usage:
 
 Restores csv2_backup_dir/HOST/ (structures, global rows, views) and one user-data snapshot
 (local rows) into the configured database, or --database NAME (created if missing). Everything is
-loaded into a staging database first and moved into place only once all of it loaded: a restore
-that fails leaves the target as it was. Files that differ from the backup's manifest are refused.
+loaded into staging tables inside that database first and moved into place only once all of it
+loaded: a restore that fails leaves the target as it was. It needs privileges on that database
+only (missing ones are named before anything is touched, --dry-run included). Files that differ
+from the backup's manifest are refused.
 
 Options:
   --config FILE        schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <install root>/etc/schema_backup.conf)
@@ -73,12 +75,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
         args.snapshot = s;
         break;
       }
-      case '--database': {
-        const d = value();
-        if (d.length > 64 || d.includes('\0') || d.includes('/') || d.trim() !== d) throw new UsageError(`--database: not a usable database name: ${JSON.stringify(d)}`);
-        args.database = d;
-        break;
-      }
+      case '--database': args.database = databaseName('--database', value()); break;
       case '--tables': {
         const list = value().split(',').map((t) => t.trim()).filter((t) => t !== '');
         if (list.length === 0) throw new UsageError('--tables needs at least one table name');

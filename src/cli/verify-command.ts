@@ -1,9 +1,9 @@
 /**
- * `schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--json]`:
+ * `schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--database NAME] [--json]`:
  * restores the newest backup into a scratch database and compares it with
- * the manifest; exit 8 on any difference.
+ * the manifest; exit 8 on any difference, 4 when it cannot run (privileges).
  */
-import { flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
+import { databaseName, flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
 import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import { EXIT, exitCodeOf } from '../errors';
 import { createLogger } from '../log';
@@ -15,15 +15,18 @@ import { logFailure, type Io } from './main';
 export interface VerifyArgs extends TargetOptions {
   help: boolean;
   json: boolean;
+  /** --database: the scratch database (default: verify_database:, else a fresh sbverify_*). */
+  database: string | null;
 }
 
-const USAGE = 'usage: schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--json] [--log-level LEVEL]\n';
+const USAGE = 'usage: schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--database NAME] [--json] [--log-level LEVEL]\n';
 
 export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
-  const args: VerifyArgs = { help: false, json: false, logLevel: 'info' };
+  const args: VerifyArgs = { help: false, json: false, database: null, logLevel: 'info' };
   for (const flag of flags(argv)) {
     switch (flag.name) {
       case '--json': args.json = true; break;
+      case '--database': args.database = databaseName('--database', flag.value()); break;
       case '-h':
       case '--help': args.help = true; break;
       default:
@@ -44,7 +47,7 @@ export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessE
     // A backup publishing meanwhile would mix two backups' files.
     const lock = await acquireRunLock(config.stateDir, log);
     try {
-      const result = await verifyLatest(config, credentials, hostName, log);
+      const result = await verifyLatest(config, credentials, hostName, log, { database: args.database });
       io.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : verifyText(result));
       return result.ok ? EXIT.ok : EXIT.verify;
     } finally {

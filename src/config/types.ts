@@ -53,6 +53,8 @@ export interface BackupConfig {
   /** Timeout for each systemctl call, seconds. */
   systemctlTimeout: number;
   verifyAfterBackup: boolean;
+  /** Scratch database of `verify` (kept, emptied after use), or null for a fresh `sbverify_*` (needs CREATE on it). */
+  verifyDatabase: string | null;
 }
 
 /** Database credentials; never logged, never put on a command line. */

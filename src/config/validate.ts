@@ -52,6 +52,7 @@ export const KNOWN_KEYS = [
   'user_data_compress',
   'systemctl_timeout',
   'verify_after_backup',
+  'verify_database',
 ] as const;
 
 /** setTimeout overflows past 2^31-1 ms (about 24.8 days) and then fires at once; a day is plenty. */
@@ -152,6 +153,7 @@ class Validator {
       compress: this.compress(get('user_data_compress')),
       systemctlTimeout: this.seconds('systemctl_timeout', get('systemctl_timeout'), DEFAULT_SYSTEMCTL_TIMEOUT, false),
       verifyAfterBackup: this.boolean('verify_after_backup', get('verify_after_backup'), false),
+      verifyDatabase: this.databaseName('verify_database', get('verify_database')),
     };
   }
 
@@ -379,6 +381,17 @@ class Validator {
       `expected \`stop\` (stop and start the consumers) or \`pause-flag\` (set CSV2's ProcessMonitor pause flag in csv2_configuration), not ${describe(node)}`,
     );
     return DEFAULT_QUIESCE;
+  }
+
+  /** A database name (as the server accepts one: up to 64 characters, no NUL or `/`, no surrounding spaces). */
+  private databaseName(key: string, node: RawNode | undefined): string | null {
+    if (node === undefined || isNull(node) || node.kind === 'invalid') return null;
+    if (node.kind === 'scalar' && typeof node.value === 'string') {
+      const v = node.value;
+      if (v.length > 0 && v.length <= 64 && !v.includes('\0') && !v.includes('/') && v.trim() === v) return v;
+    }
+    this.error(node, key, `expected a database name (1-64 characters, no \`/\`), e.g. \`${key}: csv2_verify\`, not ${node.kind === 'scalar' ? JSON.stringify(node.value) : describe(node)}`);
+    return null;
   }
 
   private boolean(key: string, node: RawNode | undefined, fallback: boolean): boolean {

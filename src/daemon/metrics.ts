@@ -53,6 +53,12 @@ export function renderMetrics(record: StatusRecord): string {
     metric('schema_backup_last_run_duration_seconds', 'Duration of the last backup run.', [{ value: record.durationMs / 1000 }]),
     metric('schema_backup_last_run_success', '1 if the last backup run succeeded, else 0.', [{ value: record.result === 'success' ? 1 : 0 }]),
   ];
+  if (record.verify) {
+    blocks.push(
+      metric('schema_backup_last_verify_success', '1 if the last verification (verify_after_backup) passed, else 0.', [{ value: record.verify.ok ? 1 : 0 }]),
+      metric('schema_backup_last_verify_timestamp_seconds', 'Unix time the last verification finished.', [{ value: seconds(record.verify.at ?? record.finishedAt) }]),
+    );
+  }
   const perClass = record.perClass;
   if (perClass) {
     blocks.push(

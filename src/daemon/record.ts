@@ -9,7 +9,7 @@ import { VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { applyRetention } from '../store/retention';
 import { writeMetrics } from './metrics';
-import { failureRecord, readStatus, successRecord, writeStatus, type StatusRecord } from './status';
+import { failureRecord, readStatus, successRecord, verifyFailureRecord, writeStatus, type StatusRecord } from './status';
 
 export async function guarded(log: Logger, message: string, meta: Record<string, unknown>, fn: () => Promise<unknown>): Promise<void> {
   try {
@@ -51,11 +51,14 @@ export async function recordRun(config: BackupConfig, outcome: BackupSummary | E
           nextRun: o.nextRun,
           verify: outcome instanceof VerifyError ? { ok: false, message: outcome.message } : undefined,
         })
-      : successRecord(outcome, { nextRun: o.nextRun, verify: outcome.verify });
+      : outcome.verify && !outcome.verify.ok
+        ? verifyFailureRecord(outcome, { nextRun: o.nextRun, previous: o.previous })
+        : successRecord(outcome, { nextRun: o.nextRun, verify: outcome.verify });
   await guarded(log, 'cannot write the status file', { file: config.statusFile }, () => writeStatus(config.statusFile, rec));
   const { metricsFile, retention, userDataBackupDir } = config;
   if (metricsFile) await guarded(log, 'cannot write the metrics file', { file: metricsFile }, () => writeMetrics(metricsFile, rec));
-  if (!(outcome instanceof Error) && !o.aborted && retention && userDataBackupDir) {
+  // A backup that did not verify deletes no older snapshot: it may be the one that is broken.
+  if (rec.result === 'success' && !o.aborted && retention && userDataBackupDir) {
     await guarded(log, 'user-data retention failed', { dir: userDataBackupDir }, () => applyRetention(userDataBackupDir, retention, log, o.finishedAt));
   }
   return rec;

@@ -13,6 +13,8 @@ import { writeFileAtomic } from '../store/fsutil';
 export interface VerifyOutcome {
   ok: boolean;
   message: string | null;
+  /** When the verification finished (ISO 8601). */
+  at?: string;
 }
 
 export interface StatusRecord {
@@ -63,6 +65,21 @@ export function successRecord(summary: BackupSummary, extra: { nextRun: Date | n
   };
   if (extra.verify) record.verify = extra.verify;
   return record;
+}
+
+/**
+ * A backup that was written but did not verify: a failed run (exit 8), with
+ * the figures of what was written. The last success stays the previous one.
+ */
+export function verifyFailureRecord(summary: BackupSummary, extra: { nextRun: Date | null; previous: StatusRecord | null }): StatusRecord {
+  const verify = summary.verify ?? { ok: false, message: null };
+  return {
+    ...successRecord(summary, { nextRun: extra.nextRun, verify }),
+    result: 'failure',
+    error: `verification failed${verify.message ? `: ${verify.message}` : ''}`,
+    exitCode: EXIT.verify,
+    lastSuccessAt: extra.previous?.lastSuccessAt ?? null,
+  };
 }
 
 export function failureRecord(run: {

@@ -1,28 +1,36 @@
 /**
- * Moving a fully loaded staging database into the target. Every step records
- * how to undo itself; if a later step fails, the undo log runs backwards and
- * the target is as it was. Tables move with one RENAME TABLE statement (atomic);
- * rows merged into existing tables go in one transaction, last, so its COMMIT
- * is the point of no return. Replaced tables are parked in a side database
- * until then.
+ * Moving fully loaded staging tables into place, inside the target database.
+ * Every step records how to undo itself; if a later step fails, the undo log
+ * runs backwards and the target is as it was. Tables move with one RENAME
+ * TABLE statement (atomic); replaced tables are parked under a hashed name
+ * until the end. Foreign keys (taken out of the staging tables: constraint
+ * names are unique per database) are added once their tables are in place;
+ * rows merged into existing tables go in one transaction, last, so its
+ * COMMIT is the point of no return.
  */
 import type { Db } from '../db/connect';
 import { quoteIdent, quoteQualified, quoteString } from '../db/quote';
+import { foreignKeyName, stagingCreate } from './staging';
 import { DatabaseError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { RoutineDef } from './statements';
 
-export interface CommitPlan {
+export interface MovedTable {
+  table: string;
+  /** Its staging table in the target database. */
   staging: string;
+  /** Foreign keys to add once it is in place (`CONSTRAINT … FOREIGN KEY …`). */
+  foreignKeys: string[];
+}
+
+export interface CommitPlan {
   target: string;
-  /** Side database for replaced tables (created here when needed). */
-  parking: string;
   /** Tables new to the target. */
-  create: string[];
-  /** Tables whose target copy is dropped and replaced. */
-  replace: string[];
-  /** Tables whose rows are merged by key: the non-generated columns of each. */
-  merge: { table: string; columns: string[] }[];
+  create: MovedTable[];
+  /** Tables whose target copy is replaced: parked under `parked` until the end, then dropped. */
+  replace: (MovedTable & { parked: string })[];
+  /** Tables whose rows are merged by key from their staging table: the non-generated columns of each. */
+  merge: { table: string; staging: string; columns: string[] }[];
   /** Triggers of created and replaced tables. */
   triggers: RoutineDef[];
   /** Views in dependency order (created or replaced). */
@@ -67,6 +75,21 @@ async function viewDefinition(db: Db, database: string, name: string): Promise<R
   return { name, table: null, sqlMode: 'NO_AUTO_VALUE_ON_ZERO', create: row?.[1] as string };
 }
 
+/** The foreign keys of a table of the target, as SHOW CREATE TABLE prints them. */
+async function foreignKeysOf(db: Db, database: string, table: string): Promise<string[]> {
+  const [row] = await db.queryArrays(`SHOW CREATE TABLE ${quoteQualified(database, table)}`);
+  return stagingCreate(row?.[1] as string, table, table).foreignKeys;
+}
+
+function addForeignKeys(db: Db, database: string, table: string, keys: string[]): Promise<void> {
+  return db.query(`ALTER TABLE ${quoteQualified(database, table)} ${keys.map((k) => `ADD ${k}`).join(', ')}`).then(() => undefined);
+}
+
+function dropForeignKeys(db: Db, database: string, table: string, keys: string[]): Promise<void> {
+  const names = keys.map(foreignKeyName).filter((n): n is string => n !== null);
+  return db.query(`ALTER TABLE ${quoteQualified(database, table)} ${names.map((n) => `DROP FOREIGN KEY ${quoteIdent(n)}`).join(', ')}`).then(() => undefined);
+}
+
 /**
  * Runs the commit on `db`, a connection whose current database is the target
  * (views and triggers resolve unqualified names against it). Throws
@@ -82,32 +105,37 @@ export async function commitRestore(db: Db, plan: CommitPlan, log: Logger): Prom
     }
     if (revert) undo.push({ what, run: revert });
   };
-  const { staging, target, parking } = plan;
+  const { target } = plan;
+  const moved = [...plan.create, ...plan.replace];
   try {
+    // Foreign keys are added without checking the rows: they were consistent when backed up.
     await db.query('SET SESSION foreign_key_checks = 0');
-    // Triggers cannot move between databases with their table: the replaced tables' triggers are dropped, and kept to put back.
-    const oldTriggers = await triggersOf(db, target, plan.replace);
+    // A replaced table's triggers and foreign keys would keep their names on the parked table: drop them, kept to put back.
+    const replaced = plan.replace.map((t) => t.table);
+    const oldTriggers = await triggersOf(db, target, replaced);
     for (const t of oldTriggers) {
       await step(`dropping trigger ${t.name} of the replaced table ${t.table}`, () => db.query(`DROP TRIGGER ${quoteQualified(target, t.name)}`).then(() => undefined), () => createRoutine(db, t, false));
     }
-    if (plan.replace.length > 0) {
-      await step(
-        `creating side database ${parking}`,
-        () => db.query(`CREATE DATABASE ${quoteIdent(parking)}`).then(() => undefined),
-        () => db.query(`DROP DATABASE IF EXISTS ${quoteIdent(parking)}`).then(() => undefined),
-      );
+    for (const table of replaced) {
+      const keys = await foreignKeysOf(db, target, table);
+      if (keys.length === 0) continue;
+      await step(`dropping the foreign keys of the replaced table ${table}`, () => dropForeignKeys(db, target, table, keys), () => addForeignKeys(db, target, table, keys));
     }
     const renames = [
-      ...plan.replace.map((t) => [quoteQualified(target, t), quoteQualified(parking, t)]),
-      ...[...plan.create, ...plan.replace].map((t) => [quoteQualified(staging, t), quoteQualified(target, t)]),
+      ...plan.replace.map((t) => [quoteQualified(target, t.table), quoteQualified(target, t.parked)]),
+      ...moved.map((t) => [quoteQualified(target, t.staging), quoteQualified(target, t.table)]),
     ];
     if (renames.length > 0) {
       const back = [
-        ...[...plan.create, ...plan.replace].map((t) => [quoteQualified(target, t), quoteQualified(staging, t)]),
-        ...plan.replace.map((t) => [quoteQualified(parking, t), quoteQualified(target, t)]),
+        ...moved.map((t) => [quoteQualified(target, t.table), quoteQualified(target, t.staging)]),
+        ...plan.replace.map((t) => [quoteQualified(target, t.parked), quoteQualified(target, t.table)]),
       ];
       const sql = (pairs: string[][]) => `RENAME TABLE ${pairs.map(([a, b]) => `${a} TO ${b}`).join(', ')}`;
       await step('moving the restored tables into place', () => db.query(sql(renames)).then(() => undefined), () => db.query(sql(back)).then(() => undefined));
+    }
+    for (const t of moved) {
+      if (t.foreignKeys.length === 0) continue;
+      await step(`adding the foreign keys of table ${t.table}`, () => addForeignKeys(db, target, t.table, t.foreignKeys), () => dropForeignKeys(db, target, t.table, t.foreignKeys));
     }
     for (const t of plan.triggers) {
       await step(`creating trigger ${t.name} on ${t.table}`, () => createRoutine(db, t, false), () => db.query(`DROP TRIGGER IF EXISTS ${quoteQualified(target, t.name)}`).then(() => undefined));
@@ -122,11 +150,12 @@ export async function commitRestore(db: Db, plan: CommitPlan, log: Logger): Prom
       await db.query('START TRANSACTION');
       try {
         for (const m of plan.merge) {
+          // Column lists from the staging table's catalogue, not from the backup's INSERTs (which may have none).
           const cols = m.columns.map(quoteIdent);
           const update = cols.map((c) => `${c} = VALUES(${c})`).join(', ');
           await step(`merging rows of table ${m.table}`, () =>
             db
-              .query(`INSERT INTO ${quoteQualified(target, m.table)} (${cols.join(',')}) SELECT ${cols.join(',')} FROM ${quoteQualified(staging, m.table)} ON DUPLICATE KEY UPDATE ${update}`)
+              .query(`INSERT INTO ${quoteQualified(target, m.table)} (${cols.join(',')}) SELECT ${cols.join(',')} FROM ${quoteQualified(target, m.staging)} ON DUPLICATE KEY UPDATE ${update}`)
               .then(() => undefined),
           );
         }
@@ -146,5 +175,9 @@ export async function commitRestore(db: Db, plan: CommitPlan, log: Logger): Prom
     }
     throw err;
   }
-  if (plan.replace.length > 0) await db.query(`DROP DATABASE IF EXISTS ${quoteIdent(parking)}`).catch((err) => log.warn('could not drop the side database of replaced tables', { database: parking, error: errorMessage(err) }));
+  if (plan.replace.length > 0) {
+    await db
+      .query(`DROP TABLE IF EXISTS ${plan.replace.map((t) => quoteQualified(target, t.parked)).join(', ')}`)
+      .catch((err) => log.warn('could not drop the replaced tables (the next restore into this database removes them)', { tables: plan.replace.map((t) => t.parked).join(','), error: errorMessage(err) }));
+  }
 }

@@ -1,22 +1,25 @@
 /**
- * The hot path of a restore: backup files into one (staging) database, in
- * process. Structure runs on one connection; the INSERT statements of every
- * file are spread over a small pool of connections (a big table loads over
- * several at once), each in large transactions with unique and foreign-key
- * checks off and, where permitted, no binary log. Memory stays bounded: a
- * file is read only as fast as a connection is free to take its next statement.
+ * The hot path of a restore: backup files into staging tables, in process.
+ * One table loads on one connection, in file order and in one transaction
+ * (CREATE TABLE, every INSERT, COMMIT); tables load in parallel, one per
+ * connection at a time, largest first. One writer per table is what MariaDB
+ * 10.6+ needs: the first transaction inserting into an empty table with
+ * unique and foreign-key checks off takes a bulk-insert table lock until its
+ * COMMIT (no row undo log, sorted index builds), so a second connection on the
+ * same table would only wait, and a client waiting on both is a deadlock the
+ * server cannot see. Memory stays bounded: a file is read only as fast as its
+ * connection takes the statements (one executing, the next being read).
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Connection } from 'mysql2';
 import type { DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
-import { DatabaseError, StoreError, errorMessage } from '../errors';
+import { DatabaseError, StoreError, VerifyError, errorMessage } from '../errors';
 import { StatementSplitter } from './split';
+import { stagingCreate, stagingInsert } from './staging';
 import { classifyStatement, triggerSqlMode, createdName, type RoutineDef } from './statements';
 
-/** Commit a loading transaction after this many bytes of statements: few fsyncs, bounded undo. */
-const COMMIT_BYTES = 32 << 20;
 const READ_CHUNK = 1 << 20;
 
 /** The session every loading connection runs in (the files' own header says the same). */
@@ -49,168 +52,188 @@ async function openSession(creds: DbCredentials, database: string, autocommit: b
   return db;
 }
 
-interface Worker {
-  db: Db;
-  uncommitted: number;
+
+/** One backup file to load into its staging table. */
+export interface LoadFile {
+  table: string;
+  /** The staging table it loads into (see staging.ts). */
+  staging: string;
+  path: string;
+  compressed: boolean;
+  withRows: boolean;
+  /** Size of the file: the largest load first. */
+  bytes: number;
 }
 
 export interface LoadedTable {
   table: string;
   rows: number;
-  triggers: RoutineDef[];
+  /** Foreign keys taken out of the staging table, to add once it is in place. */
+  foreignKeys: string[];
+}
+
+function loadError(file: LoadFile, err: unknown): DatabaseError {
+  // Never the statement in the message: it is row data.
+  return new DatabaseError(`loading table ${file.table} from ${file.path}: ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err });
 }
 
 export class Loader {
-  private idle: Worker[] = [];
-  private waiting: ((w: Worker) => void)[] = [];
-  private inFlight = new Set<Promise<void>>();
-  private failure: Error | null = null;
+  private failure: unknown = null;
 
-  private constructor(
-    readonly ddl: Db,
-    private readonly workers: Worker[],
-  ) {
-    this.idle = [...workers];
-  }
+  private constructor(private readonly lanes: Db[]) {}
 
-  /** Opens the DDL connection and `parallel` loading connections on `database`. */
-  static async open(creds: DbCredentials, database: string, parallel = 3): Promise<Loader> {
+  /** Opens `lanes` loading connections on `database`. */
+  static async open(creds: DbCredentials, database: string, lanes = 3): Promise<Loader> {
     const dbs: Db[] = [];
     try {
-      dbs.push(await openSession(creds, database, true));
-      for (let i = 0; i < parallel; i++) dbs.push(await openSession(creds, database, false));
+      for (let i = 0; i < lanes; i++) dbs.push(await openSession(creds, database, false));
     } catch (err) {
       for (const d of dbs) d.destroy();
       throw err;
     }
-    const [ddl, ...rest] = dbs as [Db, ...Db[]];
-    return new Loader(ddl, rest.map((db) => ({ db, uncommitted: 0 })));
+    return new Loader(dbs);
   }
 
   /**
-   * Loads one backup file: its CREATE TABLE at once, its rows (when `withRows`)
-   * handed to the pool. Resolves once every row statement is handed over, not
-   * executed: call finish() for that. Triggers are returned, not created.
+   * Loads every file, each on one connection from start to COMMIT, largest
+   * first. The first failure cuts every connection and is thrown.
    */
-  async loadFile(file: { table: string; path: string; compressed: boolean; withRows: boolean }): Promise<LoadedTable> {
-    const result: LoadedTable = { table: file.table, rows: 0, triggers: [] };
-    const splitter = new StatementSplitter();
-    let sqlMode = '';
-    const handle = async (stmt: Buffer): Promise<void> => {
-      const kind = classifyStatement(stmt);
-      switch (kind) {
-        case 'insert':
-          if (file.withRows) await this.dispatch(stmt, file.table, (n) => (result.rows += n));
-          return;
-        case 'create-table':
-          await this.ddlQuery(stmt.toString('utf8'), `creating table ${file.table}`);
-          return;
-        case 'trigger-mode':
-          sqlMode = triggerSqlMode(stmt.toString('utf8'));
-          return;
-        case 'create-trigger': {
-          const create = stmt.toString('utf8');
-          result.triggers.push({ name: createdName(create, 'TRIGGER') ?? '?', table: file.table, sqlMode, create });
-          return;
+  async loadAll(files: readonly LoadFile[]): Promise<Map<string, LoadedTable>> {
+    const queue = [...files].sort((a, b) => b.bytes - a.bytes);
+    const loaded = new Map<string, LoadedTable>();
+    const lane = async (db: Db) => {
+      for (let file = queue.shift(); file && this.failure === null; file = queue.shift()) {
+        try {
+          loaded.set(file.table, await loadFile(db, file));
+        } catch (err) {
+          if (this.failure === null) {
+            this.failure = err;
+            this.destroy(); // the other lanes stop at once: the restore has failed
+          }
         }
-        case 'other':
-          await this.drain();
-          await this.ddlQuery(stmt.toString('utf8'), `loading ${file.table}`);
-          return;
-        default:
-          // Session settings (every connection has them already), DROP TABLE/TRIGGER in a fresh database.
-          return;
       }
     };
-    const input = createReadStream(file.path, { highWaterMark: READ_CHUNK });
-    const gunzip = file.compressed ? createGunzip({ chunkSize: READ_CHUNK }) : null;
-    if (gunzip) input.on('error', (err) => gunzip.destroy(err));
-    const stream = gunzip ? input.pipe(gunzip) : input;
-    try {
-      for await (const chunk of stream) {
-        for (const stmt of splitter.push(chunk as Buffer)) await handle(stmt);
-      }
-      for (const stmt of splitter.end()) await handle(stmt);
-    } catch (err) {
-      input.destroy();
-      gunzip?.destroy();
-      if (err instanceof DatabaseError) throw err;
-      throw new StoreError(`cannot read ${file.path}: ${errorMessage(err)}`, { cause: err });
-    }
-    return result;
-  }
-
-  async ddlQuery(sql: string, context: string): Promise<void> {
-    try {
-      await this.ddl.query(sql);
-    } catch (err) {
-      throw new DatabaseError(`${context}: ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err });
-    }
-  }
-
-  private takeWorker(): Promise<Worker> {
-    const w = this.idle.pop();
-    if (w) return Promise.resolve(w);
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  private release(w: Worker): void {
-    const next = this.waiting.shift();
-    if (next) next(w);
-    else this.idle.push(w);
-  }
-
-  /** Hands a statement to the next free connection; waits only for one to be free. */
-  private async dispatch(stmt: Buffer, table: string, onRows: (n: number) => void): Promise<void> {
-    if (this.failure) throw this.failure;
-    const w = await this.takeWorker();
-    if (this.failure) {
-      this.release(w);
-      throw this.failure;
-    }
-    const sql = stmt.toString('utf8');
-    const job = (async () => {
-      try {
-        onRows(await execute(w.db.raw, sql));
-        w.uncommitted += stmt.length;
-        if (w.uncommitted >= COMMIT_BYTES) {
-          await w.db.query('COMMIT');
-          w.uncommitted = 0;
-        }
-      } catch (err) {
-        // Never the statement in the message: it is row data.
-        this.failure ??= new DatabaseError(`loading rows of table ${table}: ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err });
-      } finally {
-        this.release(w);
-      }
-    })();
-    this.inFlight.add(job);
-    void job.then(() => this.inFlight.delete(job));
-  }
-
-  /** Waits for every statement handed over; throws the first failure. */
-  async drain(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Waits for every statement and commits every loading transaction. */
-  async finish(): Promise<void> {
-    await this.drain();
-    for (const w of this.workers) {
-      await w.db.query('COMMIT');
-      w.uncommitted = 0;
-    }
+    await Promise.all(this.lanes.map(lane));
+    if (this.failure !== null) throw this.failure;
+    return loaded;
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.ddl, ...this.workers.map((w) => w.db)].map((d) => d.close()));
+    await Promise.all(this.lanes.map((d) => d.close()));
   }
 
-  /** Cuts every connection (error path: in-flight statements die with them). */
+  /** Cuts every connection (error path: statements in flight die with them, the server rolls them back). */
   destroy(): void {
-    for (const d of [this.ddl, ...this.workers.map((w) => w.db)]) d.destroy();
+    for (const d of this.lanes) d.destroy();
   }
+}
+
+/** One file on one connection: CREATE TABLE, its INSERTs in order (one executing while the next is read), COMMIT. */
+async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
+  const result: LoadedTable = { table: file.table, rows: 0, foreignKeys: [] };
+  const splitter = new StatementSplitter();
+  let executing: Promise<void> | null = null;
+  const run = async (sql: string): Promise<void> => {
+    try {
+      result.rows += await execute(db.raw, sql);
+    } catch (err) {
+      throw loadError(file, err);
+    }
+  };
+  const refuse = (why: string): never => {
+    throw new VerifyError(`${file.path}, statement ${splitter.count}: ${why}; nothing was restored`);
+  };
+  const handle = async (stmt: Buffer): Promise<void> => {
+    switch (classifyStatement(stmt)) {
+      case 'insert': {
+        if (!file.withRows) return;
+        let sql = '';
+        try {
+          sql = stagingInsert(stmt, file.table, file.staging);
+        } catch (err) {
+          refuse(errorMessage(err));
+        }
+        if (executing) await executing;
+        executing = run(sql);
+        // Awaited before the next statement or at the end; until then a failure must not count as unhandled.
+        executing.catch(() => undefined);
+        return;
+      }
+      case 'create-table': {
+        let staged = { create: '', foreignKeys: [] as string[] };
+        try {
+          staged = stagingCreate(stmt.toString('utf8'), file.table, file.staging);
+        } catch (err) {
+          refuse(errorMessage(err));
+        }
+        result.foreignKeys = staged.foreignKeys;
+        try {
+          await db.query(staged.create);
+        } catch (err) {
+          throw new DatabaseError(`creating table ${file.table} (from ${file.path}): ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err });
+        }
+        return;
+      }
+      case 'session':
+      case 'drop-table':
+      case 'trigger-mode':
+      case 'drop-trigger':
+      case 'create-trigger':
+        // Every connection has the session already; the staging table is new; triggers come with the commit (readTriggers).
+        return;
+      default:
+        // Staging shares the database with live tables: a statement we did not write is not run there.
+        return refuse(`unexpected statement (${stmt.subarray(0, 40).toString('utf8').replace(/\s+/g, ' ')}…)`);
+    }
+  };
+  const input = createReadStream(file.path, { highWaterMark: READ_CHUNK });
+  const gunzip = file.compressed ? createGunzip({ chunkSize: READ_CHUNK }) : null;
+  if (gunzip) input.on('error', (err) => gunzip.destroy(err));
+  const stream = gunzip ? input.pipe(gunzip) : input;
+  try {
+    for await (const chunk of stream) {
+      for (const stmt of splitter.push(chunk as Buffer)) await handle(stmt);
+    }
+    for (const stmt of splitter.end()) await handle(stmt);
+    if (executing) await executing;
+    executing = null;
+    await run('COMMIT');
+  } catch (err) {
+    input.destroy();
+    gunzip?.destroy();
+    // A statement still running must settle before the failure is reported (and is not reported twice).
+    if (executing) await (executing as Promise<void>).catch(() => undefined);
+    if (err instanceof DatabaseError || err instanceof VerifyError) throw err;
+    throw new StoreError(`cannot read ${file.path}: ${errorMessage(err)}`, { cause: err });
+  }
+  return result;
+}
+
+/** The triggers of a backup file, each with its sql_mode, in file order (rows are skipped, not decoded). */
+export async function readTriggers(path: string, compressed: boolean, table: string): Promise<RoutineDef[]> {
+  const triggers: RoutineDef[] = [];
+  const splitter = new StatementSplitter();
+  let sqlMode = '';
+  const handle = (stmt: Buffer) => {
+    const kind = classifyStatement(stmt);
+    if (kind === 'trigger-mode') sqlMode = triggerSqlMode(stmt.toString('utf8'));
+    else if (kind === 'create-trigger') {
+      const create = stmt.toString('utf8');
+      triggers.push({ name: createdName(create, 'TRIGGER') ?? '?', table, sqlMode, create });
+    }
+  };
+  const input = createReadStream(path, { highWaterMark: READ_CHUNK });
+  const gunzip = compressed ? createGunzip({ chunkSize: READ_CHUNK }) : null;
+  if (gunzip) input.on('error', (err) => gunzip.destroy(err));
+  try {
+    for await (const chunk of gunzip ? input.pipe(gunzip) : input) for (const stmt of splitter.push(chunk as Buffer)) handle(stmt);
+    for (const stmt of splitter.end()) handle(stmt);
+  } catch (err) {
+    input.destroy();
+    gunzip?.destroy();
+    throw new StoreError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err });
+  }
+  return triggers;
 }
 
 function execute(raw: Connection, sql: string): Promise<number> {

@@ -1,9 +1,10 @@
 /**
- * One restore, start to end: read and check the backup, plan, stop
- * consumers, load everything into a staging database, check triggers and
- * views there, then move it into the target in one undoable commit. A failure
- * before that commit leaves the target untouched; the staging database is
- * dropped on every path.
+ * One restore, start to end: read and check the backup, plan, check the
+ * privileges, stop consumers, load every table into a staging table inside
+ * the target database, then move them into place in one undoable commit.
+ * A failure before that commit leaves the target's own tables untouched; the
+ * staging tables are dropped on every path (and, after a kill, by the next
+ * restore into that database). Nothing beyond the target database is needed.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -14,13 +15,15 @@ import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
 import { quoteIdent, quoteQualified } from '../db/quote';
 import { withoutAutoIncrementCounter } from '../dump/structure';
-import { InterruptedError, UsageError, VerifyError, errorMessage } from '../errors';
+import { InterruptedError, PrivilegeError, UsageError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
 import { splitStatements } from './split';
-import { commitRestore, createRoutine, type CommitPlan } from './commit';
-import { Loader, type LoadedTable } from './load';
-import { planRestore, type OnlyPart, type PlannedTable, type RestoreMode, type RestorePlan } from './plan';
+import { commitRestore, type CommitPlan } from './commit';
+import { Loader, readTriggers, type LoadedTable } from './load';
+import { planRestore, type OnlyPart, type RestoreMode } from './plan';
+import { privilegeProblem, readGrants, type Grants } from './privileges';
+import { isLeftover, parkedName, stagingCreate, stagingName } from './staging';
 import { checkFiles, readBackupSource, type BackupSource } from './source';
 import { classifyStatement, createdName, definerOf, withCurrentDefiner, type RoutineDef } from './statements';
 import { emptyClassFigures, type RestoreSummary } from './summary';
@@ -61,13 +64,18 @@ export function scratchName(prefix: string): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
-async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string> }> {
+/** What the target holds: its tables and views, and staging tables a killed restore left behind. */
+async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string>; leftovers: string[] }> {
   const schema = await db.queryArrays('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
   const rows = await db.queryArrays('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
   const tables = new Set<string>();
   const views = new Set<string>();
-  for (const [name, type] of rows) (type === 'VIEW' ? views : tables).add(name as string);
-  return { exists: schema.length > 0, tables, views };
+  const leftovers: string[] = [];
+  for (const [name, type] of rows) {
+    if (type !== 'VIEW' && isLeftover(name as string)) leftovers.push(name as string);
+    else (type === 'VIEW' ? views : tables).add(name as string);
+  }
+  return { exists: schema.length > 0, tables, views, leftovers };
 }
 
 /** The views file's CREATE VIEW statements, in its (dependency) order. */
@@ -100,10 +108,11 @@ async function missingDefiners(db: Db, routines: { kind: 'trigger' | 'view'; def
   return out;
 }
 
-/** SHOW CREATE TABLE of both copies, modulo the AUTO_INCREMENT counter: equal, or why not. */
-async function structureDifference(db: Db, staging: string, target: string, table: string): Promise<string | null> {
-  const show = async (database: string) => withoutAutoIncrementCounter((await db.queryArrays(`SHOW CREATE TABLE ${quoteQualified(database, table)}`))[0]?.[1] as string);
-  if ((await show(staging)) !== (await show(target))) return 'its structure in the target differs from the backup';
+/** SHOW CREATE TABLE of the target's table and of its staging copy, modulo name, foreign keys and AUTO_INCREMENT counter: equal, or why not. */
+async function structureDifference(db: Db, target: string, table: string, staging: string): Promise<string | null> {
+  const show = async (name: string) =>
+    withoutAutoIncrementCounter(stagingCreate((await db.queryArrays(`SHOW CREATE TABLE ${quoteQualified(target, name)}`))[0]?.[1] as string, name, 'x').create);
+  if ((await show(staging)) !== (await show(table))) return 'its structure in the target differs from the backup';
   const keys = await db.queryArrays(
     "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 LIMIT 1",
     [target, table],
@@ -111,27 +120,14 @@ async function structureDifference(db: Db, staging: string, target: string, tabl
   return keys.length === 0 ? 'it has no primary or unique key, so rows cannot be matched' : null;
 }
 
-function tablesByLoadOrder(plan: RestorePlan, sizes: Map<string, number>): PlannedTable[] {
-  // Largest first: the long loads start early and the small ones fill in beside them.
-  return [...plan.tables].sort((a, b) => (sizes.get(b.source.table) ?? 0) - (sizes.get(a.source.table) ?? 0));
-}
-
-/** Runs `tasks` with at most `limit` at a time; the first failure stops new ones and is thrown. */
-async function inParallel<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown = null;
-  const lane = async () => {
-    while (failed === null && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await task(item);
-      } catch (err) {
-        failed ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  if (failed !== null) throw failed;
+/** Definers (other than the restoring user) that triggers and views would keep: creating them needs SET USER. */
+function foreignDefiners(routines: readonly RoutineDef[], grants: Grants): string[] {
+  const out = new Set<string>();
+  for (const r of routines) {
+    const d = definerOf(r.create);
+    if (d && (d[0] !== grants.user || d[1] !== grants.host)) out.add(`${quoteIdent(d[0])}@${quoteIdent(d[1])}`);
+  }
+  return [...out];
 }
 
 export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promise<RestoreSummary> {
@@ -164,7 +160,9 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
   };
 
   const admin = await connect({ ...req.credentials, database: '' });
-  let staging: string | null = null;
+  // One run's staging names: `_sbr_<run>_<hash of the table name>`.
+  const run = randomBytes(4).toString('hex');
+  const staged: string[] = [];
   let createdTarget = false;
   let loader: Loader | null = null;
   let quiesced = false;
@@ -203,6 +201,30 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
 
     const restoredViews = plan.views ? views.filter((v) => source.views?.names.includes(v.name)) : [];
     const rewrite = (r: RoutineDef): RoutineDef => (req.definer === 'current' ? { ...r, create: withCurrentDefiner(r.create) } : r);
+    // Triggers of merged tables are the target's own; the others come back with their tables.
+    const triggers: RoutineDef[] = [];
+    for (const t of plan.tables) {
+      if (t.action !== 'merge' && t.source.triggers.length > 0) triggers.push(...(await readTriggers(t.source.path, t.source.compressed, t.source.table)).map(rewrite));
+    }
+    const viewDefs = restoredViews.map(rewrite);
+
+    // Every privilege the restore will use, checked before anything is touched (a dry run too).
+    const grants = await readGrants(admin);
+    const problem = privilegeProblem(
+      grants,
+      {
+        database: target,
+        createDatabase: !existing.exists,
+        merge: plan.tables.some((t) => t.action === 'merge'),
+        triggers: triggers.length > 0 || plan.tables.some((t) => t.action === 'replace'),
+        views: viewDefs.length > 0,
+        foreignDefiners: foreignDefiners([...triggers, ...viewDefs], grants),
+      },
+      `restore into database ${target}`,
+    );
+    if (problem && grants.roleActive) log.warn('privileges may be missing (those of the active role cannot be checked)', { problem });
+    else if (problem) throw new PrivilegeError(problem);
+
     for (const t of plan.tables) {
       summary.tables.push({ table: t.source.table, class: t.source.class, action: t.action, withRows: t.withRows, rows: t.withRows ? t.source.rows ?? 0 : 0, origin: t.source.origin });
     }
@@ -211,8 +233,9 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
         summary.perClass[t.class].tables++;
         summary.perClass[t.class].rows += t.rows;
       }
-      summary.triggers = plan.tables.reduce((n, t) => n + t.source.triggers.length, 0);
+      summary.triggers = triggers.length;
       summary.views = restoredViews.length;
+      if (existing.leftovers.length) summary.warnings.push(`staging tables of an interrupted restore would be removed: ${existing.leftovers.join(', ')}`);
       failed = false;
       return summary;
     }
@@ -226,41 +249,33 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
       await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
       createdTarget = true;
     }
-    staging = scratchName('sbrestore');
-    await admin.query(`CREATE DATABASE ${quoteIdent(staging)}`);
-    loader = await Loader.open(req.credentials, staging, req.parallel ?? 3);
-    const ld = loader;
-    const sizes = new Map<string, number>();
-    for (const t of plan.tables) sizes.set(t.source.table, (await fs.stat(t.source.path)).size);
-    const loaded = new Map<string, LoadedTable>();
-    log.info('loading into a staging database', { staging, tables: plan.tables.length });
-    await inParallel(tablesByLoadOrder(plan, sizes), 2, async (t) => {
-      loaded.set(t.source.table, await ld.loadFile({ table: t.source.table, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows }));
-    });
-    await ld.finish();
+    if (existing.leftovers.length) {
+      log.warn('removing staging tables of an interrupted restore', { database: target, tables: existing.leftovers.join(',') });
+      await admin.query(`DROP TABLE IF EXISTS ${existing.leftovers.map((n) => quoteQualified(target, n)).join(', ')}`);
+    }
+    const files = [];
+    for (const t of plan.tables) {
+      const staging = stagingName(run, t.source.table);
+      staged.push(staging);
+      files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size });
+    }
+    loader = await Loader.open(req.credentials, target, req.parallel ?? 3);
+    log.info('loading into staging tables', { database: target, tables: plan.tables.length });
+    const loaded: Map<string, LoadedTable> = await loader.loadAll(files);
     throwIfAborted();
 
-    // Triggers and views are tried in the staging database first: a bad one fails here, before the target is touched.
-    const triggers: RoutineDef[] = [];
-    for (const t of plan.tables) if (t.action !== 'merge') triggers.push(...(loaded.get(t.source.table)?.triggers ?? []).map(rewrite));
-    for (const t of triggers) {
-      await createRoutine(ld.ddl, t, false);
-      await ld.ddl.query(`DROP TRIGGER ${quoteQualified(staging, t.name)}`);
-    }
-    const viewDefs = restoredViews.map(rewrite);
-    for (const v of viewDefs) await createRoutine(ld.ddl, v, false);
-
     const merge: CommitPlan['merge'] = [];
-    const details = plan.tables.some((t) => t.action === 'merge') ? await describeTables(ld.ddl) : null;
+    const details = plan.tables.some((t) => t.action === 'merge') ? await describeTables({ ...admin, database: target }) : null;
     for (const t of plan.tables.filter((x) => x.action === 'merge')) {
-      const why = await structureDifference(admin, staging, target, t.source.table);
+      const staging = stagingName(run, t.source.table);
+      const why = await structureDifference(admin, target, t.source.table, staging);
       if (why) {
         summary.mismatched.push({ table: t.source.table, reason: why });
         log.warn('table not merged', { table: t.source.table, reason: why });
         continue;
       }
-      const columns = (details?.get(t.source.table)?.columns ?? []).filter((c) => !c.generated).map((c) => c.name);
-      merge.push({ table: t.source.table, columns });
+      const columns = (details?.get(staging)?.columns ?? []).filter((c) => !c.generated).map((c) => c.name);
+      merge.push({ table: t.source.table, staging, columns });
     }
     summary.missingDefiners = await missingDefiners(admin, [...triggers.map((def) => ({ kind: 'trigger' as const, def })), ...viewDefs.map((def) => ({ kind: 'view' as const, def }))], log);
     for (const d of summary.missingDefiners) log.warn('definer does not exist: fails when used (error 1449)', { [d.kind]: d.name, definer: d.definer });
@@ -268,20 +283,11 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     await admin.query(`USE ${quoteIdent(target)}`);
     // The last point at which a signal stops the restore: commitRestore moves everything in, or undoes itself.
     throwIfAborted();
-    await commitRestore(
-      admin,
-      {
-        staging,
-        target,
-        parking: `${staging}_old`,
-        create: plan.tables.filter((t) => t.action === 'create').map((t) => t.source.table),
-        replace: plan.tables.filter((t) => t.action === 'replace').map((t) => t.source.table),
-        merge,
-        triggers,
-        views: viewDefs,
-      },
-      log,
-    );
+    const moved = (action: 'create' | 'replace') =>
+      plan.tables
+        .filter((t) => t.action === action)
+        .map((t) => ({ table: t.source.table, staging: stagingName(run, t.source.table), parked: parkedName(run, t.source.table), foreignKeys: loaded.get(t.source.table)?.foreignKeys ?? [] }));
+    await commitRestore(admin, { target, create: moved('create'), replace: moved('replace'), merge, triggers, views: viewDefs }, log);
 
     const skipped = new Set(summary.mismatched.map((m) => m.table));
     summary.tables = summary.tables.filter((t) => !skipped.has(t.table));
@@ -303,7 +309,12 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
       if (failed) loader.destroy();
       else await loader.close();
     }
-    if (staging) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(staging)}`).catch((err) => log.warn('could not drop the staging database', { database: staging, error: errorMessage(err) }));
+    // Staging tables not moved in (merged ones, or all of them after a failure).
+    if (staged.length && !(failed && createdTarget)) {
+      await admin
+        .query(`DROP TABLE IF EXISTS ${staged.map((n) => quoteQualified(target, n)).join(', ')}`)
+        .catch((err) => log.warn('could not drop the staging tables (the next restore into this database removes them)', { database: target, error: errorMessage(err) }));
+    }
     if (failed && createdTarget) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(target)}`).catch(() => undefined);
     await admin.close();
     if (quiesced) {

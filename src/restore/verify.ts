@@ -4,7 +4,11 @@
  * every table is compared with the manifest: structure (SHOW CREATE TABLE
  * against the backup's CREATE TABLE, modulo the AUTO_INCREMENT counter), row
  * count, and the content checksum, recomputed by dumping the restored table
- * exactly as the backup did. The scratch database is dropped on every path.
+ * exactly as the backup did. The scratch database is a fresh `sbverify_*`
+ * (dropped on every path), or the one named by `--database`/`verify_database:`
+ * (for users that cannot create databases: it must be empty or missing, and
+ * what verify restored there is removed on every path). A verify that cannot
+ * run (privileges, a scratch database in use) throws: that is not the backup's fault.
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
@@ -12,16 +16,16 @@ import type { SummaryClass } from '../backup/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
-import { quoteIdent } from '../db/quote';
+import { quoteIdent, quoteQualified } from '../db/quote';
 import { prepareSession } from '../db/snapshot';
 import { dumpRows } from '../dump/rows';
 import { ROWS_MARKER, withoutAutoIncrementCounter } from '../dump/structure';
-import { errorMessage } from '../errors';
+import { PrivilegeError, UsageError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer, QuiesceReport } from '../services/types';
 import { FileSink } from '../store/file-sink';
 import { runRestore, scratchName } from './run';
-import { readBackupSource, type SourceTable } from './source';
+import { readBackupSource, type BackupSource, type SourceTable } from './source';
 import { StatementSplitter } from './split';
 import { classifyStatement } from './statements';
 
@@ -42,6 +46,8 @@ export interface VerifyResult {
   hostDir: string;
   snapshot: string | null;
   scratchDatabase: string;
+  /** The scratch database was given (kept, emptied) rather than created and dropped. */
+  scratchKept: boolean;
   tables: VerifyRow[];
   /** Views and triggers of the manifest missing after the restore. */
   missing: string[];
@@ -134,15 +140,40 @@ async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<
   return row;
 }
 
-export async function verifyLatest(config: BackupConfig, credentials: DbCredentials, hostName: string, log: Logger): Promise<VerifyResult> {
+/** Removes what a verify restored into a scratch database it keeps: the backup's tables and views (it held none of them before). */
+async function emptyScratch(db: Db, scratch: string, source: BackupSource): Promise<void> {
+  const rows = await db.queryArrays('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [scratch]);
+  const ours = new Set([...source.tables.map((t) => t.table), ...(source.views?.names ?? [])]);
+  const views = rows.filter(([n, t]) => t === 'VIEW' && ours.has(n as string)).map(([n]) => quoteQualified(scratch, n as string));
+  const tables = rows.filter(([n, t]) => t !== 'VIEW' && ours.has(n as string)).map(([n]) => quoteQualified(scratch, n as string));
+  if (views.length) await db.query(`DROP VIEW IF EXISTS ${views.join(', ')}`);
+  await db.query('SET SESSION foreign_key_checks = 0');
+  if (tables.length) await db.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`);
+}
+
+export interface VerifyOptions {
+  /** Restore into this database (must be empty or missing) instead of a fresh `sbverify_*`. */
+  database?: string | null;
+}
+
+export async function verifyLatest(config: BackupConfig, credentials: DbCredentials, hostName: string, log: Logger, options: VerifyOptions = {}): Promise<VerifyResult> {
   const started = Date.now();
-  const scratch = scratchName('sbverify');
+  const given = options.database ?? config.verifyDatabase;
+  const scratch = given ?? scratchName('sbverify');
   const hostDir = `${config.csv2BackupDir}/${hostName}`;
-  const result: VerifyResult = { ok: false, hostDir, snapshot: null, scratchDatabase: scratch, tables: [], missing: [], error: null, durationMs: 0 };
+  const result: VerifyResult = { ok: false, hostDir, snapshot: null, scratchDatabase: scratch, scratchKept: false, tables: [], missing: [], error: null, durationMs: 0 };
   // The server must answer: that failure is the database's (exit 4), not the backup's.
-  await (await connect({ ...credentials, database: '' })).close();
+  const probe = await connect({ ...credentials, database: '' });
   try {
-    const source = await readBackupSource({ hostDir, userDataDir: config.userDataBackupDir, snapshot: 'latest' });
+    result.scratchKept = given !== null && (await probe.queryArrays('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [scratch])).length > 0;
+  } finally {
+    await probe.close();
+  }
+  let source: BackupSource | null = null;
+  // Cleared when the restore refused before touching anything: what the scratch database holds then is not ours.
+  let clean = true;
+  try {
+    source = await readBackupSource({ hostDir, userDataDir: config.userDataBackupDir, snapshot: 'latest' });
     result.snapshot = source.snapshotName;
     try {
       await runRestore(
@@ -150,6 +181,9 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
         { log, quiescer: onlineQuiescer() },
       );
     } catch (err) {
+      if (err instanceof PrivilegeError || err instanceof UsageError) clean = false;
+      if (err instanceof PrivilegeError) throw new PrivilegeError(`verify cannot use the scratch database ${scratch}: ${err.message}${given ? '' : ' Or name a database this user may use: --database NAME or verify_database: in schema_backup.conf.'}`, { cause: err });
+      if (err instanceof UsageError) throw new UsageError(`verify needs an empty scratch database: ${err.message}`, { cause: err });
       result.error = errorMessage(err);
       log.error('backup did not restore', { hostDir, error: result.error });
       return result;
@@ -170,11 +204,13 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
     for (const t of result.tables.filter((x) => !x.ok)) log.error('table did not verify', { table: t.table, structure: t.structure, rows: t.rows, expectedRows: t.expectedRows, content: t.content });
     return result;
   } catch (err) {
+    if (err instanceof PrivilegeError || err instanceof UsageError) throw err;
     result.error ??= errorMessage(err);
     return result;
   } finally {
-    const admin = await connect({ ...credentials, database: '' }).catch(() => null);
-    await admin?.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`).catch((err) => log.warn('could not drop the scratch database', { database: scratch, error: errorMessage(err) }));
+    const admin = clean ? await connect({ ...credentials, database: '' }).catch(() => null) : null;
+    const cleanup = result.scratchKept ? (source ? emptyScratch(admin as Db, scratch, source) : Promise.resolve()) : admin?.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
+    if (admin) await Promise.resolve(cleanup).catch((err) => log.warn('could not clean up the scratch database', { database: scratch, error: errorMessage(err) }));
     await admin?.close();
     result.durationMs = Date.now() - started;
   }
@@ -187,7 +223,7 @@ export function verifyText(r: VerifyResult): string {
   const body = r.tables.map((t) => [t.table, t.class, t.structure, t.rows === null ? '-' : String(t.rows), t.expectedRows === null ? '-' : String(t.expectedRows), t.content, t.ok ? 'ok' : 'FAILED']);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] as string).length)));
   const fmt = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
-  lines.push(`verify ${r.hostDir}${r.snapshot ? ` + user-data snapshot ${r.snapshot}` : ''} in scratch database ${r.scratchDatabase} (dropped)`);
+  lines.push(`verify ${r.hostDir}${r.snapshot ? ` + user-data snapshot ${r.snapshot}` : ''} in scratch database ${r.scratchDatabase} (${r.scratchKept ? 'emptied' : 'dropped'})`);
   if (r.tables.length) lines.push(fmt(head), ...body.map(fmt));
   for (const m of r.missing) lines.push(`missing after restore: ${m}`);
   if (r.error) lines.push(`backup did not restore: ${r.error}`);

@@ -171,7 +171,7 @@ test('verify proves a gzip snapshot too (the content checksum is recomputed thro
   const r = await runCli(['--config', config, '--host-name', 'h', '--online']);
   expect(r.code).toBe(0);
   const status = JSON.parse(await fs.readFile(join(work, 'state', 'status.json'), 'utf8'));
-  expect(status.verify).toEqual({ ok: true, message: null });
+  expect(status.verify).toEqual({ ok: true, message: null, at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
   const manifest = JSON.parse(await fs.readFile(join(work, 'user', 'latest', '.schema_backup', 'manifest.json'), 'utf8'));
   expect(manifest.tables[0].contentSha256).toMatch(/^[0-9a-f]{64}$/);
 });

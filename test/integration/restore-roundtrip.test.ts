@@ -130,14 +130,9 @@ async function databaseExists(db: string): Promise<boolean> {
   return (await query('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [db])).length > 0;
 }
 
-/** Staging databases a run named in its log (other test files run restores at the same time) that still exist. */
-async function leftoverScratch(log: string): Promise<string[]> {
-  const named = [...new Set(log.match(/sb(?:restore|verify)_[0-9a-f]{12}(?:_old)?/g) ?? [])];
-  expect(named.length).toBeGreaterThan(0);
-  const left: string[] = [];
-  // The side database of replaced tables is named after the staging one.
-  for (const n of named.flatMap((x) => [x, `${x}_old`])) if (await databaseExists(n)) left.push(n);
-  return left;
+/** Staging and parked tables (`_sbr_*`, `_sbo_*`: restore stages inside the target) still in `db`. */
+async function leftoverStaging(db: string): Promise<string[]> {
+  return (await tablesOf(db)).filter((t) => /^_sb[ro]_/.test(t));
 }
 
 async function expectSameData(dst: string, tables: string[] = DATA_TABLES): Promise<void> {
@@ -183,7 +178,7 @@ test('round trip: every type, global and local rows, ephemeral empty, triggers f
   // Views answer, in dependency order; the foreign key still holds.
   expect(await query(`SELECT n FROM ${quoteIdent(dst)}.a_count`)).toEqual([{ n: 4 }]);
   await expect(admin.query(`INSERT INTO ${quoteIdent(dst)}.t_child VALUES (99, 12345)`)).rejects.toThrow(/foreign key/i);
-  expect(await leftoverScratch(r.stderr)).toEqual([]);
+  expect(await leftoverStaging(dst)).toEqual([]);
 });
 
 test('--dry-run says what it would do and changes nothing', async () => {
@@ -239,7 +234,7 @@ test('--replace: existing tables are dropped and recreated exactly as in the bac
   expect(r.stderr).toMatch(/--replace: these tables are dropped and recreated/);
   await expectSameData(dst);
   expect(await tablesOf(dst)).toContain('unrelated');
-  expect(await leftoverScratch(r.stderr)).toEqual([]);
+  expect(await leftoverStaging(dst)).toEqual([]);
 });
 
 test('a file changed by one byte, or truncated, is refused by its sha256, naming it; nothing is created', async () => {
@@ -284,7 +279,8 @@ test('with the check bypassed, a SQL error part-way leaves the target as it was'
   await expect(runRestore({ ...request, skipChecksums: true }, { log: createLogger({ stream: sink }), quiescer: quiet })).rejects.toThrow(DatabaseError);
   expect(await tablesOf(dst)).toEqual(['t_local', 'types_g']);
   expect({ local: await checksumTable(admin, dst, 't_local'), types: await checksumTable(admin, dst, 'types_g') }).toEqual(before);
-  expect(await leftoverScratch(lines.join(''))).toEqual([]);
+  expect(await leftoverStaging(dst)).toEqual([]);
+  expect(lines.join('')).not.toMatch(/sbrestore_/);
 });
 
 test('restores from a gzip user-data snapshot', async () => {

@@ -130,6 +130,7 @@ describe('defaults', () => {
       compress: 'none',
       systemctlTimeout: 90,
       verifyAfterBackup: false,
+      verifyDatabase: null,
     });
     expect(DEFAULT_SCHEDULE).toBe('0 3 * * *');
     expect(warnings).toEqual([
@@ -214,6 +215,7 @@ describe('every key', () => {
       compress: 'gzip',
       systemctlTimeout: 120,
       verifyAfterBackup: true,
+      verifyDatabase: null,
     });
   });
 

@@ -37,6 +37,7 @@ function makeConfig(dir: string, over: Partial<BackupConfig> = {}): BackupConfig
     compress: 'none',
     systemctlTimeout: 5,
     verifyAfterBackup: false,
+    verifyDatabase: null,
     ...over,
   };
 }

@@ -1,5 +1,5 @@
 /** Running the schema_backup CLI as a subprocess, and writing its configuration, for integration tests. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gitEnv } from './git';
@@ -64,4 +64,42 @@ export function writeConfig(dir: string, spec: ConfigSpec): string {
   const path = join(dir, 'schema_backup.conf');
   writeFileSync(path, lines.filter(Boolean).join('\n') + '\n');
   return path;
+}
+
+/** A CLI run in the background, to watch and signal. */
+export interface CliChild {
+  child: ChildProcess;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
+  done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+}
+
+const started: ChildProcess[] = [];
+
+/** Starts the CLI as a child; killStartedClis() ends the ones still running (call it in afterEach). */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): CliChild {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...gitEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => (stdout += d));
+  child.stderr?.on('data', (d) => (stderr += d));
+  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((res, rej) => {
+    child.on('error', rej);
+    child.on('close', (code, signal) => res({ code: code ?? -1, signal, stdout, stderr }));
+  });
+  return { child, stderr: () => stderr, done };
+}
+
+export function killStartedClis(): void {
+  for (const c of started.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+}
+
+/** Polls `pred` until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, pred: () => Promise<boolean> | boolean, ms = 20000, every = 20): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await pred())) {
+    if (Date.now() > end) throw new Error(`not reached in time: ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
 }

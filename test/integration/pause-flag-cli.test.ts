@@ -7,16 +7,15 @@
  * before, and the saved csv2_configuration holds that value too.
  */
 import { rowTuples } from '../../src/store/row-changes';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { EXIT } from '../../src/errors';
-import { CLI, runCli, writeConfig, type CliResult } from '../helpers/backup';
+import { killStartedClis, runCli, startCli, until, writeConfig, type CliChild, type CliResult } from '../helpers/backup';
 import { CSV2_CONFIGURATION, CSV2_ROWS } from '../helpers/csv2-configuration';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createFakeServices, type FakeCall, type FakeServices } from '../helpers/fake-services';
-import { gitEnv, gitHead } from '../helpers/git';
+import { gitHead } from '../helpers/git';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 const HOST = 'h';
@@ -26,7 +25,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let db: TestDatabase;
 const fakes: FakeServices[] = [];
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('pause_flag_cli');
@@ -39,7 +37,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killStartedClis();
   for (const f of fakes.splice(0)) await f.cleanup();
 });
 
@@ -134,33 +132,8 @@ function savedFlagRow(text: string): string | undefined {
   return row === undefined ? undefined : `(${row})`;
 }
 
-interface CliChild {
-  child: ChildProcess;
-  stderr(): string;
-  done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
-}
 
-function startCli(args: string[], env: NodeJS.ProcessEnv): CliChild {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...gitEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((res, rej) => {
-    child.on('error', rej);
-    child.on('close', (code, signal) => res({ code: code ?? -1, signal, stdout, stderr }));
-  });
-  return { child, stderr: () => stderr, done };
-}
 
-async function until(what: string, pred: () => Promise<boolean> | boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`not reached in time: ${what}`);
-    await sleep(10);
-  }
-}
 
 /** Waits until the run reads `table`; returns that connection's id. */
 async function dumpConnection(cli: CliChild, table: string): Promise<number> {

@@ -7,25 +7,22 @@
  * this run stopped running again (except --target on success).
  */
 import { rowTuples } from '../../src/store/row-changes';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { EXIT } from '../../src/errors';
-import { CLI, runCli, writeConfig, type CliResult, type ConfigSpec } from '../helpers/backup';
+import { killStartedClis, runCli, startCli, until, writeConfig, type CliChild, type CliResult, type ConfigSpec } from '../helpers/backup';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { createFakeServices, type FakeCall, type FakeServices } from '../helpers/fake-services';
-import { gitEnv, gitHead } from '../helpers/git';
+import { gitHead } from '../helpers/git';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 const CONSUMER = resolve(__dirname, '../helpers/consumer.js');
 const HOST = 'h';
 const BIG_ROWS = 300_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let db: TestDatabase;
 const fakes: FakeServices[] = [];
-const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase('services_cli');
@@ -39,7 +36,7 @@ beforeAll(async () => {
 }, 60000);
 
 afterEach(async () => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  killStartedClis();
   for (const f of fakes.splice(0)) await f.cleanup();
 });
 
@@ -61,13 +58,6 @@ interface Setup {
   setPause(seconds: number): void;
 }
 
-async function until(what: string, pred: () => Promise<boolean> | boolean, ms = 20000, every = 20): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > end) throw new Error(`not reached in time: ${what}`);
-    await sleep(every);
-  }
-}
 
 async function query<T = RowDataPacket>(sql: string, params: unknown[] = []): Promise<T[]> {
   const [rows] = await db.conn.query<RowDataPacket[]>(sql, params);
@@ -127,27 +117,7 @@ function callAt(calls: FakeCall[], verb: string, unit: string): number {
   return found.t;
 }
 
-interface CliChild {
-  child: ChildProcess;
-  /** What it wrote to stderr so far. */
-  stderr(): string;
-  done: Promise<CliResult & { signal: NodeJS.Signals | null }>;
-}
 
-/** The CLI as a child we can watch and signal. */
-function startCli(args: string[], env: NodeJS.ProcessEnv): CliChild {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...gitEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d) => (stdout += d));
-  child.stderr?.on('data', (d) => (stderr += d));
-  const done = new Promise<CliResult & { signal: NodeJS.Signals | null }>((res, rej) => {
-    child.on('error', rej);
-    child.on('close', (code, signal) => res({ code: code ?? -1, signal, stdout, stderr }));
-  });
-  return { child, stderr: () => stderr, done };
-}
 
 /** The promise's value, or null if it takes longer than `ms`. */
 async function within<T>(promise: Promise<T>, ms: number): Promise<T | null> {

@@ -15,19 +15,47 @@ export async function listTables(db: Db): Promise<DbTable[]> {
   }));
 }
 
-/** Columns and primary keys of every table, in two catalogue queries rather than two per table. */
+/** Whether an ENUM's COLUMN_TYPE (`enum('a','','b''c')`) has the empty string among its members. */
+export function enumHasEmptyMember(columnType: string): boolean {
+  const list = columnType.slice(columnType.indexOf('(') + 1);
+  let i = 0;
+  while (i < list.length && list[i] === "'") {
+    let j = i + 1;
+    let empty = true;
+    for (;;) {
+      if (j >= list.length) return false;
+      if (list[j] === "'" && list[j + 1] === "'") {
+        empty = false;
+        j += 2;
+      } else if (list[j] === "'") break;
+      else {
+        empty = false;
+        j++;
+      }
+    }
+    if (empty) return true;
+    i = j + 2; // past the closing quote and the comma (or parenthesis)
+  }
+  return false;
+}
+
+/** Columns, primary keys and system versioning of every table, in three catalogue queries rather than per table. */
 export async function describeTables(db: Db): Promise<Map<string, DbTableDetail>> {
   const details = new Map<string, DbTableDetail>();
   const columns = await db.queryArrays(
-    `SELECT TABLE_NAME, COLUMN_NAME, LOWER(DATA_TYPE), IS_GENERATED, EXTRA LIKE '%INVISIBLE%'
+    `SELECT TABLE_NAME, COLUMN_NAME, LOWER(DATA_TYPE), IS_GENERATED, EXTRA LIKE '%INVISIBLE%', COLUMN_TYPE, GENERATION_EXPRESSION
        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME, ORDINAL_POSITION`,
     [db.database],
   );
-  for (const [table, name, dataType, generated, invisible] of columns) {
+  for (const [table, name, dataType, generated, invisible, columnType, expression] of columns) {
     const t = table as string;
     let d = details.get(t);
     if (!d) details.set(t, (d = { name: t, columns: [], primaryKey: [] }));
-    const column: DbColumn = { name: name as string, dataType: dataType as string, generated: generated === 'ALWAYS', invisible: Number(invisible) === 1 };
+    // A declared period column is GENERATED ALWAYS AS ROW START/END: a value to save, not an expression.
+    const period = generated === 'ALWAYS' && expression === 'ROW START' ? 'start' : generated === 'ALWAYS' && expression === 'ROW END' ? 'end' : undefined;
+    const column: DbColumn = { name: name as string, dataType: dataType as string, generated: generated === 'ALWAYS' && period === undefined, invisible: Number(invisible) === 1 };
+    if (period) column.period = period;
+    if (dataType === 'enum' && enumHasEmptyMember(String(columnType))) column.enumWithEmptyMember = true;
     d.columns.push(column);
   }
   const keys = await db.queryArrays(
@@ -36,12 +64,30 @@ export async function describeTables(db: Db): Promise<Map<string, DbTableDetail>
     [db.database],
   );
   for (const [table, column] of keys) details.get(table as string)?.primaryKey.push(column as string);
+  const versioned = await db.queryArrays("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'SYSTEM VERSIONED'", [db.database]);
+  for (const [table] of versioned) {
+    const d = details.get(table as string);
+    if (!d) continue;
+    const start = d.columns.find((c) => c.period === 'start');
+    const end = d.columns.find((c) => c.period === 'end');
+    d.versioning = start && end ? { rowStart: start.name, rowEnd: end.name, implicit: false } : { rowStart: 'ROW_START', rowEnd: 'ROW_END', implicit: true };
+    // The catalogue leaves the row end out of the key it reports; every version of a row shares the rest.
+    if (d.primaryKey.length > 0 && !d.primaryKey.includes(d.versioning.rowEnd)) d.primaryKey.push(d.versioning.rowEnd);
+  }
   return details;
 }
 
+/**
+ * SHOW CREATE TABLE, or for a sequence SHOW CREATE SEQUENCE: a sequence's
+ * CREATE TABLE form (`SEQUENCE=1`) recreates it with default start, increment
+ * and cache, whereas CREATE SEQUENCE carries its definition (its state is its row).
+ */
 export async function showCreateTable(db: Db, table: string): Promise<string> {
   const rows = await db.queryArrays(`SHOW CREATE TABLE ${quoteIdent(table)}`);
-  return rows[0][1] as string;
+  const create = rows[0][1] as string;
+  if (!/\) ENGINE=\S+ SEQUENCE=1$/.test(create)) return create;
+  const seq = await db.queryArrays(`SHOW CREATE SEQUENCE ${quoteIdent(table)}`);
+  return seq[0][1] as string;
 }
 
 export async function listTriggers(db: Db): Promise<DbTrigger[]> {

@@ -8,6 +8,18 @@ export interface DbColumn {
   generated: boolean;
   /** INVISIBLE columns: left out of SELECT * and of a bare INSERT ... VALUES. */
   invisible?: boolean;
+  /** An ENUM with '' among its members: its error value (index 0, also read as '') needs telling apart. */
+  enumWithEmptyMember?: boolean;
+  /** The row start or end column of a system-versioned table (a declared one: saved, not recomputed). */
+  period?: 'start' | 'end';
+}
+
+/** A system-versioned table: the columns holding each row version's period. */
+export interface SystemVersioning {
+  rowStart: string;
+  rowEnd: string;
+  /** Declared without period columns: ROW_START/ROW_END are invisible pseudo-columns. */
+  implicit: boolean;
 }
 
 export interface DbTable {
@@ -22,6 +34,8 @@ export interface DbTableDetail {
   columns: DbColumn[];
   /** Primary key columns in key order; empty when the table has none. */
   primaryKey: string[];
+  /** Set for a system-versioned table: its history rows are saved too. */
+  versioning?: SystemVersioning;
 }
 
 export interface DbTrigger {

@@ -42,7 +42,19 @@ export function literalExpression(column: DbColumn): string {
   const quoted = `CONVERT(QUOTE(${c}) USING utf8mb4)`;
   // QUOTE leaves CR and LF raw: the mariadb client drops a CR before LF when reading a file, and a raw LF
   // would break "one row per line". Escaped as \r and \n (as mysqldump does); temporal values have neither.
-  return escapeSplitCommas(TEXT_TYPES.has(t) ? `REPLACE(REPLACE(${quoted},CHAR(13 USING utf8mb4),'\\\\r'),CHAR(10 USING utf8mb4),'\\\\n')` : quoted);
+  const literal = escapeSplitCommas(TEXT_TYPES.has(t) ? `REPLACE(REPLACE(${quoted},CHAR(13 USING utf8mb4),'\\\\r'),CHAR(10 USING utf8mb4),'\\\\n')` : quoted);
+  return column.enumWithEmptyMember ? enumErrorAware(c, literal) : literal;
+}
+
+/**
+ * An ENUM's error value (index 0, stored for a non-member in non-strict mode)
+ * reads as '', like a '' member: where the ENUM has one, the error value is
+ * written as the number 0, which a non-strict session (our files' SQL_MODE)
+ * stores as index 0. Elsewhere '' already loads back as the error value, so
+ * those files stay as they were. NULL falls through to QUOTE's NULL.
+ */
+function enumErrorAware(c: string, literal: string): string {
+  return `IF(${c}+0 = 0,'0',${literal})`;
 }
 
 /** Columns whose values are saved: generated columns are recomputed on load. */
@@ -50,24 +62,40 @@ export function storedColumns(table: DbTableDetail): DbColumn[] {
   return table.columns.filter((c) => !c.generated);
 }
 
+/** The invisible period columns of a table declared WITH SYSTEM VERSIONING alone, saved after the others. */
+function implicitPeriodColumns(table: DbTableDetail): DbColumn[] {
+  const v = table.versioning;
+  if (!v?.implicit) return [];
+  return [
+    { name: v.rowStart, dataType: 'timestamp', generated: false, period: 'start' },
+    { name: v.rowEnd, dataType: 'timestamp', generated: false, period: 'end' },
+  ];
+}
+
 /**
  * Whether the INSERT names its columns. db_upgrade reads only `INSERT INTO t VALUES (`,
  * and maps values to columns by position, so a row holds every column in table
  * order (a generated one as DEFAULT). Invisible columns are left out of a bare
- * VALUES list by the server, so only their tables name the columns.
+ * VALUES list by the server, so only their tables name the columns; so do
+ * system-versioned tables, whose rows carry their period (row start and end).
  */
 export function namesColumns(table: DbTableDetail): boolean {
-  return table.columns.some((c) => c.invisible);
+  return table.columns.some((c) => c.invisible) || table.versioning !== undefined;
 }
 
 /** The columns of a row in the file, in order. */
 export function rowColumns(table: DbTableDetail): DbColumn[] {
-  return namesColumns(table) ? storedColumns(table) : table.columns;
+  return namesColumns(table) ? [...storedColumns(table), ...implicitPeriodColumns(table)] : table.columns;
 }
 
 /** ORDER BY the primary key, or by every column when there is none, so a changed row is a small diff. */
 export function orderColumns(table: DbTableDetail): string[] {
-  return table.primaryKey.length > 0 ? table.primaryKey : storedColumns(table).map((c) => c.name);
+  return table.primaryKey.length > 0 ? table.primaryKey : rowColumns(table).filter((c) => !c.generated).map((c) => c.name);
+}
+
+/** `FROM t`, or for a system-versioned table every version of every row: its history is data too. */
+function fromTable(table: DbTableDetail): string {
+  return `${quoteIdent(table.name)}${table.versioning ? ' FOR SYSTEM_TIME ALL' : ''}`;
 }
 
 /**
@@ -105,6 +133,8 @@ export function columnRead(column: DbColumn): ColumnRead {
   if (t === 'bit') return { expression: `BIN(${c})`, kind: ValueKind.Bit };
   if (NUMERIC_TYPES.has(t)) return { expression: c, kind: ValueKind.Number };
   if (FLOAT_TYPES.has(t)) return { expression: `CAST(${c} AS DOUBLE)`, kind: ValueKind.Number };
+  // Rare (an ENUM with a '' member): the server renders the literal, so the hot loop needs no case of its own.
+  if (column.enumWithEmptyMember) return { expression: literalExpression(column), kind: ValueKind.Number };
   // The connection's character set is utf8mb4, so the server converts the value as CONVERT(... USING utf8mb4) does.
   return { expression: c, kind: TEXT_TYPES.has(t) ? ValueKind.Text : ValueKind.String };
 }
@@ -125,7 +155,7 @@ export function rowSelectSql(table: DbTableDetail, options: RowSelectOptions = {
   const tuple = `CONCAT('(',${parts.join(`,',',`)},')')`;
   const where = options.where ? ` WHERE ${options.where}` : '';
   const order = orderColumns(table).map(quoteIdent).join(',');
-  return `SELECT ${tuple} FROM ${quoteIdent(table.name)}${where} ORDER BY ${order}`;
+  return `SELECT ${tuple} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
 }
 
 /** The SELECT of the fast path: raw values (see columnRead), same order and range as rowSelectSql. */
@@ -134,11 +164,11 @@ export function rawRowSelectSql(table: DbTableDetail, options: RowSelectOptions 
   const exprs = rowColumns(table).map((c) => (c.generated ? undefined : options.columnExpressions?.get(c.name)) ?? columnRead(c).expression);
   const where = options.where ? ` WHERE ${options.where}` : '';
   const order = orderColumns(table).map(quoteIdent).join(',');
-  return `SELECT ${exprs.join(',')} FROM ${quoteIdent(table.name)}${where} ORDER BY ${order}`;
+  return `SELECT ${exprs.join(',')} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
 }
 
 /** `INSERT INTO `t` VALUES ` (what db_upgrade reads), or with the column list where namesColumns() says so. */
 export function insertPrefix(table: DbTableDetail): string {
-  const columns = namesColumns(table) ? ` (${storedColumns(table).map((c) => quoteIdent(c.name)).join(',')})` : '';
+  const columns = namesColumns(table) ? ` (${rowColumns(table).map((c) => quoteIdent(c.name)).join(',')})` : '';
   return `INSERT INTO ${quoteIdent(table.name)}${columns} VALUES `;
 }

@@ -28,7 +28,7 @@ export interface PlanWarning {
 }
 
 export interface BackupPlan {
-  /** Every base table that is not ignored, by name: each gets a structure file in the host directory. */
+  /** Every base table and sequence that is not ignored, by name: each gets a structure file in the host directory (a sequence's row is its state). */
   tables: TablePlan[];
   ignored: string[];
   /** Views to save, by name. */
@@ -100,10 +100,6 @@ export function planBackup(input: PlanInput): BackupPlan {
     }
     if (t.kind === 'view') {
       views.push(t.name);
-      continue;
-    }
-    if (t.kind === 'sequence') {
-      warnings.push({ table: t.name, message: `${t.name} is a sequence: sequences are not backed up; list it under ignore to silence this` });
       continue;
     }
     if (cls === undefined) {

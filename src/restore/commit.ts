@@ -30,11 +30,43 @@ export interface CommitPlan {
   /** Tables whose target copy is replaced: parked under `parked` until the end, then dropped. */
   replace: (MovedTable & { parked: string })[];
   /** Tables whose rows are merged by key from their staging table: the non-generated columns of each. */
-  merge: { table: string; staging: string; columns: string[] }[];
+  merge: MergedTable[];
   /** Triggers of created and replaced tables. */
   triggers: RoutineDef[];
   /** Views in dependency order (created or replaced). */
   views: RoutineDef[];
+}
+
+export interface MergedTable {
+  table: string;
+  staging: string;
+  /** Columns written (not generated, not a period column). */
+  columns: string[];
+  /** A sequence: moved forward to the backup's next value (SETVAL never moves it back). */
+  sequence?: boolean;
+  /** A system-versioned table: the backup's history rows are added too (those the target has are kept). */
+  history?: { rowStart: string; rowEnd: string };
+}
+
+/** The statements that merge one table's staging rows into it (current rows by key; then history, if versioned). */
+export function mergeStatements(target: string, m: MergedTable): string[] {
+  const into = quoteQualified(target, m.table);
+  const from = quoteQualified(target, m.staging);
+  const cols = m.columns.map(quoteIdent);
+  const update = cols.map((c) => `${c} = VALUES(${c})`).join(', ');
+  if (!m.history) return [`INSERT INTO ${into} (${cols.join(',')}) SELECT ${cols.join(',')} FROM ${from} ON DUPLICATE KEY UPDATE ${update}`];
+  // A versioned table records every update, even to equal values: rows the target already holds byte for byte are left out.
+  const same = cols.map((c) => `BINARY o.${c} <=> BINARY s.${c}`).join(' AND ');
+  const out = [
+    `INSERT INTO ${into} (${cols.join(',')}) SELECT ${cols.map((c) => `s.${c}`).join(',')} FROM ${from} s WHERE NOT EXISTS (SELECT 1 FROM ${into} o WHERE ${same}) ON DUPLICATE KEY UPDATE ${update}`,
+  ];
+  {
+    // History rows end in the past; a version the target already has (same key and row end) is kept.
+    const period = [quoteIdent(m.history.rowStart), quoteIdent(m.history.rowEnd)];
+    const all = [...cols, ...period].join(',');
+    out.push(`INSERT IGNORE INTO ${into} (${all}) SELECT ${all} FROM ${from} FOR SYSTEM_TIME ALL WHERE ${period[1]} < NOW(6)`);
+  }
+  return out;
 }
 
 type Undo = { what: string; run: () => Promise<void> };
@@ -149,15 +181,18 @@ export async function commitRestore(db: Db, plan: CommitPlan, log: Logger): Prom
     if (plan.merge.length > 0) {
       await db.query('START TRANSACTION');
       try {
+        if (plan.merge.some((m) => m.history)) await db.query('SET SESSION system_versioning_insert_history = 1');
         for (const m of plan.merge) {
+          if (m.sequence) {
+            // Not undone by ROLLBACK, but only ever forward: at worst a gap in the numbers.
+            await step(`moving sequence ${m.table} forward`, async () => {
+              const [[next]] = await db.queryArrays(`SELECT next_not_cached_value FROM ${quoteQualified(target, m.staging)}`);
+              await db.query(`SELECT SETVAL(${quoteQualified(target, m.table)}, ${BigInt(next as string | number | bigint).toString()}, 0)`);
+            });
+            continue;
+          }
           // Column lists from the staging table's catalogue, not from the backup's INSERTs (which may have none).
-          const cols = m.columns.map(quoteIdent);
-          const update = cols.map((c) => `${c} = VALUES(${c})`).join(', ');
-          await step(`merging rows of table ${m.table}`, () =>
-            db
-              .query(`INSERT INTO ${quoteQualified(target, m.table)} (${cols.join(',')}) SELECT ${cols.join(',')} FROM ${quoteQualified(target, m.staging)} ON DUPLICATE KEY UPDATE ${update}`)
-              .then(() => undefined),
-          );
+          for (const sql of mergeStatements(target, m)) await step(`merging rows of table ${m.table}`, () => db.query(sql).then(() => undefined));
         }
         await db.query('COMMIT');
       } catch (err) {

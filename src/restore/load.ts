@@ -44,6 +44,8 @@ async function openSession(creds: DbCredentials, database: string, autocommit: b
     for (const sql of LOAD_SESSION) await db.query(sql);
     // Not replicating a restore is the operator's choice on a primary; needs SUPER/BINLOG ADMIN, so best effort.
     await db.query('SET SESSION sql_log_bin = 0').catch(() => undefined);
+    // History rows of system-versioned tables keep their period (MariaDB 10.11+); without it their INSERT fails, naming the table.
+    await db.query('SET SESSION system_versioning_insert_history = 1').catch(() => undefined);
     if (!autocommit) await db.query('SET SESSION autocommit = 0');
   } catch (err) {
     db.destroy();
@@ -159,7 +161,8 @@ async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
         executing.catch(() => undefined);
         return;
       }
-      case 'create-table': {
+      case 'create-table':
+      case 'create-sequence': {
         let staged = { create: '', foreignKeys: [] as string[] };
         try {
           staged = stagingCreate(stmt.toString('utf8'), file.table, file.staging);

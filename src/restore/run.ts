@@ -65,17 +65,19 @@ export function scratchName(prefix: string): string {
 }
 
 /** What the target holds: its tables and views, and staging tables a killed restore left behind. */
-async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string>; leftovers: string[] }> {
+async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string>; sequences: Set<string>; leftovers: string[] }> {
   const schema = await db.queryArrays('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
   const rows = await db.queryArrays('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
   const tables = new Set<string>();
   const views = new Set<string>();
+  const sequences = new Set<string>();
   const leftovers: string[] = [];
   for (const [name, type] of rows) {
     if (type !== 'VIEW' && isLeftover(name as string)) leftovers.push(name as string);
     else (type === 'VIEW' ? views : tables).add(name as string);
+    if (type === 'SEQUENCE') sequences.add(name as string);
   }
-  return { exists: schema.length > 0, tables, views, leftovers };
+  return { exists: schema.length > 0, tables, views, sequences, leftovers };
 }
 
 /** The views file's CREATE VIEW statements, in its (dependency) order. */
@@ -109,15 +111,30 @@ async function missingDefiners(db: Db, routines: { kind: 'trigger' | 'view'; def
 }
 
 /** SHOW CREATE TABLE of the target's table and of its staging copy, modulo name, foreign keys and AUTO_INCREMENT counter: equal, or why not. */
-async function structureDifference(db: Db, target: string, table: string, staging: string): Promise<string | null> {
+async function structureDifference(db: Db, target: string, table: string, staging: string, matchRows: boolean): Promise<string | null> {
   const show = async (name: string) =>
     withoutAutoIncrementCounter(stagingCreate((await db.queryArrays(`SHOW CREATE TABLE ${quoteQualified(target, name)}`))[0]?.[1] as string, name, 'x').create);
   if ((await show(staging)) !== (await show(table))) return 'its structure in the target differs from the backup';
+  // Rows are matched by key; a sequence merges by moving forward (SETVAL), a table without rows has nothing to match.
+  return matchRows ? keyProblem(db, target, table) : null;
+}
+
+/** Why rows of the target's `table` cannot be matched to the backup's, or null. */
+async function keyProblem(db: Db, target: string, table: string): Promise<string | null> {
   const keys = await db.queryArrays(
     "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 LIMIT 1",
     [target, table],
   );
   return keys.length === 0 ? 'it has no primary or unique key, so rows cannot be matched' : null;
+}
+
+/** --merge cannot do all it was asked: refused before the target is changed (exit 2), naming each table and why. */
+function mergeRefusal(target: string, problems: { table: string; reason: string }[]): UsageError {
+  const list = problems.map((p) => `  ${p.table}: ${p.reason}`).join('\n');
+  return new UsageError(
+    `--merge into database ${target} cannot merge ${problems.length === 1 ? 'this table' : 'these tables'}; nothing was changed:\n${list}\n` +
+      'Restore them with --replace, or leave them out with --tables.',
+  );
 }
 
 /** Definers (other than the restoring user) that triggers and views would keep: creating them needs SET USER. */
@@ -183,6 +200,15 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
           ? `database ${target} already holds ${plan.conflicts.join(', ')}; nothing was changed. Restore into another database (--database NAME), or pass --merge (backup rows win, other rows stay) or --replace (drops and recreates them)`
           : `database ${target}: a table would take the place of a view or the reverse: ${plan.conflicts.join(', ')}; nothing was changed`,
       );
+    }
+    if (req.mode === 'merge') {
+      // A table without a key cannot be merged: said before anything is loaded (--dry-run too).
+      const unkeyed: { table: string; reason: string }[] = [];
+      for (const t of plan.tables.filter((x) => x.action === 'merge' && x.withRows && !existing.sequences.has(x.source.table))) {
+        const why = await keyProblem(admin, target, t.source.table);
+        if (why) unkeyed.push({ table: t.source.table, reason: why });
+      }
+      if (unkeyed.length) throw mergeRefusal(target, unkeyed);
     }
     if (req.mode === 'replace') {
       const replaced = plan.tables.filter((t) => t.action === 'replace').map((t) => t.source.table);
@@ -268,15 +294,20 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     const details = plan.tables.some((t) => t.action === 'merge') ? await describeTables({ ...admin, database: target }) : null;
     for (const t of plan.tables.filter((x) => x.action === 'merge')) {
       const staging = stagingName(run, t.source.table);
-      const why = await structureDifference(admin, target, t.source.table, staging);
+      const sequence = existing.sequences.has(t.source.table);
+      const why = await structureDifference(admin, target, t.source.table, staging, t.withRows && !sequence);
       if (why) {
         summary.mismatched.push({ table: t.source.table, reason: why });
-        log.warn('table not merged', { table: t.source.table, reason: why });
         continue;
       }
-      const columns = (details?.get(staging)?.columns ?? []).filter((c) => !c.generated).map((c) => c.name);
-      merge.push({ table: t.source.table, staging, columns });
+      const detail = details?.get(staging);
+      // Period columns are the server's to set on current rows; the backup's history rows are added with theirs.
+      const columns = (detail?.columns ?? []).filter((c) => !c.generated && !c.period).map((c) => c.name);
+      const v = detail?.versioning;
+      merge.push({ table: t.source.table, staging, columns, sequence, history: v ? { rowStart: v.rowStart, rowEnd: v.rowEnd } : undefined });
     }
+    // Nothing of the target has changed yet: a merge that cannot be whole is refused, not done in part.
+    if (summary.mismatched.length) throw mergeRefusal(target, summary.mismatched);
     summary.missingDefiners = await missingDefiners(admin, [...triggers.map((def) => ({ kind: 'trigger' as const, def })), ...viewDefs.map((def) => ({ kind: 'view' as const, def }))], log);
     for (const d of summary.missingDefiners) log.warn('definer does not exist: fails when used (error 1449)', { [d.kind]: d.name, definer: d.definer });
 

@@ -111,11 +111,19 @@ export interface StagingCreate {
 }
 
 /**
- * Splits a backup's CREATE TABLE into the staging table's CREATE TABLE and its
+ * Splits a backup's CREATE TABLE (or CREATE SEQUENCE) into the staging table's CREATE TABLE and its
  * foreign keys. Throws when the statement does not create `table` (a file may
  * create only its own table: staging shares the database with live tables).
  */
 export function stagingCreate(createTable: string, table: string, staging: string): StagingCreate {
+  const sequence = /^CREATE\s+SEQUENCE\s+/i.exec(createTable);
+  if (sequence) {
+    // A sequence (SHOW CREATE SEQUENCE): no column list, no foreign keys; its state is its one row.
+    const name = readQuotedIdent(createTable, sequence[0].length);
+    if (!name) throw new Error('not a CREATE SEQUENCE `name` statement');
+    if (name.name !== table) throw new Error(`it creates sequence ${quoteIdent(name.name)}, not ${quoteIdent(table)}`);
+    return { create: `CREATE SEQUENCE ${quoteIdent(staging)}${createTable.slice(name.end)}`, foreignKeys: [] };
+  }
   const head = /^CREATE\s+TABLE\s+/i.exec(createTable);
   const ident = head ? readQuotedIdent(createTable, head[0].length) : null;
   if (!head || !ident) throw new Error('not a CREATE TABLE `name` statement');

@@ -9,6 +9,7 @@ export type StatementKind =
   | 'session' // /*!40101 SET … */ header and footer
   | 'drop-table'
   | 'create-table'
+  | 'create-sequence'
   | 'insert'
   | 'trigger-mode' // /*!50003 SET SESSION SQL_MODE='…' */ before each trigger
   | 'drop-trigger'
@@ -27,6 +28,7 @@ export function classifyStatement(stmt: Buffer | string): StatementKind {
   if (/^\/\*!\d+ SET /.test(head)) return 'session';
   if (head.startsWith('DROP TABLE ')) return 'drop-table';
   if (head.startsWith('CREATE TABLE ')) return 'create-table';
+  if (head.startsWith('CREATE SEQUENCE ')) return 'create-sequence';
   if (head.startsWith('DROP VIEW ')) return 'drop-view';
   // SHOW CREATE TRIGGER/VIEW text: CREATE [DEFINER=…] [ALGORITHM=…] [SQL SECURITY …] TRIGGER|VIEW
   if (head.startsWith('CREATE ')) {

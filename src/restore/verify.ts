@@ -15,7 +15,7 @@ import { createGunzip } from 'node:zlib';
 import type { SummaryClass } from '../backup/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
-import { describeTables } from '../db/introspect';
+import { describeTables, showCreateTable } from '../db/introspect';
 import { quoteIdent, quoteQualified } from '../db/quote';
 import { prepareSession } from '../db/snapshot';
 import { dumpRows } from '../dump/rows';
@@ -62,7 +62,9 @@ function onlineQuiescer(): Quiescer {
   return { quiesce: async () => undefined, resume: async () => undefined, report: () => report };
 }
 
-/** The CREATE TABLE statement of a backup file (read up to it, not further). */
+const isCreate = (stmt: Buffer): boolean => ['create-table', 'create-sequence'].includes(classifyStatement(stmt));
+
+/** The CREATE TABLE (or CREATE SEQUENCE) statement of a backup file (read up to it, not further). */
 export async function backupCreateTable(path: string, compressed: boolean): Promise<string | null> {
   const input = createReadStream(path, { highWaterMark: 1 << 16 });
   const gunzip = compressed ? createGunzip() : null;
@@ -72,11 +74,11 @@ export async function backupCreateTable(path: string, compressed: boolean): Prom
   try {
     for await (const chunk of stream) {
       for (const stmt of splitter.push(chunk as Buffer)) {
-        if (classifyStatement(stmt) === 'create-table') return stmt.toString('utf8');
+        if (isCreate(stmt)) return stmt.toString('utf8');
         if (classifyStatement(stmt) === 'insert') return null;
       }
     }
-    for (const stmt of splitter.end()) if (classifyStatement(stmt) === 'create-table') return stmt.toString('utf8');
+    for (const stmt of splitter.end()) if (isCreate(stmt)) return stmt.toString('utf8');
     return null;
   } finally {
     input.destroy();
@@ -126,17 +128,19 @@ async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<
   const row: VerifyRow = { table: t.table, class: t.class, structure: 'missing', expectedRows: t.rowsSaved ? t.rows : null, rows: null, content: '-', ok: false };
   const detail = details.get(t.table);
   if (!detail) return row;
-  const [created] = await db.queryArrays(`SHOW CREATE TABLE ${quoteIdent(t.table)}`);
-  const restored = withoutAutoIncrementCounter(created?.[1] as string);
   const backup = await backupCreateTable(t.path, t.compressed);
+  const restored = withoutAutoIncrementCounter(await showCreateTable(db, t.table));
   row.structure = backup !== null && withoutAutoIncrementCounter(backup) === restored ? 'ok' : 'differs';
-  row.rows = Number((await db.queryArrays(`SELECT COUNT(*) FROM ${quoteIdent(t.table)}`))[0]?.[0]);
+  // A system-versioned table's manifest counts its history rows too.
+  row.rows = Number((await db.queryArrays(`SELECT COUNT(*) FROM ${quoteIdent(t.table)}${detail.versioning ? ' FOR SYSTEM_TIME ALL' : ''}`))[0]?.[0]);
   // A backup of the earlier row-per-line layout cannot be re-rendered: its rows are checked by count only.
   if (t.rowsSaved && t.contentSha256 !== null && t.statementBytes !== null) {
     const head = await backupHead(t.path, t.compressed);
     row.content = head !== null && (await contentSha256(db, detail, head, t.statementBytes)) === t.contentSha256 ? 'ok' : 'differs';
   }
-  row.ok = row.structure === 'ok' && row.rows === (row.expectedRows ?? 0) && row.content !== 'differs';
+  // A sequence always holds its one row (its state): without saved rows, the fresh one its CREATE SEQUENCE makes.
+  const sequence = backup !== null && classifyStatement(backup) === 'create-sequence';
+  row.ok = row.structure === 'ok' && row.rows === (row.expectedRows ?? (sequence ? 1 : 0)) && row.content !== 'differs';
   return row;
 }
 
@@ -209,7 +213,8 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
     return result;
   } finally {
     const admin = clean ? await connect({ ...credentials, database: '' }).catch(() => null) : null;
-    const cleanup = result.scratchKept ? (source ? emptyScratch(admin as Db, scratch, source) : Promise.resolve()) : admin?.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
+    // No admin connection when the restore refused (clean false): the scratch database is then left alone.
+    const cleanup = !admin ? undefined : result.scratchKept ? (source ? emptyScratch(admin, scratch, source) : undefined) : admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
     if (admin) await Promise.resolve(cleanup).catch((err) => log.warn('could not clean up the scratch database', { database: scratch, error: errorMessage(err) }));
     await admin?.close();
     result.durationMs = Date.now() - started;

@@ -5,7 +5,9 @@
  * 1-10 KB making tables of several MiB, latin1/utf8mb3/utf16 columns,
  * hyphenated and reserved-word column names, zero dates, NULL next to 'NULL',
  * and values with NUL, quotes, backslashes, CR LF, `),(` and `','` inside.
- * Triggers update other tables; views use other views.
+ * Triggers update other tables; views use other views. With `kinds`, also the
+ * data kinds that once did not come back (CSV2_KIND_CLASSES): ENUMs holding
+ * their error value, a system-versioned table with history, a sequence.
  */
 import type { Connection } from 'mysql2/promise';
 
@@ -142,7 +144,43 @@ CREATE TABLE django_session (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 `;
 
+/** The tables `kinds: true` adds (kept out of CSV2_CLASSES: db_upgrade never reads them). */
+export const CSV2_KIND_CLASSES: Csv2Classes = {
+  global: ['csv2_enum_states', 'csv2_job_id_seq'],
+  local: ['csv2_user_audit'],
+  ephemeral: ['csv2_vm_id_seq'],
+  ignore: [],
+};
+
+const KINDS_SCHEMA = `
+CREATE TABLE csv2_enum_states (
+  id INT NOT NULL PRIMARY KEY, with_empty ENUM('', 'up', 'down') NULL, plain ENUM('new', 'running', 'held') NOT NULL DEFAULT 'new'
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3;
+CREATE TABLE csv2_user_audit (
+  username VARCHAR(32) NOT NULL PRIMARY KEY, role VARCHAR(32) NOT NULL, note VARCHAR(64) NULL
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb3 WITH SYSTEM VERSIONING;
+CREATE SEQUENCE csv2_job_id_seq START WITH 1000 INCREMENT BY 7 MINVALUE 10 MAXVALUE 999999 CACHE 5 CYCLE;
+CREATE SEQUENCE csv2_vm_id_seq START WITH 5 INCREMENT BY 2 CACHE 0
+`;
+
+async function createKinds(conn: Connection): Promise<void> {
+  for (const stmt of KINDS_SCHEMA.split(';\n').map((s) => s.trim()).filter(Boolean)) await conn.query(stmt);
+  // Non-strict, as an old CSV2 server ran: a non-member stores the ENUM's error value (index 0, read as '').
+  await conn.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'");
+  await conn.query(`INSERT INTO csv2_enum_states VALUES (1, '', 'new'), (2, 'bogus', 'bogus'), (3, 'up', 'running'), (4, NULL, 'held'), (5, 'gone', ''), (6, 'down', 'new')`);
+  await conn.query("SET SESSION sql_mode = DEFAULT");
+  // History: every user's role changed twice, some users deleted; the history rows have row_end in the past.
+  await conn.query(`INSERT INTO csv2_user_audit SELECT CONCAT('user', seq), 'user', IF(seq % 3 = 0, NULL, CONCAT('it''s ', seq)) FROM seq_1_to_40`);
+  await conn.query(`UPDATE csv2_user_audit SET role = 'admin' WHERE username LIKE 'user1%'`);
+  await conn.query(`UPDATE csv2_user_audit SET note = 'changed), (again' WHERE username LIKE '%2'`);
+  await conn.query(`DELETE FROM csv2_user_audit WHERE username LIKE '%5'`);
+  for (let i = 0; i < 4; i++) await conn.query('SELECT NEXTVAL(csv2_job_id_seq)');
+  await conn.query('SELECT NEXTVAL(csv2_vm_id_seq)');
+}
+
 export interface Csv2FixtureOptions {
+  /** Also the kinds of CSV2_KIND_CLASSES (an ENUM error value, a system-versioned table, sequences). */
+  kinds?: boolean;
   /** Rows of csv2_group_metadata (each 1-10 KB of TEXT): 700 make about 4 MiB. */
   metadataRows?: number;
   /** Rows of condor_jobs (ephemeral). */
@@ -210,6 +248,7 @@ export async function createCsv2Fixture(conn: Connection, options: Csv2FixtureOp
   await conn.query(`CREATE VIEW view_cloud_status AS SELECT vc.*, (SELECT COUNT(*) FROM csv2_vms vm WHERE vm.group_name = vc.group_name AND vm.cloud_name = vc.cloud_name) AS vms
     FROM view_clouds vc`);
   await conn.query("SET SESSION sql_mode = DEFAULT");
+  if (options.kinds) await createKinds(conn);
 }
 
 /** Every table of the fixture. */

@@ -200,7 +200,7 @@ test('refuses a target holding tables to be restored, naming them, and changes n
   expect(await query(`SELECT x FROM ${quoteIdent(dst)}.t_latin1`)).toEqual([{ x: 42 }]);
 });
 
-test('--merge: backup rows win by key, other rows stay; a table whose structure differs is reported and left alone', async () => {
+test('--merge: backup rows win by key, other rows stay; a table whose structure differs refuses the merge (exit 2), changing nothing', async () => {
   const dst = newDatabaseName('restore_merge');
   const q = quoteIdent(dst);
   await admin.query(`CREATE DATABASE ${q}`);
@@ -208,9 +208,18 @@ test('--merge: backup rows win by key, other rows stay; a table whose structure 
   await admin.query(`INSERT INTO ${q}.t_local VALUES (1, 'changed', 'old'), (999, 'mine', 'kept')`);
   await admin.query(`CREATE TABLE ${q}.t_latin1 (id INT PRIMARY KEY, s VARCHAR(50), extra INT) CHARSET latin1`);
   await admin.query(`INSERT INTO ${q}.t_latin1 VALUES (1, 'untouched', 7)`);
+  const refused = restore(good, dst, ['--merge']);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toMatch(/cannot merge this table; nothing was changed:\n {2}t_latin1: its structure in the target differs/);
+  expect(await query(`SELECT id, name, note FROM ${q}.t_local ORDER BY id`)).toEqual([
+    { id: 1, name: 'changed', note: 'old' },
+    { id: 999, name: 'mine', note: 'kept' },
+  ]);
+  expect(await query(`SELECT * FROM ${q}.t_latin1`)).toEqual([{ id: 1, s: 'untouched', extra: 7 }]);
+  // Without the table that cannot be merged, the rest merges.
+  await admin.query(`RENAME TABLE ${q}.t_latin1 TO ${q}.t_latin1_mine`);
   const r = restore(good, dst, ['--merge']);
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(/NOT merged: t_latin1: its structure in the target differs/);
   expect(await query(`SELECT id, name, note FROM ${q}.t_local ORDER BY id`)).toEqual([
     { id: 0, name: 'zero id', note: null },
     { id: 1, name: 'one', note: 'a;b' },
@@ -218,7 +227,7 @@ test('--merge: backup rows win by key, other rows stay; a table whose structure 
     { id: 5, name: 'five', note: 'DELIMITER ;\nEND ;;' },
     { id: 999, name: 'mine', note: 'kept' },
   ]);
-  expect(await query(`SELECT * FROM ${q}.t_latin1`)).toEqual([{ id: 1, s: 'untouched', extra: 7 }]);
+  expect(await query(`SELECT * FROM ${q}.t_latin1_mine`)).toEqual([{ id: 1, s: 'untouched', extra: 7 }]);
   await expectSameData(dst, ['types_g', 't_child']);
 });
 

@@ -2,10 +2,15 @@
  * One consistent view of the database for a whole run: REPEATABLE READ
  * transactions WITH CONSISTENT SNAPSHOT. Several connections can share it
  * (parallel reads of one table by key range) only if their snapshots start
- * while no write can commit: they are opened under a brief global read lock
- * (FLUSH TABLES WITH READ LOCK, as mariadb-dump --single-transaction
- * --master-data does), which needs the RELOAD privilege. Without it, or when
- * the lock is not granted quickly, the run reads over one connection.
+ * while no write to the database can commit. Two ways, tried in turn:
+ * - LOCK TABLES ... READ on every base table of the database, from a side
+ *   connection: granted once every transaction that wrote to them has ended,
+ *   and it holds new writes off until the snapshots have started. It needs
+ *   only what an application user has on its own database (LOCK TABLES, SELECT);
+ * - a brief global read lock (FLUSH TABLES WITH READ LOCK, as mariadb-dump
+ *   --single-transaction --master-data does), which needs the RELOAD privilege.
+ * Either lock waits at most a few seconds (writers queue behind it). When
+ * neither is granted the run reads over one connection, and says why.
  *
  * Non-transactional tables are not covered by the snapshot, so each is
  * read-locked (from another connection: LOCK TABLES in a snapshot session
@@ -64,6 +69,25 @@ export async function prepareSession(db: Db): Promise<void> {
 }
 
 const START = 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY';
+/** Starts the snapshot on every reader while `locker` holds every base table of the database read-locked; false (nothing started) when the locks are not granted. */
+async function startUnderTableLocks(all: Db[], locker: Db): Promise<boolean> {
+  const tables = await locker.queryArrays("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [locker.database]);
+  if (tables.length === 0) return false;
+  await locker.query(`SET SESSION lock_wait_timeout = ${GLOBAL_LOCK_WAIT}`);
+  try {
+    await locker.query(`LOCK TABLES ${tables.map(([t]) => `${quoteIdent(t as string)} READ`).join(', ')}`);
+  } catch {
+    return false;
+  } finally {
+    await locker.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
+  }
+  try {
+    for (const db of all) await db.query(START);
+  } finally {
+    await locker.query('UNLOCK TABLES');
+  }
+  return true;
+}
 
 /** Starts the snapshot on every connection under the global read lock; false (nothing started) when the lock is refused. */
 async function startShared(all: Db[]): Promise<boolean> {
@@ -94,8 +118,9 @@ export async function openSnapshot(creds: DbCredentials, options: SnapshotOption
   try {
     while (all.length < wanted) all.push(await connect(creds));
     for (const db of all) await prepareSession(db);
-    if (all.length > 1 && !(await startShared(all))) {
-      const message = `parallel reads disabled: FLUSH TABLES WITH READ LOCK was refused (the RELOAD privilege is needed, or a long query held it off for ${GLOBAL_LOCK_WAIT} s); reading over one connection`;
+    if (all.length > 1) locker = await connect(creds);
+    if (all.length > 1 && !(await startUnderTableLocks(all, locker as Db)) && !(await startShared(all))) {
+      const message = `parallel reads disabled: neither LOCK TABLES ... READ on the database's tables (the LOCK TABLES privilege) nor FLUSH TABLES WITH READ LOCK (the RELOAD privilege) was granted within ${GLOBAL_LOCK_WAIT} s; reading over one connection`;
       warnings.push(message);
       options.log?.warn(message, { user: creds.user });
       for (const extra of all.splice(1)) await extra.close();
@@ -103,6 +128,7 @@ export async function openSnapshot(creds: DbCredentials, options: SnapshotOption
     if (all.length === 1) await all[0].query(START);
   } catch (err) {
     for (const db of all) db.destroy();
+    (locker as Db | null)?.destroy();
     throw err;
   }
   const db = all[0];

@@ -199,27 +199,98 @@ describe('parallel key-range reads', () => {
     expect(got.equals(reference)).toBe(true);
   });
 
-  test('without the RELOAD privilege: one connection, a warning, the same bytes', async () => {
+  /** A user with `grants` on the test database only (an application user has ALL PRIVILEGES there: no RELOAD, no PROCESS). */
+  async function withUser(grants: string, body: (user: { user: string; password: string }) => Promise<void>): Promise<void> {
     const user = `sbt_${randomBytes(4).toString('hex')}`;
     const password = randomBytes(12).toString('hex');
     await tdb.conn.query(`CREATE USER '${user}'@'%' IDENTIFIED BY '${password}'`);
     try {
-      await tdb.conn.query(`GRANT SELECT, SHOW VIEW, LOCK TABLES ON \`${tdb.name}\`.* TO '${user}'@'%'`);
+      await tdb.conn.query(`GRANT ${grants} ON \`${tdb.name}\`.* TO '${user}'@'%'`);
+      await body({ user, password });
+    } finally {
+      await tdb.conn.query(`DROP USER IF EXISTS '${user}'@'%'`);
+    }
+  }
+
+  /** Runs `body` while four connections commit writes back to back. */
+  async function whileWritesCommit(body: () => Promise<void>): Promise<void> {
+    const writers = await Promise.all(
+      [1, 2, 3, 4].map(() => createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, database: tdb.name })),
+    );
+    await writers[0].query('CREATE TABLE IF NOT EXISTS churn (id INT PRIMARY KEY AUTO_INCREMENT, v INT)');
+    let writing = true;
+    const loops = writers.map(async (w) => {
+      while (writing) await w.query('INSERT INTO churn (v) VALUES (1)');
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      await body();
+    } finally {
+      writing = false;
+      await Promise.all(loops);
+      await writers[0].query('DROP TABLE churn');
+      for (const w of writers) await w.end();
+    }
+  }
+
+  test('an application user (no RELOAD) while writes keep committing: the table locks give three connections in one snapshot, the same bytes', async () => {
+    await withUser('ALL PRIVILEGES', (app) =>
+      whileWritesCommit(async () => {
+        const sink = new MemorySink();
+        await tdb.conn.query('CREATE TABLE saved_s AS SELECT id, s FROM hostile WHERE id % 997 = 1');
+        await withSnapshot(
+          3,
+          async (s) => {
+            expect(s.readers).toHaveLength(3);
+            expect(s.warnings).toEqual([]);
+            // Committed after the snapshot opened: none of the three connections may see it.
+            await tdb.conn.query("UPDATE hostile SET s = 'changed-after' WHERE id % 997 = 1");
+            await dumpTableRows(s, table, sink);
+          },
+          app,
+        );
+        await tdb.conn.query('UPDATE hostile h JOIN saved_s v USING (id) SET h.s = v.s');
+        await tdb.conn.query('DROP TABLE saved_s');
+        expect(sink.bytes().equals(reference)).toBe(true);
+      }),
+    );
+  });
+
+  test('without LOCK TABLES and RELOAD: one connection, a warning naming both, the same bytes', async () => {
+    await withUser('SELECT, SHOW VIEW', async (reader) => {
       const sink = new MemorySink();
       await withSnapshot(
         3,
         async (s) => {
           expect(s.readers).toHaveLength(1);
-          expect(s.warnings.join('\n')).toMatch(/parallel reads disabled.*RELOAD/);
+          expect(s.warnings.join('\n')).toMatch(/parallel reads disabled: neither LOCK TABLES .* nor FLUSH TABLES WITH READ LOCK \(the RELOAD privilege\)/);
           await dumpTableRows(s, table, sink);
         },
-        { user, password },
+        reader,
       );
       expect(sink.bytes().equals(reference)).toBe(true);
+    });
+  });
+
+  test('an uncommitted write holds the table locks off: the global read lock (RELOAD) still gives three connections, the same bytes', async () => {
+    const open = await createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, database: tdb.name });
+    try {
+      await open.query('CREATE TABLE IF NOT EXISTS pending (id INT PRIMARY KEY)');
+      await open.query('START TRANSACTION');
+      await open.query('INSERT INTO pending VALUES (1)');
+      const sink = new MemorySink();
+      await withSnapshot(3, async (s) => {
+        expect(s.readers).toHaveLength(3);
+        await dumpTableRows(s, table, sink);
+      });
+      expect(sink.bytes().equals(reference)).toBe(true);
     } finally {
-      await tdb.conn.query(`DROP USER IF EXISTS '${user}'@'%'`);
+      await open.query('ROLLBACK');
+      await open.query('DROP TABLE pending');
+      await open.end();
     }
   });
+
   test('the connections share one snapshot: writes committed after it opened do not appear', async () => {
     const sink = new MemorySink();
     await withSnapshot(3, async (s) => {

@@ -131,7 +131,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     let nextSchedule: Schedule;
     try {
       next = opts.loadConfig();
-      nextSchedule = startSchedule(next.schedule, () => tick(), log);
+      nextSchedule = startSchedule(next.schedule, () => tick(), log, next.file);
     } catch (err) {
       logConfigProblems(log, 'configuration reload failed, keeping the previous configuration', err);
       return;
@@ -182,7 +182,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await guarded(log, 'recovery of an interrupted run failed', {}, () => recover(config));
   }
   if (!stopping) {
-    schedule = startSchedule(config.schedule, () => tick(), log);
+    schedule = startSchedule(config.schedule, () => tick(), log, config.file);
     notifier.ready();
     idleStatus();
     log.info('daemon started', { schedule: config.schedule, nextRun: schedule.nextRun()?.toISOString() ?? 'none' });

@@ -18,6 +18,7 @@ import { toDatabaseError } from '../db/connect';
 import { DatabaseError } from '../errors';
 import type { DbTableDetail } from '../db/schema';
 import type { RowSink } from '../store/file-sink';
+import { progress } from './progress';
 import { columnRead, insertPrefix, rawRowSelectSql, rowColumns, type RowSelectOptions } from './literals';
 import { StatementWriter, TupleEncoder, recycleBlock, statementLimit, type TupleBlock } from './tuples';
 
@@ -218,12 +219,15 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
   const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink, limit);
   // Blocks whose bytes are still in the sink's pending chunks; free to reuse after a flush.
   let held: TupleBlock[] = [];
+  progress.readStarted();
   try {
     for (const channel of channels) {
       for (let block = await channel.next(); block; block = await channel.next()) {
+        progress.moved();
         held.push(block);
         if (writer.add(block)) {
           await sink.flush();
+          progress.moved();
           for (const b of held) recycleBlock(b);
           held = [];
         }
@@ -233,6 +237,8 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
     // No reader may stay paused: its connection would never finish the query (and never close).
     for (const channel of channels) channel.abandon(err);
     throw err;
+  } finally {
+    progress.readEnded();
   }
   writer.end();
   return { rows: writer.rows, statements: writer.statements };

@@ -15,6 +15,7 @@ import { ConfigError, errorMessage, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import type { BackupPlan } from '../plan/plan';
 import { acquireRunLock } from '../services/lock';
+import { checkFreeSpace } from '../store/free-space';
 import { checkStateDir } from '../store/state-dir';
 import { createPauseFlagQuiescer } from '../services/pause-flag';
 import { createPauseFlagDb } from '../services/pause-flag-db';
@@ -97,6 +98,8 @@ export async function backupOnce(
   const { log } = deps;
   const env = deps.env ?? process.env;
   const { credentials, hostName } = await target(config, settings, { log, env });
+  // Before any service is touched: a run that cannot fit is refused, not failed half-way.
+  await checkFreeSpace({ config, hostName, ephemeralDir: settings.ephemeralDir ?? null });
   try {
     return await backupUnderServices(config, settings, credentials, hostName, { ...deps, env });
   } catch (err) {

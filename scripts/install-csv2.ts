@@ -38,7 +38,7 @@ function parseInstallArgs(argv: readonly string[]): InstallArgs {
   for (const flag of flags(argv)) {
     switch (flag.name) {
       case '--root': args.root = flag.value(); break;
-      case '--force': flag.noValue(); args.force = true; break;
+      case '--force': args.force = true; break;
       case '-h':
       case '--help': args.help = true; break;
       default: flag.unknown();

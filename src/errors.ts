@@ -29,6 +29,7 @@ export class SchemaBackupError extends Error {
 
 /** One problem found in a configuration or credentials file. */
 export interface ConfigMessage {
+  /** The file (or option, e.g. `--host-name`) the problem is in; '' until the caller that knows it names it (ConfigError.inFile). */
   file: string;
   /** 1-based line, when the problem can be tied to one. */
   line?: number;
@@ -39,7 +40,8 @@ export interface ConfigMessage {
 
 export function formatConfigMessage(m: ConfigMessage): string {
   const where = m.line !== undefined ? `${m.file}:${m.line}` : m.file;
-  return m.key ? `${where}: ${m.key}: ${m.message}` : `${where}: ${m.message}`;
+  const text = m.key ? `${m.key}: ${m.message}` : m.message;
+  return where ? `${where}: ${text}` : text;
 }
 
 /** Command line misuse: nothing was attempted. */
@@ -51,10 +53,17 @@ export class UsageError extends SchemaBackupError {
 export class ConfigError extends SchemaBackupError {
   override readonly exitCode = EXIT.config;
   readonly problems: ConfigMessage[];
+  /** A string is a problem whose file the thrower does not know: the caller that does names it with inFile(). */
   constructor(problems: ConfigMessage[] | string, options?: { cause?: unknown }) {
-    const list = typeof problems === 'string' ? [{ file: '-', message: problems }] : problems;
+    const list = typeof problems === 'string' ? [{ file: '', message: problems }] : problems;
     super(list.map(formatConfigMessage).join('\n'), options);
     this.problems = list;
+  }
+
+  /** The same problems, those without a file now in `file` (e.g. the schema_backup.conf whose values they judge). */
+  inFile(file: string): ConfigError {
+    if (this.problems.every((p) => p.file !== '')) return this;
+    return new ConfigError(this.problems.map((p) => (p.file === '' ? { ...p, file } : p)), { cause: this.cause ?? this });
   }
 }
 

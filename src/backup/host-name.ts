@@ -26,9 +26,14 @@ export async function fullyQualifiedHostName(): Promise<string> {
 }
 
 /** The host name becomes a directory: it must be one path component. */
-export function checkHostName(name: string): string {
+function checkHostName(name: string, source: string): string {
   if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name) || name.startsWith('.')) {
-    throw new ConfigError(`host name ${JSON.stringify(name)} cannot be used as a directory name; pass --host-name NAME`);
+    throw new ConfigError([{ file: source, message: `host name ${JSON.stringify(name)} cannot be used as a directory name; pass --host-name NAME` }]);
   }
   return name;
+}
+
+/** `--host-name NAME` if given, else this host's FQDN; a refusal names which of the two it judged. */
+export async function backupHostName(given: string | undefined): Promise<string> {
+  return given !== undefined ? checkHostName(given, '--host-name') : checkHostName(await fullyQualifiedHostName(), "this host's name (FQDN)");
 }

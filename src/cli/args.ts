@@ -66,6 +66,8 @@ export function parseBackupArgs(argv: readonly string[]): BackupArgs {
     }
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  // The daemon has no plan to print: started anyway, it would back up on schedule what the operator meant to preview.
+  if (args.command === 'daemon' && args.dryRun) throw new UsageError('--dry-run cannot be combined with --daemon: run it without --daemon to print the plan');
   args.mode = modes[0] ?? 'default';
   return args;
 }

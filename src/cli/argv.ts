@@ -7,32 +7,36 @@ export interface Flag {
   readonly name: string;
   /** The flag's value (inline or the next argument); UsageError when missing. */
   value(): string;
-  /** UsageError when the flag was given an inline value it does not take. */
-  noValue(): void;
   /** UsageError naming the argument: for the `default:` branch of a parser. */
   unknown(): never;
 }
 
+/**
+ * The flags of argv, one at a time. A flag whose parser did not take a value
+ * refuses an inline one: `--online=false` or `--dry-run=no` would otherwise
+ * quietly mean the opposite of what was typed.
+ */
 export function* flags(argv: readonly string[]): Generator<Flag> {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
     const name = eq > 0 ? arg.slice(0, eq) : arg;
     const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    let taken = false;
     yield {
       name,
       value: () => {
+        taken = true;
         const v = inline ?? argv[++i];
         if (v === undefined || v === '') throw new UsageError(`${name} needs a value`);
         return v;
-      },
-      noValue: () => {
-        if (inline !== undefined) throw new UsageError(`${name} takes no value`);
       },
       unknown: () => {
         throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
       },
     };
+    // Back here once the parser has handled the flag.
+    if (inline !== undefined && !taken) throw new UsageError(`${name} takes no value (got ${JSON.stringify(arg)})`);
   }
 }
 

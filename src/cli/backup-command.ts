@@ -4,17 +4,19 @@
  * daemon tick go through backupOnce, so they share modes, guarantees and lock.
  */
 import { runBackup, previewPlan } from '../backup/run';
-import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
+import { backupHostName } from '../backup/host-name';
 import type { BackupSummary } from '../backup/summary';
 import { readCredentials, systemClientEnvironment } from '../config/credentials';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import type { BackupConfig, DbCredentials, QuiesceMethod } from '../config/types';
 import { connect, where } from '../db/connect';
-import { errorMessage, formatConfigMessage } from '../errors';
+import { ConfigError, errorMessage, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import type { BackupPlan } from '../plan/plan';
 import { acquireRunLock } from '../services/lock';
+import { checkFreeSpace } from '../store/free-space';
+import { checkStateDir } from '../store/state-dir';
 import { createPauseFlagQuiescer } from '../services/pause-flag';
 import { createPauseFlagDb } from '../services/pause-flag-db';
 import { pauseRecordExists, recoverPauseFlag, type FlagTarget } from '../services/pause-flag-record';
@@ -54,7 +56,7 @@ async function target(
   deps: { log: Logger; env: NodeJS.ProcessEnv },
 ): Promise<{ credentials: DbCredentials; hostName: string }> {
   const credentials = readDbCredentials(settings.dbConfig, config, deps.env, deps.log);
-  const hostName = checkHostName(settings.hostName ?? (await fullyQualifiedHostName()));
+  const hostName = await backupHostName(settings.hostName);
   return { credentials, hostName };
 }
 
@@ -96,6 +98,24 @@ export async function backupOnce(
   const { log } = deps;
   const env = deps.env ?? process.env;
   const { credentials, hostName } = await target(config, settings, { log, env });
+  // Before any service is touched: a run that cannot fit is refused, not failed half-way.
+  await checkFreeSpace({ config, hostName, ephemeralDir: settings.ephemeralDir ?? null });
+  try {
+    return await backupUnderServices(config, settings, credentials, hostName, { ...deps, env });
+  } catch (err) {
+    // Checks deep in the run judge values of schema_backup.conf (e.g. user_data_backup_dir) without knowing its name.
+    throw err instanceof ConfigError ? err.inFile(config.file) : err;
+  }
+}
+
+function backupUnderServices(
+  config: BackupConfig,
+  settings: RunSettings,
+  credentials: DbCredentials,
+  hostName: string,
+  deps: { log: Logger; signal?: AbortSignal; onPhase?: (phase: string) => void; env: NodeJS.ProcessEnv },
+): Promise<BackupSummary> {
+  const { log, env } = deps;
   return withServices(config, credentials, settings.mode, { log, env, quiesce: config.quiesce }, async (quiescer) => {
     const summary = await runBackup(
       { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },
@@ -148,6 +168,7 @@ export async function withServices<T>(
 ): Promise<T> {
   const { log, env } = deps;
   const quiesce = deps.quiesce ?? 'stop';
+  await checkStateDir(config.stateDir, config.file);
   const lock = await acquireRunLock(config.stateDir, log);
   try {
     const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });

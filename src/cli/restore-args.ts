@@ -67,7 +67,6 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
   const restoreModes: RestoreMode[] = [];
   for (const flag of flags(argv)) {
     const value = flag.value;
-    const noValue = flag.noValue;
     switch (flag.name) {
       case '--snapshot': {
         const s = value();
@@ -88,8 +87,8 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
         args.only = o;
         break;
       }
-      case '--merge': noValue(); restoreModes.push('merge'); break;
-      case '--replace': noValue(); restoreModes.push('replace'); break;
+      case '--merge': restoreModes.push('merge'); break;
+      case '--replace': restoreModes.push('replace'); break;
       case '--definer': {
         const d = value();
         if (d !== 'current') throw new UsageError('--definer: the only value is current');
@@ -100,8 +99,8 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
       case '--model': modes.push('model'); break;
       case '-t':
       case '--target': modes.push('target'); break;
-      case '--online': noValue(); modes.push('online'); break;
-      case '--dry-run': noValue(); args.dryRun = true; break;
+      case '--online': modes.push('online'); break;
+      case '--dry-run': args.dryRun = true; break;
       case '-h':
       case '--help': args.help = true; break;
       default:

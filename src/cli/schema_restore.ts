@@ -4,7 +4,7 @@
  * credentials, the run lock and the services, wired as for a backup
  * (same modes, same guarantees: consumers stopped by the run start again).
  */
-import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
+import { backupHostName } from '../backup/host-name';
 import type { BackupConfig } from '../config/types';
 import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
 import { createLogger, type Logger } from '../log';
@@ -53,7 +53,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   try {
     const config = readConfig(args.config, env, log);
     const credentials = readDbCredentials(args.dbConfig, config, env, log);
-    const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
+    const hostName = await backupHostName(args.hostName);
     const summary = await restoreOnce(
       config,
       {

@@ -4,11 +4,12 @@
  * the manifest; exit 8 on any difference, 4 when it cannot run (privileges).
  */
 import { databaseName, flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
-import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
+import { backupHostName } from '../backup/host-name';
 import { EXIT, exitCodeOf } from '../errors';
 import { createLogger } from '../log';
 import { verifyLatest, verifyText } from '../restore/verify';
 import { acquireRunLock } from '../services/lock';
+import { checkStateDir } from '../store/state-dir';
 import { readConfig, readDbCredentials } from './backup-command';
 import { logFailure, type Io } from './main';
 
@@ -43,8 +44,9 @@ export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessE
   try {
     const config = readConfig(args.config, env, log);
     const credentials = readDbCredentials(args.dbConfig, config, env, log);
-    const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
+    const hostName = await backupHostName(args.hostName);
     // A backup publishing meanwhile would mix two backups' files.
+    await checkStateDir(config.stateDir, config.file);
     const lock = await acquireRunLock(config.stateDir, log);
     try {
       const result = await verifyLatest(config, credentials, hostName, log, { database: args.database });

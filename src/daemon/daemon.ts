@@ -1,15 +1,17 @@
 /**
  * The long-running service: backs up on a cron cadence under systemd.
  * Never silent (every run lands in the log, the status file, metrics and the
- * unit's STATUS=), never wedged (watchdog pings from a timer, overlapping ticks
- * skipped), never stopped by one bad night (a failed run is recorded and the
+ * unit's STATUS=), never wedged (watchdog pings from a timer, withheld while a
+ * row dump stops moving; overlapping ticks skipped), never stopped by one bad night (a failed run is recorded and the
  * next tick comes anyway). The backup itself is the injected runOnce.
  */
 import type { BackupSummary } from '../backup/summary';
 import type { BackupConfig } from '../config/types';
 import { ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
+import { dumpProgress, type DumpProgress } from '../dump/progress';
 import { watchdogIntervalMs, type Notifier } from './notify';
+import { ProgressWatchdog } from './watchdog';
 import { checkSchedule, startSchedule, type Schedule } from './schedule';
 import { guarded, previousRecord, recordRun } from './record';
 import type { StatusRecord } from './status';
@@ -35,6 +37,15 @@ export interface DaemonOptions {
   env?: NodeJS.ProcessEnv;
   signals?: SignalSource;
   now?: () => Date;
+  /** How the row dump is getting on (src/dump/progress.ts by default): the watchdog pings only while it moves. */
+  progress?: () => DumpProgress;
+  /** Calls `fn` every `ms` until stopped: setInterval by default; tests drive the watchdog with their own. */
+  every?: (ms: number, fn: () => void) => { stop(): void };
+}
+
+function everyInterval(ms: number, fn: () => void): { stop(): void } {
+  const timer = setInterval(fn, ms);
+  return { stop: () => clearInterval(timer) };
 }
 
 interface Running {
@@ -67,9 +78,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
 
   const watchdogMs = watchdogIntervalMs(opts.env ?? process.env);
-  // A timer, not a hook in the run: it keeps firing while a long dump awaits I/O.
-  const watchdog = watchdogMs !== null ? setInterval(() => notifier.watchdog(), watchdogMs) : null;
-  if (watchdogMs !== null) notifier.watchdog();
+  // A timer, not a hook in the run: it keeps firing while a long dump awaits I/O, and pings as long as the dump moves.
+  const progress = new ProgressWatchdog(opts.progress ?? dumpProgress);
+  let withheld = false;
+  const watchdogTick = (): void => {
+    const verdict = progress.check(current !== null);
+    if (verdict.ping) {
+      if (withheld) log.info('the row dump moves again; watchdog pings resumed');
+      withheld = false;
+      notifier.watchdog();
+    } else if (!withheld) {
+      withheld = true;
+      log.error('the row dump has not moved since the last watchdog ping; WATCHDOG=1 withheld, systemd restarts the daemon if it stays stalled', {
+        runningSince: current?.startedAt.toISOString(),
+      });
+    }
+  };
+  const watchdog = watchdogMs !== null ? (opts.every ?? everyInterval)(watchdogMs, watchdogTick) : null;
+  if (watchdogMs !== null) watchdogTick();
 
   const idleStatus = (): void => {
     const next = schedule?.nextRun();
@@ -131,7 +157,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     let nextSchedule: Schedule;
     try {
       next = opts.loadConfig();
-      nextSchedule = startSchedule(next.schedule, () => tick(), log);
+      nextSchedule = startSchedule(next.schedule, () => tick(), log, next.file);
     } catch (err) {
       logConfigProblems(log, 'configuration reload failed, keeping the previous configuration', err);
       return;
@@ -159,7 +185,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     running?.controller.abort(new Error(`received ${signal}`));
     void (async () => {
       if (running) await running.done;
-      if (watchdog) clearInterval(watchdog);
+      watchdog?.stop();
       signals.off('SIGHUP', onHup);
       signals.off('SIGTERM', onTerm);
       signals.off('SIGINT', onInt);
@@ -182,7 +208,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     await guarded(log, 'recovery of an interrupted run failed', {}, () => recover(config));
   }
   if (!stopping) {
-    schedule = startSchedule(config.schedule, () => tick(), log);
+    schedule = startSchedule(config.schedule, () => tick(), log, config.file);
     notifier.ready();
     idleStatus();
     log.info('daemon started', { schedule: config.schedule, nextRun: schedule.nextRun()?.toISOString() ?? 'none' });

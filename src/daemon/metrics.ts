@@ -80,6 +80,19 @@ export function renderMetrics(record: StatusRecord): string {
   if (record.filesChanged !== null) {
     blocks.push(metric('schema_backup_files_changed', 'Files in the backup directory changed by the last run.', [{ value: record.filesChanged }]));
   }
+  const storage = record.storage;
+  if (storage) {
+    blocks.push(
+      metric(
+        'schema_backup_filesystem_free_bytes',
+        'Free bytes on the filesystem of each backup directory after the last run.',
+        storage.filesystems.map((f) => ({ labels: { dir: f.dir, path: f.path }, value: f.freeBytes })),
+      ),
+    );
+    if (storage.userSnapshots !== null) {
+      blocks.push(metric('schema_backup_user_data_snapshots', 'Complete user-data snapshots in user_data_backup_dir after the last run.', [{ value: storage.userSnapshots }]));
+    }
+  }
   if (record.result === 'success') {
     blocks.push(
       metric('schema_backup_downtime_seconds', 'Time the consumers were stopped during the last run (0: none stopped).', [

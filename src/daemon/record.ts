@@ -7,6 +7,7 @@ import type { BackupSummary } from '../backup/summary';
 import type { BackupConfig } from '../config/types';
 import { VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
+import { measureStorage } from '../store/free-space';
 import { applyRetention } from '../store/retention';
 import { writeMetrics } from './metrics';
 import { failureRecord, readStatus, successRecord, verifyFailureRecord, writeStatus, type StatusRecord } from './status';
@@ -54,12 +55,17 @@ export async function recordRun(config: BackupConfig, outcome: BackupSummary | E
       : outcome.verify && !outcome.verify.ok
         ? verifyFailureRecord(outcome, { nextRun: o.nextRun, previous: o.previous })
         : successRecord(outcome, { nextRun: o.nextRun, verify: outcome.verify });
-  await guarded(log, 'cannot write the status file', { file: config.statusFile }, () => writeStatus(config.statusFile, rec));
   const { metricsFile, retention, userDataBackupDir } = config;
-  if (metricsFile) await guarded(log, 'cannot write the metrics file', { file: metricsFile }, () => writeMetrics(metricsFile, rec));
   // A backup that did not verify deletes no older snapshot: it may be the one that is broken.
   if (rec.result === 'success' && !o.aborted && retention && userDataBackupDir) {
     await guarded(log, 'user-data retention failed', { dir: userDataBackupDir }, () => applyRetention(userDataBackupDir, retention, log, o.finishedAt));
   }
+  // Measured after retention: the free space and snapshot count the next run starts from.
+  await guarded(log, 'cannot measure the backup filesystems', {}, async () => {
+    const report = await measureStorage({ config, hostName: null, ephemeralDir: null });
+    rec.storage = { filesystems: report.dirs.map((d) => ({ dir: d.role, path: d.path, freeBytes: d.freeBytes })), userSnapshots: report.userSnapshots };
+  });
+  await guarded(log, 'cannot write the status file', { file: config.statusFile }, () => writeStatus(config.statusFile, rec));
+  if (metricsFile) await guarded(log, 'cannot write the metrics file', { file: metricsFile }, () => writeMetrics(metricsFile, rec));
   return rec;
 }

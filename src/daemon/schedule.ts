@@ -16,7 +16,7 @@ export interface Schedule {
 }
 
 /** Throws ConfigError (key `schedule`) when node-cron refuses the expression. */
-export function checkSchedule(expression: string, file = '-'): void {
+export function checkSchedule(expression: string, file: string): void {
   const v = validateDetailed(expression);
   if (!v.valid) {
     const why = v.errors.map((e) => e.message).join('; ') || 'invalid cron expression';
@@ -24,8 +24,8 @@ export function checkSchedule(expression: string, file = '-'): void {
   }
 }
 
-export function startSchedule(expression: string, onTick: () => void, log: Logger): Schedule {
-  checkSchedule(expression);
+export function startSchedule(expression: string, onTick: () => void, log: Logger, file: string): Schedule {
+  checkSchedule(expression, file);
   const task: ScheduledTask = createTask(
     expression,
     () => {

@@ -37,7 +37,6 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
         args.help = true;
         break;
       case '--json':
-        flag.noValue();
         args.json = true;
         break;
       case '--max-age': {

@@ -41,6 +41,15 @@ export interface StatusRecord {
   /** finishedAt of the last successful run, carried over by failures. */
   lastSuccessAt: string | null;
   verify?: VerifyOutcome;
+  /** The backup filesystems after the run (success or not): absent when they could not be measured. */
+  storage?: StorageFigures;
+}
+
+export interface StorageFigures {
+  /** Free bytes of each backup directory's filesystem. */
+  filesystems: { dir: string; path: string; freeBytes: number }[];
+  /** Complete user-data snapshots; null without user_data_backup_dir. */
+  userSnapshots: number | null;
 }
 
 export function successRecord(summary: BackupSummary, extra: { nextRun: Date | null; verify?: VerifyOutcome }): StatusRecord {
@@ -187,6 +196,8 @@ export function statusReport(record: StatusRecord | null, opts: { now: Date; max
   if (record.downtimeMs !== null) lines.push(`  downtime:      ${(record.downtimeMs / 1000).toFixed(1)} s`);
   if (record.userSnapshot) lines.push(`  user snapshot: ${record.userSnapshot}`);
   if (record.verify) lines.push(`  verify:        ${record.verify.ok ? 'ok' : 'FAILED'}${record.verify.message ? ` (${record.verify.message})` : ''}`);
+  for (const f of record.storage?.filesystems ?? []) lines.push(`  free space:    ${f.dir} ${f.path}: ${f.freeBytes} bytes`);
+  if (record.storage && record.storage.userSnapshots !== null) lines.push(`  user snapshots: ${record.storage.userSnapshots}`);
   for (const e of record.errors) lines.push(`  error:         ${e}`);
   for (const w of record.warnings) lines.push(`  warning:       ${w}`);
 

@@ -7,13 +7,18 @@
  * `row` state is replaced by one that hands the raw packet to TupleEncoder.
  * That skips a JavaScript value per field and a typeCast call per field,
  * which was most of the client's time. It relies on mysql2's Query command
- * (state methods returning the next state; Packet buffer/offset/end); the
- * dump tests pin it.
+ * (state methods returning the next state; Packet buffer/offset/end), so
+ * package.json pins mysql2 to the exact release it was written against, each
+ * query checks that those internals are there, and a query that ends without
+ * its end-of-rows packet fails its table: a changed mysql2 is a clear error,
+ * never a dump that waits forever.
  */
 import type { Db } from '../db/connect';
 import { toDatabaseError } from '../db/connect';
+import { DatabaseError } from '../errors';
 import type { DbTableDetail } from '../db/schema';
 import type { RowSink } from '../store/file-sink';
+import { progress } from './progress';
 import { columnRead, insertPrefix, rawRowSelectSql, rowColumns, type RowSelectOptions } from './literals';
 import { StatementWriter, TupleEncoder, recycleBlock, statementLimit, type TupleBlock } from './tuples';
 
@@ -62,6 +67,11 @@ export class BlockChannel {
     return this.error !== null;
   }
 
+  /** Finished or failed: the reader has nothing more to say. */
+  get settled(): boolean {
+    return this.finished || this.error !== null;
+  }
+
   /** The next block, or null at the end; rejects with the reader's error. */
   async next(): Promise<TupleBlock | null> {
     for (;;) {
@@ -92,9 +102,39 @@ interface RawPacket {
 
 /** The parts of mysql2's Query command that the raw row state uses. */
 interface QueryStates {
-  row: (packet: RawPacket) => unknown;
+  row: (packet: RawPacket, connection: unknown) => unknown;
   done(): unknown;
-  on(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: 'error' | 'end', listener: (err: unknown) => void): unknown;
+}
+
+/** The mysql2 release the raw row state was written and tested against; package.json pins exactly this one. */
+export const MYSQL2_VERSION = '3.24.6';
+
+function installedMysql2(): string {
+  try {
+    return (require('mysql2/package.json') as { version: string }).version;
+  } catch {
+    return '(version unknown)';
+  }
+}
+
+function internalsChanged(what: string): DatabaseError {
+  return new DatabaseError(
+    `mysql2 ${installedMysql2()} changed its internals (${what}); schema_backup needs exactly mysql2 ${MYSQL2_VERSION}: ` +
+      `reinstall its dependencies as package-lock.json pins them (npm ci)`,
+  );
+}
+
+/** The Query command still has the states this reader replaces (mysql2 calls them through `this`). */
+function queryInternalsProblem(query: Partial<QueryStates>): string | null {
+  if (typeof query.row !== 'function') return 'its Query command has no row state';
+  if (typeof query.done !== 'function' || typeof query.on !== 'function') return 'its Query command has no done() or on()';
+  return null;
+}
+
+function isRawPacket(packet: unknown): packet is RawPacket {
+  const p = packet as Partial<RawPacket> | null;
+  return !!p && Buffer.isBuffer(p.buffer) && typeof p.offset === 'number' && typeof p.end === 'number' && typeof p.isEOF === 'function';
 }
 
 export interface ReadSpec {
@@ -119,6 +159,13 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     db.raw.resume();
   };
   const query = db.raw.query({ sql, rowsAsArray: true }) as unknown as QueryStates;
+  const problem = queryInternalsProblem(query);
+  if (problem !== null) {
+    // The query runs to its end inside mysql2 as usual; only its rows are not ours.
+    channel.fail(internalsChanged(problem));
+    return;
+  }
+  const mysql2Row = query.row;
   const row = function (this: QueryStates, packet: RawPacket): unknown {
     if (packet.isEOF()) {
       if (!channel.failed) {
@@ -140,8 +187,25 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     }
     return row;
   };
-  query.row = row;
+  // The first packet (a row, or the end of an empty result) shows whether packets still look as this reader reads them.
+  const firstRow = function (this: QueryStates, packet: RawPacket, connection: unknown): unknown {
+    if (isRawPacket(packet)) return row.call(this, packet);
+    channel.fail(internalsChanged('its row packets have no buffer, offset, end or isEOF()'));
+    return mysql2Row.call(this, packet, connection); // mysql2 reads the rest itself, so the connection stays in step
+  };
+  query.row = firstRow;
   query.on('error', (err) => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`)));
+  // mysql2 ends a query after its last state; if that was not ours (the end-of-rows packet), the rows went elsewhere.
+  query.on('end', () => {
+    if (!channel.settled) {
+      channel.fail(
+        new DatabaseError(
+          `reading rows of table ${table.name}: the query ended without its end-of-rows packet reaching schema_backup ` +
+            `(mysql2 ${installedMysql2()}; schema_backup needs exactly mysql2 ${MYSQL2_VERSION}: reinstall with npm ci)`,
+        ),
+      );
+    }
+  });
 }
 
 /** The session's max_allowed_packet: the server-side rendering failed beyond it, so this one does too. */
@@ -155,12 +219,15 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
   const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink, limit);
   // Blocks whose bytes are still in the sink's pending chunks; free to reuse after a flush.
   let held: TupleBlock[] = [];
+  progress.readStarted();
   try {
     for (const channel of channels) {
       for (let block = await channel.next(); block; block = await channel.next()) {
+        progress.moved();
         held.push(block);
         if (writer.add(block)) {
           await sink.flush();
+          progress.moved();
           for (const b of held) recycleBlock(b);
           held = [];
         }
@@ -170,6 +237,8 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
     // No reader may stay paused: its connection would never finish the query (and never close).
     for (const channel of channels) channel.abandon(err);
     throw err;
+  } finally {
+    progress.readEnded();
   }
   writer.end();
   return { rows: writer.rows, statements: writer.statements };

@@ -44,11 +44,31 @@ export class StatementSplitter {
   /** Statements seen so far (for messages). */
   count = 0;
 
-  /** Feeds bytes; returns the statements they complete. */
+  /** Bytes of buf in use; past them is spare room for the next chunks of a long statement. */
+  private len = 0;
+
+  /**
+   * Feeds bytes; returns the statements they complete. A statement longer than
+   * a chunk (a table's rows are one statement of up to 16 MiB) grows in a buffer
+   * that doubles, so each byte is copied a bounded number of times, not once per
+   * chunk. Bytes already handed out are never written over: a new buffer is taken instead.
+   */
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
-    if (this.start >= this.buf.length) this.buf = chunk;
-    else this.buf = Buffer.concat([this.buf.subarray(this.start), chunk]);
+    const pending = this.len - this.start;
+    if (pending <= 0) {
+      this.buf = chunk;
+      this.len = chunk.length;
+    } else if (this.start === 0 && this.len + chunk.length <= this.buf.length) {
+      chunk.copy(this.buf, this.len);
+      this.len += chunk.length;
+    } else {
+      const next = Buffer.allocUnsafe(Math.max(2 * (pending + chunk.length), 1 << 16));
+      this.buf.copy(next, 0, this.start, this.len);
+      chunk.copy(next, pending);
+      this.buf = next;
+      this.len = pending + chunk.length;
+    }
     this.pos -= this.start;
     this.start = 0;
     this.scan(out, false);
@@ -62,8 +82,9 @@ export class StatementSplitter {
     if (this.state === S.Single || this.state === S.Double || this.state === S.Backtick) {
       throw new Error(`unterminated quoted string or identifier after statement ${this.count}`);
     }
-    if (this.content) this.emit(out, this.buf.length, 0);
+    if (this.content) this.emit(out, this.len, 0);
     this.buf = Buffer.alloc(0);
+    this.len = 0;
     this.pos = this.start = 0;
     return out;
   }
@@ -79,7 +100,7 @@ export class StatementSplitter {
 
   /** Scans from pos; stops early when a decision needs bytes not yet received (unless eof). */
   private scan(out: Buffer[], eof: boolean): void {
-    const b = this.buf;
+    const b = this.buf.subarray(0, this.len);
     const n = b.length;
     let i = this.pos;
     let state = this.state;

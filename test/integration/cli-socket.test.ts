@@ -75,7 +75,7 @@ function setup(mode: number) {
 
 test("the account is 'localhost' only: over TCP the server refuses it (so the next test proves the socket)", async () => {
   const { host, port } = testServer();
-  await expect(createConnection({ host, port, user, password, database: db.name })).rejects.toMatchObject({ code: 'ER_ACCESS_DENIED_ERROR' });
+  await expect(createConnection({ host, port, user, password, database: db.name })).rejects.toMatchObject({ code: expect.stringMatching(/^ER_ACCESS_DENIED/) });
 });
 
 test('a CSV2 cloudscheduler.yaml with db_host "localhost" and no db_socket backs up over the socket', async () => {

@@ -78,3 +78,26 @@ describe('StatementSplitter', () => {
     ]);
   });
 });
+
+describe('long statements fed in small chunks', () => {
+  test('a 4 MiB one-line INSERT and its neighbours come out whole, and statements handed out stay intact', () => {
+    const rows = Array.from({ length: 40000 }, (_, i) => `(${i},'v${i};'),(x)`.slice(0, -4)).join(',');
+    const big = `INSERT INTO \`t\` VALUES ${rows};`;
+    expect(big.length).toBeGreaterThan(500_000);
+    const text = Buffer.from(`SET NAMES utf8mb4;\n${big}\n${big.replace('`t`', '`u`')}\nSELECT 1;\n`);
+    const splitter = new StatementSplitter();
+    const got: Buffer[] = [];
+    const copies: string[] = [];
+    for (let at = 0; at < text.length; at += 1000) {
+      for (const stmt of splitter.push(text.subarray(at, at + 1000))) {
+        got.push(stmt);
+        copies.push(stmt.toString('utf8'));
+      }
+    }
+    got.push(...splitter.end());
+    copies.push(...got.slice(copies.length).map((b) => b.toString('utf8')));
+    expect(copies).toEqual(['SET NAMES utf8mb4', big.slice(0, -1), big.replace('`t`', '`u`').slice(0, -1), 'SELECT 1']);
+    // The buffers handed out earlier were not written over by later pushes.
+    expect(got.map((b) => b.toString('utf8'))).toEqual(copies);
+  });
+});

@@ -16,8 +16,9 @@ import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
 import { rowColumns } from '../dump/literals';
 import { describeRowChanges } from '../store/row-changes';
-import { InterruptedError } from '../errors';
+import { DatabaseError, InterruptedError, StoreError, errorMessage } from '../errors';
 import {
+  checkBackupDirAllowed,
   checkRepositoryReady,
   checkUserDataOutsideGit,
   commitHostDir,
@@ -29,11 +30,14 @@ import {
   type HostChange,
 } from '../git/repo';
 import type { Logger } from '../log';
+import { missingTablesRefusal } from '../plan/missing-tables';
 import { planBackup, type BackupPlan, type TablePlan } from '../plan/plan';
+import { acquireDirLock, type RunLock } from '../services/lock';
 import type { Quiescer } from '../services/types';
+import { ensureDir } from '../store/fsutil';
 import type { RowSink } from '../store/file-sink';
 import { parseManifest, renderManifest, type Manifest, type ManifestTable } from '../store/manifest';
-import { MANIFEST_FILE, VIEWS_FILE } from '../store/names';
+import { MANIFEST_FILE, TMP_DIR, VIEWS_FILE } from '../store/names';
 import { TableDir, type WrittenFile } from '../store/table-dir';
 import { UserSnapshotWriter } from '../store/user-snapshot';
 import { savedValueColumns } from './saved-values';
@@ -56,6 +60,12 @@ export interface BackupDeps {
   signal?: AbortSignal;
   onPhase?: (phase: string) => void;
   now?: () => Date;
+  /**
+   * Proves the committed backup (verify_after_backup); sets `summary.verify`.
+   * Runs before the consumers are handed over: in target mode a backup that
+   * does not verify starts them again, as any failed run does.
+   */
+  verify?: (summary: BackupSummary) => Promise<void>;
 }
 
 /** Connects, lists the tables and plans, touching nothing: `--dry-run`, and the check before services are stopped. */
@@ -76,6 +86,25 @@ function planFor(req: BackupRequest, dbTables: Awaited<ReturnType<typeof listTab
     userDataDir: req.config.userDataBackupDir !== null,
     ephemeralDir: req.ephemeralDir !== null,
   });
+}
+
+/** Refuses (nothing changed) a database that lacks most of the configured tables the last backup had. */
+function refuseMissingTables(req: BackupRequest, dbTables: Awaited<ReturnType<typeof listTables>>, previous: Manifest | null): void {
+  const refusal = missingTablesRefusal({
+    classes: req.config.classes,
+    configFile: req.config.file,
+    dbTables,
+    previousTables: previous ? previous.tables.map((t) => t.table) : null,
+    database: req.credentials.database,
+    credentialsFile: req.credentials.source,
+  });
+  if (refusal) throw new DatabaseError(refusal);
+}
+
+/** Takes the lock inside a backup directory, creating the directory first if `create` says how. */
+async function lockDir(dir: string, log: Logger, create: () => Promise<void>): Promise<RunLock> {
+  await create();
+  return acquireDirLock(dir, log);
 }
 
 async function readManifest(path: string): Promise<Manifest | null> {
@@ -122,6 +151,58 @@ export function describeChange(previous: Manifest | null, current: ManifestTable
 export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<BackupSummary> {
   const { config } = req;
   const { log } = deps;
+  deps.onPhase?.('checking');
+  log.debug('phase', { phase: 'checking' });
+  await checkBackupDirAllowed(config.csv2BackupDir, config.file);
+  const probed = await probeRepository(config.csv2BackupDir);
+  if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, probed);
+  // The database must answer before any service is stopped.
+  const previewTables = await (async () => {
+    const db = await connect(req.credentials);
+    try {
+      return await listTables(db);
+    } finally {
+      await db.close();
+    }
+  })();
+  const preview = planFor(req, previewTables);
+  // Runs with another state_dir (another config file) may share these directories: one writer at a time.
+  const locks: RunLock[] = [];
+  const releaseLocks = async () => {
+    for (const l of locks.splice(0).reverse()) await l.release();
+  };
+  try {
+    locks.push(
+      await lockDir(config.csv2BackupDir, log, () =>
+        fs.mkdir(config.csv2BackupDir, { recursive: true }).then(
+          () => undefined,
+          (err: unknown) => {
+            throw new StoreError(`cannot create csv2_backup_dir ${config.csv2BackupDir}: ${errorMessage(err)}`, { cause: err });
+          },
+        ),
+      ),
+    );
+    const userDir = config.userDataBackupDir;
+    if (userDir) locks.push(await lockDir(userDir, log, async () => ((await fs.stat(userDir).then(() => true, () => false)) ? ensureDir(userDir) : ensureDir(userDir, 0o700))));
+  } catch (err) {
+    await releaseLocks();
+    throw err;
+  }
+  try {
+    return await lockedRun(req, deps, { probed, preview, previewTables });
+  } finally {
+    await releaseLocks();
+  }
+}
+
+async function lockedRun(
+  req: BackupRequest,
+  deps: BackupDeps,
+  checked: { probed: Awaited<ReturnType<typeof probeRepository>>; preview: BackupPlan; previewTables: Awaited<ReturnType<typeof listTables>> },
+): Promise<BackupSummary> {
+  const { config } = req;
+  const { log } = deps;
+  const { preview } = checked;
   const now = deps.now ?? (() => new Date());
   const started = now();
   const phase = (p: string) => {
@@ -131,19 +212,15 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   const throwIfAborted = () => {
     if (deps.signal?.aborted) throw new InterruptedError('backup interrupted by a signal; nothing was published');
   };
-
-  phase('checking');
-  const probed = await probeRepository(config.csv2BackupDir);
-  if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, probed);
-  // The database must answer before any service is stopped.
-  const preview = await previewPlan(req);
-  const repo = await ensureRepository(config.csv2BackupDir, log, probed);
+  const hostDir = join(config.csv2BackupDir, req.hostName);
+  const previousManifest = await readManifest(join(hostDir, MANIFEST_FILE));
+  // An empty or wrong database answers too: refused before anything changes.
+  refuseMissingTables(req, checked.previewTables, previousManifest);
+  const repo = await ensureRepository(config.csv2BackupDir, log, checked.probed);
   await checkRepositoryReady(repo);
   await ensureDiffDriver(repo);
-  const hostDir = join(config.csv2BackupDir, req.hostName);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();
-  const previousManifest = await readManifest(join(hostDir, MANIFEST_FILE));
 
   let snapshot: Snapshot | null = null;
   let user: UserSnapshotWriter | null = null;
@@ -181,7 +258,9 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     phase('opening snapshot');
     snapshot = await openSnapshot(req.credentials);
     const snap = snapshot;
-    const plan = planFor(req, await listTables(snap.db));
+    const snapTables = await listTables(snap.db);
+    refuseMissingTables(req, snapTables, previousManifest);
+    const plan = planFor(req, snapTables);
     for (const w of plan.warnings) log.warn(w.message, w.table !== undefined ? { table: w.table } : {});
     summary.warnings = plan.warnings.map((w) => w.message);
     for (const w of snap.warnings) {
@@ -265,8 +344,9 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     // Tables outside the snapshot's protection are read (under a read lock) while consumers are still stopped.
     const savesRows = (t: TablePlan) => t.rowsToHost || t.rowsToUser || t.rowsToEphemeral;
     for (const t of plan.tables.filter((x) => !x.transactional && savesRows(x))) await snap.withReadLock(t.name, () => backupTable(t));
-    // Everything else comes from the snapshot, which no later write can change: consumers may run again.
-    await deps.quiescer.resume();
+    // Everything else comes from the snapshot, which no later write can change: consumers may run again
+    // (in target mode they stay stopped until the run is over).
+    await deps.quiescer.release();
     for (const t of plan.tables.filter((x) => x.transactional || !savesRows(x))) await backupTable(t);
 
     const viewsFile = views.length ? viewsText(views) : null;
@@ -290,30 +370,53 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     throwIfAborted();
 
     phase('publishing');
-    const removed = await host.publish(new Set(plan.tables.map((t) => t.file)));
-    summary.filesChanged = [...hostEntries.filter((_, i) => hostChanged[i]).map((e) => e.file), ...removed];
-    if (ephemeral) {
-      await ephemeral.publish(null);
-    }
-    if (user) {
-      summary.userSnapshot = await user.complete({ format: 1, kind: 'user', database, compressed: config.compress === 'gzip', statementBytes, tables: userEntries, views: null, triggers: [] });
-      if (summary.userSnapshot !== null) summary.bytesWritten += userBytes;
-      else log.info('user data unchanged since the latest snapshot; latest kept', { dir: config.userDataBackupDir });
-      user = null;
-    }
+    // Each step that changes what the last good backup looks like leaves here how to take it back.
+    const undo: (() => Promise<void>)[] = [];
+    try {
+      // db_upgrade's -e directory is not part of the versioned backup: published first, never taken back.
+      if (ephemeral) await ephemeral.publish(null);
+      if (user && !(await user.seal({ format: 1, kind: 'user', database, compressed: config.compress === 'gzip', statementBytes, tables: userEntries, views: null, triggers: [] }))) {
+        log.info('user data unchanged since the latest snapshot; latest kept', { dir: config.userDataBackupDir });
+        user = null;
+      }
+      const publication = await host.publishUndoable(new Set(plan.tables.map((t) => t.file)));
+      undo.push(() => publication.undo());
+      const removed = publication.removed;
+      summary.filesChanged = [...hostEntries.filter((_, i) => hostChanged[i]).map((e) => e.file), ...removed];
 
-    phase('committing');
-    const attributes = await ensureDiffAttributes(config.csv2BackupDir);
-    const change = describeChange(previousManifest, hostEntries.filter((_, i) => hostChanged[i]), removed, viewsChanged);
-    change.rowDetails = rowDetails;
-    summary.commit = await commitHostDir(
-      repo.top,
-      hostDir,
-      summary.filesChanged.length > 0 || viewsChanged || manifestChanged || attributes !== null,
-      (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
-      { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
-      [join(config.csv2BackupDir, '.gitattributes')],
-    );
+      phase('committing');
+      const attributes = await ensureDiffAttributes(config.csv2BackupDir);
+      if (attributes) undo.push(() => attributes.undo());
+      if (user) {
+        const written = user;
+        summary.userSnapshot = await written.promote();
+        undo.push(() => written.unpromote());
+        summary.bytesWritten += userBytes;
+      }
+      const change = describeChange(previousManifest, hostEntries.filter((_, i) => hostChanged[i]), removed, viewsChanged);
+      change.rowDetails = rowDetails;
+      // The last step that may fail: a post-commit hook must never see a commit that is then taken back.
+      summary.commit = await commitHostDir(
+        repo,
+        hostDir,
+        summary.filesChanged.length > 0 || viewsChanged || manifestChanged || attributes !== null,
+        (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
+        { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
+        { alsoCommit: [join(config.csv2BackupDir, '.gitattributes')], exclude: [join(hostDir, TMP_DIR)], log },
+      );
+      user = null;
+      await publication.settle().catch((err: unknown) => log.warn('could not remove the previous host files kept during the commit', { dir: join(hostDir, TMP_DIR), err: errorMessage(err) }));
+    } catch (err) {
+      for (const step of undo.reverse()) {
+        await step().catch((undoErr: unknown) => log.error('could not take back a step of the failed run', { err: errorMessage(undoErr) }));
+      }
+      throw err;
+    }
+    if (deps.verify) {
+      phase('verifying');
+      await deps.verify(summary);
+      if (summary.verify && !summary.verify.ok) failed = true;
+    }
   } catch (err) {
     failed = true;
     snapshot?.destroy();
@@ -326,7 +429,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     throw err;
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
-    // In target mode a failed backup starts the consumers again: no db_upgrade follows it.
+    // The run is over: consumers stopped by it run again (in target mode only if it failed: no db_upgrade follows).
     await deps.quiescer.resume({ backupFailed: failed });
     summary.services = deps.quiescer.report();
   }

@@ -117,27 +117,29 @@ function backupUnderServices(
 ): Promise<BackupSummary> {
   const { log, env } = deps;
   return withServices(config, credentials, settings.mode, { log, env, quiesce: config.quiesce }, async (quiescer) => {
+    // Verified inside the run, before the consumers are handed over: a failed verification is a failed run.
+    const verify = config.verifyAfterBackup
+      ? async (summary: BackupSummary): Promise<void> => {
+          // Still under the run lock: nothing can change the backup while it is being proven.
+          const { verifyLatest, verifyText } = await import('../restore/verify');
+          try {
+            const result = await verifyLatest(config, credentials, hostName, log);
+            summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)), at: new Date().toISOString() };
+            if (result.ok) log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
+          } catch (err) {
+            // A verification that cannot run (privileges, scratch database in use) has not proven the backup either.
+            summary.verify = { ok: false, message: `verification could not run: ${errorMessage(err)}`, at: new Date().toISOString() };
+          }
+          if (!summary.verify.ok) {
+            summary.errors.push(`verification failed: ${summary.verify.message}`);
+            log.error('backup did not verify', { message: summary.verify.message });
+          }
+        }
+      : undefined;
     const summary = await runBackup(
       { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },
-      { log, quiescer, signal: deps.signal, onPhase: deps.onPhase },
+      { log, quiescer, signal: deps.signal, onPhase: deps.onPhase, verify },
     );
-    if (config.verifyAfterBackup) {
-      deps.onPhase?.('verifying');
-      // Still under the run lock: nothing can change the backup while it is being proven.
-      const { verifyLatest, verifyText } = await import('../restore/verify');
-      try {
-        const result = await verifyLatest(config, credentials, hostName, log);
-        summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)), at: new Date().toISOString() };
-        if (result.ok) log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
-      } catch (err) {
-        // A verification that cannot run (privileges, scratch database in use) has not proven the backup either.
-        summary.verify = { ok: false, message: `verification could not run: ${errorMessage(err)}`, at: new Date().toISOString() };
-      }
-      if (!summary.verify.ok) {
-        summary.errors.push(`verification failed: ${summary.verify.message}`);
-        log.error('backup did not verify', { message: summary.verify.message });
-      }
-    }
     return summary;
   });
 }

@@ -18,6 +18,7 @@ import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-arg
 
 const idle: Quiescer = {
   quiesce: async () => undefined,
+  release: async () => undefined,
   resume: async () => undefined,
   report: () => ({ mode: 'online', stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }),
 };

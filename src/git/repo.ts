@@ -4,9 +4,11 @@
  * only the host directory with a message naming what changed.
  */
 import { existsSync, promises as fs } from 'node:fs';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import { ConfigError, StoreError, errorMessage } from '../errors';
+import { CommandError, ConfigError, StoreError, errorMessage } from '../errors';
+import { run } from '../proc/run';
 import type { Logger } from '../log';
 
 // simple-git strips inherited GIT_* variables unless allowed; these two let an
@@ -92,17 +94,65 @@ function isInside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep) && rel !== '..');
 }
 
-/** Refuses (ConfigError: nothing attempted) a user-data directory inside the git work tree unless git ignores it. */
+/**
+ * Where `path` really is, whether or not it exists yet: symbolic links are
+ * followed (a dangling one to where it points), and the part that does not
+ * exist is appended to the real path of its nearest existing ancestor.
+ */
+export async function realPathOf(path: string, depth = 0): Promise<string> {
+  const abs = resolve(path);
+  const real = await fs.realpath(abs).catch(() => null);
+  if (real !== null) return real;
+  const link = depth < 40 ? await fs.readlink(abs).catch(() => null) : null;
+  if (link !== null) return realPathOf(resolve(dirname(abs), link), depth + 1);
+  const parent = dirname(abs);
+  if (parent === abs) return abs;
+  return join(await realPathOf(parent, depth), basename(abs));
+}
+
+/** Directories a backup repository must never be created in (git init there would take the system in). */
+function systemDirectories(): string[] {
+  const dirs = ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/media', '/mnt', '/opt', '/proc', '/root', '/run', '/sbin', '/srv', '/sys', '/tmp', '/usr', '/usr/local', '/var', '/var/lib'];
+  for (const home of [homedir(), process.env.HOME]) if (home) dirs.push(resolve(home));
+  return dirs;
+}
+
+/**
+ * Refuses (ConfigError: nothing attempted) a csv2_backup_dir that resolves to
+ * `/`, a system directory or the user's home: schema_backup would run
+ * `git init` there, or commit into a repository that holds the system.
+ */
+export async function checkBackupDirAllowed(csv2BackupDir: string, configFile: string): Promise<void> {
+  const real = await realPathOf(csv2BackupDir);
+  const system = new Set<string>();
+  for (const d of systemDirectories()) {
+    system.add(d);
+    system.add(await realPathOf(d));
+  }
+  if (system.has(real)) {
+    const shown = real === csv2BackupDir ? real : `${csv2BackupDir} (${real})`;
+    throw new ConfigError([
+      { file: configFile, key: 'csv2_backup_dir', message: `${shown} is a system directory (or your home): schema_backup would make it a git repository; set csv2_backup_dir to a directory of its own, e.g. /var/lib/schema_backup/git` },
+    ]);
+  }
+}
+
+/**
+ * Refuses (ConfigError: nothing attempted) a user-data directory inside the
+ * git work tree unless git ignores it. Real paths are compared (symbolic
+ * links followed, missing parts under their nearest existing ancestor).
+ */
 export async function checkUserDataOutsideGit(csv2BackupDir: string, userDataDir: string, repo: Repository | null): Promise<void> {
-  const top = repo?.top ?? null;
+  const real = await realPathOf(userDataDir);
+  const top = repo ? await realPathOf(repo.top) : null;
   if (!top) {
     // Not a repository yet: it will be initialised at csv2_backup_dir itself.
-    if (isInside(resolve(userDataDir), resolve(csv2BackupDir))) {
-      throw new ConfigError(`user_data_backup_dir ${userDataDir} lies inside csv2_backup_dir ${csv2BackupDir}, which is a git work tree: sensitive data would be committed; move it outside`);
+    const future = await realPathOf(csv2BackupDir);
+    if (isInside(real, future)) {
+      throw new ConfigError(`user_data_backup_dir ${userDataDir}${real !== resolve(userDataDir) ? ` (really ${real})` : ''} lies inside csv2_backup_dir ${csv2BackupDir}, which is a git work tree: sensitive data would be committed; move it outside`);
     }
     return;
   }
-  const real = await fs.realpath(userDataDir).catch(() => resolve(userDataDir));
   if (!isInside(real, top)) return;
   let ignored: string[] = [];
   try {
@@ -111,7 +161,7 @@ export async function checkUserDataOutsideGit(csv2BackupDir: string, userDataDir
     ignored = [];
   }
   if (ignored.length === 0) {
-    throw new ConfigError(`user_data_backup_dir ${userDataDir} lies inside the git work tree ${top} and is not ignored by it: sensitive data would be committed; move it outside or add it to ${top}/.gitignore`);
+    throw new ConfigError(`user_data_backup_dir ${userDataDir}${real !== resolve(userDataDir) ? ` (really ${real})` : ''} lies inside the git work tree ${top} and is not ignored by it: sensitive data would be committed; move it outside or add it to ${top}/.gitignore`);
   }
 }
 
@@ -137,14 +187,21 @@ export async function ensureDiffDriver(repo: Repository): Promise<void> {
   }
 }
 
+/** `.gitattributes` as this run changed it: the commit takes it along; undo() puts the previous one back. */
+export interface AttributesChange {
+  path: string;
+  undo(): Promise<void>;
+}
+
 /**
  * Makes `csv2_backup_dir/.gitattributes` route host table files through the driver (outside
- * HOST/, where db_upgrade takes every plain file for a table). Returns its path when it
- * had to be written, so the commit takes it along; null when it already says so.
+ * HOST/, where db_upgrade takes every plain file for a table). Returns the change when it
+ * had to be written; null when it already says so.
  */
-export async function ensureDiffAttributes(backupDir: string): Promise<string | null> {
+export async function ensureDiffAttributes(backupDir: string): Promise<AttributesChange | null> {
   const path = resolve(backupDir, '.gitattributes');
-  const text = await fs.readFile(path, 'utf8').catch(() => '');
+  const previous = await fs.readFile(path, 'utf8').catch(() => null);
+  const text = previous ?? '';
   if (text.split('\n').some((l) => l.trim() === ATTRIBUTES_LINE)) return null;
   const updated = `${text}${text && !text.endsWith('\n') ? '\n' : ''}# schema_backup: show rows one per line in git diff and git log -p\n${ATTRIBUTES_LINE}\n`;
   try {
@@ -152,7 +209,17 @@ export async function ensureDiffAttributes(backupDir: string): Promise<string | 
   } catch (err) {
     throw new StoreError(`cannot write ${path}: ${errorMessage(err)}`, { cause: err });
   }
-  return path;
+  return {
+    path,
+    async undo() {
+      try {
+        if (previous === null) await fs.rm(path, { force: true });
+        else await fs.writeFile(path, previous);
+      } catch (err) {
+        throw new StoreError(`cannot put back ${path}: ${errorMessage(err)}`, { cause: err });
+      }
+    },
+  };
 }
 
 export interface HostChange {
@@ -179,37 +246,69 @@ export function commitMessage(host: string, change: HostChange): string {
 }
 
 /**
- * Stages and commits `hostDir` only (a pathspec commit leaves anything else
- * staged alone). Returns the new commit, or null when nothing changed.
- * `changed` says whether this run changed files there; when it did not, git is
- * still asked, so files a failed commit left behind are committed now.
- * Every command used prints something: simple-git waits 50 ms after a silent one.
+ * Runs git with its own index file. Through the process module, not simple-git:
+ * simple-git refuses an explicit environment that carries GIT_CONFIG_GLOBAL.
+ */
+async function gitWithIndex(repoTop: string, indexFile: string, args: string[], input?: string): Promise<string> {
+  try {
+    return (await run('git', ['-C', repoTop, ...args], { env: { ...process.env, GIT_INDEX_FILE: indexFile }, input })).stdout;
+  } catch (err) {
+    // Git's own words (a hook's output comes on stderr), not the whole command line.
+    if (err instanceof CommandError) throw new Error(`git ${args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''}: ${(err.stderr.trim() || err.stdout.trim() || `exited with ${err.code}`)}`);
+    throw err;
+  }
+}
+
+/**
+ * Commits `hostDir` (and `alsoCommit`) only, from a temporary index built
+ * from HEAD: nothing else the operator staged is committed, and a commit that
+ * fails (a hook that refuses, signing without a usable key) leaves the real
+ * index as it was. Hooks run (never skipped behind the operator's back); a
+ * refusal throws StoreError with their output. Returns the new commit, or
+ * null when the files equal HEAD. `changed` says whether this run changed
+ * files there; when it did not, the commit (if any) is of files an earlier,
+ * interrupted run left behind. `exclude`: paths under them never committed
+ * (the run's temporary files).
  */
 export async function commitHostDir(
-  repoTop: string,
+  repo: Repository,
   hostDir: string,
   changed: boolean,
   message: (leftoverPaths: string[]) => string,
   identity: { name: string; email: string },
-  alsoCommit: readonly string[] = [],
+  options: { alsoCommit?: readonly string[]; exclude?: readonly string[]; log?: Logger } = {},
 ): Promise<string | null> {
-  const paths = [hostDir, ...alsoCommit].map((p) => relative(repoTop, p) || '.');
+  const repoTop = repo.top;
+  const rel = (p: string) => relative(repoTop, p) || '.';
+  const paths = [hostDir, ...(options.alsoCommit ?? [])].map(rel);
+  const pathspec = [...paths, ...(options.exclude ?? []).map((p) => `:(exclude)${rel(p)}`)];
+  const indexFile = join(dirname(repo.indexLock), `schema_backup-index.${process.pid}`);
   const g = git(repoTop);
+  const configured = /^user\.email=./m.test(await g.raw(['config', '--list']).catch(() => ''));
+  const identityArgs = configured ? [] : ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`];
+  const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
+  let commit: string;
   try {
-    let leftover: string[] = [];
-    if (!changed) {
-      // `--branch` makes the first line `## main`, so the output is never empty.
-      leftover = (await g.raw(['status', '--porcelain', '--branch', '--', ...paths])).split('\n').slice(1).filter((l) => l.trim());
-      if (leftover.length === 0) return null;
-    }
-    await g.raw(['add', '-A', '--verbose', '--', ...paths]);
-    const configured = /^user\.email=./m.test(await g.raw(['config', '--list']));
-    const withIdentity = configured ? g : git(repoTop, [`user.name=${identity.name}`, `user.email=${identity.email}`]);
-    const out = await withIdentity.raw(['commit', '--no-verify', '-m', message(leftover), '--', ...paths]);
-    // The files may equal HEAD again (a change reverted after a failed commit): nothing to commit.
-    if (/nothing to commit|no changes added to commit/.test(out)) return null;
-    return (await g.revparse(['HEAD'])).trim();
+    await fs.rm(indexFile, { force: true });
+    const head = (await g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim();
+    if (head) await gi(['read-tree', 'HEAD']);
+    await gi(['add', '-A', '--', ...pathspec]);
+    const staged = (await gi(['diff', '--cached', '--name-only', ...(head ? ['HEAD'] : []), '--', ...paths])).split('\n').filter((l) => l.trim());
+    // The files may equal HEAD again (a change reverted): nothing to commit.
+    if (staged.length === 0) return null;
+    await gi([...identityArgs, 'commit', '-q', '-F', '-'], message(changed ? [] : staged));
+    commit = (await g.revparse(['HEAD'])).trim();
   } catch (err) {
-    throw gitError('commit', repoTop, err);
+    throw new StoreError(
+      `git commit in ${repoTop} failed: ${errorMessage(err).trim()}\nNothing was committed and the previous backup is unchanged; fix what git reports (a hook, commit signing) and run again`,
+      { cause: err },
+    );
+  } finally {
+    await fs.rm(indexFile, { force: true }).catch(() => undefined);
   }
+  // The real index follows HEAD for the committed paths (as `git commit -- paths` would leave it).
+  await g.raw(['reset', '-q', 'HEAD', '--', ...pathspec]).catch((err: unknown) => {
+    options.log?.warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', { repo: repoTop, err: errorMessage(err) });
+  });
+  return commit;
 }

@@ -59,7 +59,7 @@ export interface VerifyResult {
 /** Verify touches no service: the scratch database is not what consumers use. */
 function onlineQuiescer(): Quiescer {
   const report: QuiesceReport = { mode: 'online', stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null };
-  return { quiesce: async () => undefined, resume: async () => undefined, report: () => report };
+  return { quiesce: async () => undefined, release: async () => undefined, resume: async () => undefined, report: () => report };
 }
 
 const isCreate = (stmt: Buffer): boolean => ['create-table', 'create-sequence'].includes(classifyStatement(stmt));

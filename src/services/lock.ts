@@ -1,5 +1,6 @@
 /**
- * One run at a time (the one-shot, the daemon's runs, db_upgrade's pre-hook).
+ * One run at a time (the one-shot, the daemon's runs, db_upgrade's pre-hook):
+ * the run lock in state_dir, and one inside each backup directory.
  *
  * The lock file is created complete: the owner is written to a private
  * temporary file which is then link()ed to the lock path; link fails if the
@@ -18,7 +19,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { BusyError, errorMessage } from '../errors';
+import { BusyError, StoreError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { currentOwner, isOwnerAlive, parseOwner, type Owner } from './process-identity';
 
@@ -108,7 +109,30 @@ async function removeBreakers(prefix: string): Promise<void> {
 /** Creates stateDir (0700) if missing and takes the run lock, or throws BusyError. */
 export async function acquireRunLock(stateDir: string, log: Logger): Promise<RunLock> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, LOCK_FILE);
+  return acquireLockFile(join(stateDir, LOCK_FILE), log);
+}
+
+/** The lock a run takes inside each backup directory (hidden: never a table file). */
+export const DIR_LOCK_FILE = '.schema_backup.lock';
+
+/**
+ * Takes the lock inside an existing backup directory (csv2_backup_dir,
+ * user_data_backup_dir), or throws BusyError naming its holder. Two runs with
+ * different state_dir (two config files, a daemon and a copy of its config)
+ * share no run lock, but never write the same backup directory at once.
+ * A directory that cannot hold the lock is a StoreError naming it.
+ */
+export async function acquireDirLock(dir: string, log: Logger): Promise<RunLock> {
+  try {
+    return await acquireLockFile(join(dir, DIR_LOCK_FILE), log);
+  } catch (err) {
+    if (err instanceof BusyError) throw err;
+    throw new StoreError(`cannot take the lock ${join(dir, DIR_LOCK_FILE)}: ${errorMessage(err)}; check that ${dir} is a writable directory and run again`, { cause: err });
+  }
+}
+
+/** Takes the lock at `path` (its directory must exist), or throws BusyError. */
+async function acquireLockFile(path: string, log: Logger): Promise<RunLock> {
   const owner = currentOwner();
   const nonce = owner.nonce as string;
   const text = `${JSON.stringify(owner)}\n`;

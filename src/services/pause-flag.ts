@@ -114,8 +114,13 @@ export function createPauseFlagQuiescer(opts: PauseFlagQuiescerOptions): Quiesce
       quiescing ??= doQuiesce();
       return quiescing;
     },
+    release() {
+      // A release racing a quiesce waits for it; a failed quiesce has already put the flag back.
+      resuming ??= (quiescing ?? Promise.resolve()).catch(() => undefined).then(putBack);
+      return resuming;
+    },
     resume() {
-      // A resume racing a quiesce waits for it; a failed quiesce has already put the flag back.
+      // The run is over: the flag is put back once, whether release() came first or not (there is no target mode here).
       resuming ??= (quiescing ?? Promise.resolve()).catch(() => undefined).then(putBack);
       return resuming;
     },

@@ -2,7 +2,8 @@
  * Stops the consumers around a backup and starts them again, keeping their
  * downtime short and never leaving one down: the stopped set is recorded
  * durably before the first stop, a failed stop undoes the stops made, and
- * resume() never throws.
+ * release() and resume() never throw. In target mode the consumers stay
+ * stopped, and recorded for recovery, until the run is over.
  */
 import { performance } from 'node:perf_hooks';
 import { ServiceError, errorMessage } from '../errors';
@@ -51,6 +52,7 @@ export function createQuiescer(opts: QuiescerOptions): Quiescer {
   let firstStopAt: number | null = null;
   let lastStartAt: number | null = null;
   let quiescing: Promise<void> | null = null;
+  let releasing: Promise<void> | null = null;
   let resuming: Promise<void> | null = null;
 
   /** Starts the units given (in that order); successes go to `restarted` when this run had stopped them. */
@@ -155,9 +157,22 @@ export function createQuiescer(opts: QuiescerOptions): Quiescer {
     }
   }
 
+  /** The consumers may run again: the snapshot is open. Target mode keeps them stopped (and recorded) until the run is over. */
+  async function doRelease(): Promise<void> {
+    await quiescing?.catch(() => undefined);
+    if (mode === 'online' || pending.length === 0) return;
+    if (mode === 'target') {
+      log.info('target mode: consumers stay stopped until the backup is complete', { consumers: pending });
+      return;
+    }
+    await startAgain([...pending].reverse());
+  }
+
+  /** The run is over, failed or not. */
   async function doResume(options: ResumeOptions): Promise<void> {
     // A resume racing a quiesce waits for it; a failed quiesce has already undone its stops.
     await quiescing?.catch(() => undefined);
+    await releasing;
     if (mode === 'online' || pending.length === 0) {
       await settleRecord();
       return;
@@ -173,15 +188,22 @@ export function createQuiescer(opts: QuiescerOptions): Quiescer {
     await startAgain([...pending].reverse());
   }
 
+  const neverThrow = (p: Promise<void>): Promise<void> =>
+    p.catch((err: unknown) => {
+      log.error('unexpected error while starting consumers again', { err: errorMessage(err) });
+    });
+
   return {
     quiesce() {
       quiescing ??= doQuiesce();
       return quiescing;
     },
+    release() {
+      releasing ??= neverThrow(doRelease());
+      return releasing;
+    },
     resume(options: ResumeOptions = {}) {
-      resuming ??= doResume(options).catch((err: unknown) => {
-        log.error('unexpected error while starting consumers again', { err: errorMessage(err) });
-      });
+      resuming ??= neverThrow(doResume(options));
       return resuming;
     },
     report() {

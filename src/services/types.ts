@@ -40,7 +40,7 @@ export interface PauseFlagReport {
 
 export interface ResumeOptions {
   /**
-   * The backup failed (or never began). Only matters in target mode: no
+   * The run failed (or never began). Only matters in target mode: no
    * db_upgrade will follow, so the consumers are started again after all.
    */
   backupFailed?: boolean;
@@ -55,9 +55,17 @@ export interface Quiescer {
    */
   quiesce(): Promise<void>;
   /**
-   * Starts again the consumers it stopped (never in target mode). Idempotent:
-   * called early once the snapshot is open, and again in `finally`. Never throws;
-   * failures land in the report.
+   * The consumers may run again: the rows that need them idle are read (the
+   * snapshot is open). Starts again those it stopped (puts the pause flag
+   * back); in target mode does nothing: they stay stopped, and recorded for
+   * recovery, until the run is over. Idempotent; never throws.
+   */
+  release(): Promise<void>;
+  /**
+   * The run is over, failed or not: starts again every consumer it stopped
+   * and not yet started (target mode: only when the backup failed; on success
+   * they are handed over to db_upgrade and the recovery record is cleared).
+   * Idempotent: the first call decides. Never throws; failures land in the report.
    */
   resume(options?: ResumeOptions): Promise<void>;
   report(): QuiesceReport;

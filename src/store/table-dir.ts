@@ -45,6 +45,16 @@ export interface WrittenFile {
   stagedPath: string | null;
 }
 
+/** Files moved into place that can still be taken back (until settle()). */
+export interface Publication {
+  /** Plain files removed (tables dropped or now ignored), sorted. */
+  removed: string[];
+  /** Puts every replaced or removed file back and removes the new ones. Throws StoreError if it cannot. */
+  undo(): Promise<void>;
+  /** Drops the kept previous files: the publication is final. */
+  settle(): Promise<void>;
+}
+
 export interface TableDirOptions {
   fileMode: number;
   dirMode?: number;
@@ -95,6 +105,8 @@ export class TableDir {
   }
 
   private staged: { tmp: string; target: string }[] = [];
+  /** schema_backup's own files to remove at publish() (relative names). */
+  private removals: string[] = [];
 
   /** Rows added, changed and removed by a staged file against the published one; null when unchanged or too large to compare. */
   async rowChangesOf(w: WrittenFile, keyColumns: readonly number[]): Promise<RowChanges | null> {
@@ -108,24 +120,95 @@ export class TableDir {
 
   /** Moves every changed file into place, removes files no longer planned, and makes it durable. Returns the removed names. */
   async publish(keep: ReadonlySet<string> | null): Promise<string[]> {
+    const publication = await this.publishUndoable(keep);
+    await publication.settle();
+    return publication.removed;
+  }
+
+  /**
+   * Like publish(), but every file it replaces or removes is kept aside (in
+   * the temporary directory) until settle(): undo() puts the directory back
+   * exactly as it was, for a commit that fails after the files moved. A
+   * failure while publishing undoes what was done and throws StoreError.
+   */
+  async publishUndoable(keep: ReadonlySet<string> | null): Promise<Publication> {
+    const aside = join(this.dir, TMP_DIR, 'previous');
+    /** In the order done: a target and where its previous content waits (null: there was none). */
+    const journal: { target: string; saved: string | null }[] = [];
+    const putAside = async (target: string): Promise<void> => {
+      const saved = join(aside, String(journal.length));
+      const moved = await fs.rename(target, saved).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') return false;
+          throw err;
+        },
+      );
+      journal.push({ target, saved: moved ? saved : null });
+    };
+    const undo = async (): Promise<void> => {
+      for (const { target, saved } of journal.reverse()) {
+        if (saved) await fs.rename(saved, target);
+        else await fs.rm(target, { force: true });
+      }
+      journal.length = 0;
+      await this.settleDir();
+    };
+    const removed: string[] = [];
     try {
+      await fs.mkdir(aside, { recursive: true, mode: 0o700 });
       // Only files that change are made durable, all at once, before any of them is moved into place.
       for (let i = 0; i < this.staged.length; i += SYNC_BATCH) await Promise.all(this.staged.slice(i, i + SYNC_BATCH).map(({ tmp }) => syncFile(tmp)));
-      for (const { tmp, target } of this.staged) await fs.rename(tmp, target);
+      for (const { tmp, target } of this.staged) {
+        await putAside(target);
+        await fs.rename(tmp, target);
+      }
       this.staged = [];
-      const removed = keep ? await this.removeOthers(keep) : [];
-      await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true });
+      for (const file of this.removals) await putAside(join(this.dir, file));
+      this.removals = [];
+      if (keep) {
+        for (const entry of await fs.readdir(this.dir, { withFileTypes: true })) {
+          if (!entry.isFile() || keep.has(entry.name)) continue;
+          await putAside(join(this.dir, entry.name));
+          removed.push(entry.name);
+        }
+      }
       await syncDir(join(this.dir, META_DIR));
       await syncDir(this.dir);
-      return removed;
     } catch (err) {
+      await undo().catch(() => undefined);
       throw new StoreError(`cannot publish backup files in ${this.dir}: ${errorMessage(err)}`, { cause: err });
     }
+    let settled = false;
+    return {
+      removed: removed.sort(),
+      undo: async () => {
+        if (settled) return;
+        settled = true;
+        try {
+          await undo();
+        } catch (err) {
+          throw new StoreError(`cannot put back the previous backup files in ${this.dir}: ${errorMessage(err)}; the kept copies are in ${aside}`, { cause: err });
+        }
+      },
+      settle: async () => {
+        if (settled) return;
+        settled = true;
+        await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true });
+      },
+    };
+  }
+
+  private async settleDir(): Promise<void> {
+    await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true });
+    await syncDir(join(this.dir, META_DIR));
+    await syncDir(this.dir);
   }
 
   /** Drops everything staged; never throws (error path). */
   async discard(): Promise<void> {
     this.staged = [];
+    this.removals = [];
     await fs.rm(join(this.dir, TMP_DIR), { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -133,20 +216,12 @@ export class TableDir {
   async writeMeta(file: string, text: string | null): Promise<boolean> {
     const target = join(this.dir, file);
     if (text === null) {
-      const existed = await fs.rm(target).then(() => true, () => false);
-      return existed;
+      // Removed at publish(), like the table files: a failed run leaves it in place.
+      const exists = await fs.lstat(target).then(() => true, () => false);
+      if (exists) this.removals.push(file);
+      return exists;
     }
     return (await this.write({ table: '', file, head: text, tail: '', plain: true })).changed;
   }
 
-  /** Removes plain files that are not in `keep` (tables dropped or now ignored). */
-  private async removeOthers(keep: ReadonlySet<string>): Promise<string[]> {
-    const removed: string[] = [];
-    for (const entry of await fs.readdir(this.dir, { withFileTypes: true })) {
-      if (!entry.isFile() || keep.has(entry.name)) continue;
-      await fs.rm(join(this.dir, entry.name), { force: true });
-      removed.push(entry.name);
-    }
-    return removed.sort();
-  }
 }

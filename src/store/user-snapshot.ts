@@ -34,6 +34,31 @@ export async function readLatestTarget(root: string): Promise<string | null> {
   }
 }
 
+const taken = (path: string): Promise<boolean> => fs.lstat(path).then(() => true, () => false);
+
+/**
+ * A snapshot name no other snapshot has or will take: no complete snapshot
+ * has it, and its `.partial` directory is created exclusively (mkdir fails if
+ * it exists), so two runs in the same second never share a directory.
+ */
+async function claimName(root: string, now: () => Date): Promise<string> {
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const name = snapshotName(now());
+    if (!(await taken(join(root, name)))) {
+      const created = await fs.mkdir(join(root, `${name}.partial`), { mode: 0o700 }).then(
+        () => true,
+        (err: NodeJS.ErrnoException) => {
+          if (err.code === 'EEXIST') return false;
+          throw err;
+        },
+      );
+      if (created) return name;
+    }
+    await new Promise((r) => setTimeout(r, 250)); // this second is taken: wait for a fresh name
+  }
+  throw new StoreError(`cannot find a free snapshot name in ${root} within 10 seconds (is the clock stopped?); check the system time and run again`);
+}
+
 export class UserSnapshotWriter {
   private constructor(
     readonly root: string,
@@ -68,42 +93,88 @@ export class UserSnapshotWriter {
       }
     }
     const now = options.now ?? (() => new Date());
-    let name = snapshotName(now());
-    while (await fs.stat(join(root, name)).then(() => true, () => false)) {
-      await new Promise((r) => setTimeout(r, 250)); // two runs in one second: wait for a fresh name
-      name = snapshotName(now());
-    }
+    const name = await claimName(root, now);
     const tables = new TableDir(join(root, `${name}.partial`), { fileMode: 0o600, dirMode: 0o700, gzip: options.gzip });
     await tables.prepare();
     return new UserSnapshotWriter(root, name, tables);
   }
 
   /**
-   * Seals the snapshot and points `latest` at it. When its tables are byte for byte
-   * those of `latest`, the new copy is dropped and `latest` stays: returns null.
+   * Writes the manifest and makes every file durable, still under the
+   * `.partial` name. When its tables are byte for byte those of `latest`, the
+   * new copy is dropped: returns false (nothing to promote, `latest` stays).
    */
-  async complete(manifest: Manifest): Promise<string | null> {
+  async seal(manifest: Manifest): Promise<boolean> {
     try {
       const previous = await readLatestTarget(this.root);
       if (previous && (await this.sameAs(previous, manifest))) {
         await fs.rm(this.tables.dir, { recursive: true, force: true });
-        return null;
+        return false;
       }
       await this.tables.writeMeta(MANIFEST_FILE, renderManifest(manifest));
       await this.tables.publish(null);
-      const final = join(this.root, this.name);
-      await fs.rename(this.tables.dir, final);
-      await syncDir(this.root);
-      const tmpLink = join(this.root, `.${LATEST}.${process.pid}`);
-      await fs.rm(tmpLink, { force: true });
-      await fs.symlink(this.name, tmpLink);
-      await fs.rename(tmpLink, join(this.root, LATEST));
-      await syncDir(this.root);
-      return final;
+      return true;
     } catch (err) {
       if (err instanceof StoreError) throw err;
       throw new StoreError(`cannot complete user-data snapshot in ${this.root}: ${errorMessage(err)}`, { cause: err });
     }
+  }
+
+  /** What promote() changed, so that unpromote() can take it back. */
+  private promoted: { final: string; previousLink: string | null; linked: boolean } | null = null;
+
+  /**
+   * Gives the sealed snapshot its final name and points `latest` at it.
+   * Undone by unpromote() (a commit that fails after it). On failure it
+   * undoes itself and throws StoreError.
+   */
+  async promote(): Promise<string> {
+    const final = join(this.root, this.name);
+    const latest = join(this.root, LATEST);
+    const previousLink = await fs.readlink(latest).catch(() => null);
+    this.promoted = { final, previousLink, linked: false };
+    try {
+      await fs.rename(this.tables.dir, final);
+      await syncDir(this.root);
+      await this.pointLatestAt(this.name);
+      this.promoted.linked = true;
+      return final;
+    } catch (err) {
+      await this.unpromote();
+      throw new StoreError(`cannot complete user-data snapshot in ${this.root}: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  /** Seals and promotes: returns the snapshot's path, or null when it equals `latest` (kept). */
+  async complete(manifest: Manifest): Promise<string | null> {
+    return (await this.seal(manifest)) ? this.promote() : null;
+  }
+
+  /** Points `latest` back where it pointed before promote() and removes the new snapshot. Never throws (error path). */
+  async unpromote(): Promise<void> {
+    const done = this.promoted;
+    if (!done) return;
+    this.promoted = null;
+    try {
+      if (done.linked) {
+        if (done.previousLink !== null) await this.pointLatestAt(done.previousLink);
+        else await fs.rm(join(this.root, LATEST), { force: true });
+      }
+    } catch {
+      // Best effort: latest then still names a complete snapshot (the new one), which is kept below.
+      return;
+    }
+    await fs.rm(done.final, { recursive: true, force: true }).catch(() => undefined);
+    await syncDir(this.root).catch(() => undefined);
+  }
+
+  /** Swaps `latest` atomically (a new link renamed over it) and makes it durable. */
+  private async pointLatestAt(target: string): Promise<void> {
+    const tmpLink = join(this.root, `.${LATEST}.${process.pid}`);
+    await fs.rm(tmpLink, { force: true });
+    await fs.symlink(target, tmpLink);
+    await fs.rename(tmpLink, join(this.root, LATEST));
+    await syncDir(this.root);
   }
 
   private async sameAs(previous: string, manifest: Manifest): Promise<boolean> {

@@ -280,7 +280,7 @@ test('with the check bypassed, a SQL error part-way leaves the target as it was'
   const before = { local: await checksumTable(admin, dst, 't_local'), types: await checksumTable(admin, dst, 'types_g') };
   const conf = loadConfig(b.conf, { installRoot: ROOT }).config;
   const credentials = loadCredentials({ cliPath: src.credentialsFile, configured: null });
-  const quiet = { quiesce: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
+  const quiet = { quiesce: async () => undefined, release: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
   const request = { config: conf, credentials, hostName: HOST, snapshot: 'latest', database: dst, tables: null, only: null, mode: 'replace' as const, dryRun: false, definer: 'keep' as const };
   await expect(runRestore(request, { log: silentLogger(), quiescer: quiet })).rejects.toThrow(/checksum|differs from the manifest/);
   const lines: string[] = [];

@@ -1,0 +1,143 @@
+/**
+ * A commit that fails (a pre-commit hook that exits 1, commit signing without
+ * a usable key) changes nothing: the work tree, the index, HEAD and `latest`
+ * stay exactly as before the run, on a repository's first commit too
+ * (`.gitattributes` included). Hooks run, and their output is in the error.
+ */
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT } from '../../src/errors';
+import { run } from '../../src/proc/run';
+import { createSite, hostDirProblems, incompleteSnapshots, listFiles, sha256, STACK_TRACE, type Site } from '../helpers/faults';
+import { gitEnv, gitLog, initRepo } from '../helpers/git';
+import { cleanupTempDirs } from '../helpers/tmp';
+
+jest.setTimeout(120_000);
+
+const git = async (dir: string, args: string[]) => (await run('git', ['-C', dir, ...args], { env: gitEnv() })).stdout;
+
+/** Everything git and the operator see: the state of the backup, plus the index and the whole work tree. */
+async function fullState(site: Site) {
+  const repo = existsSync(join(site.csv2Dir, '.git'));
+  const workTree: Record<string, string> = {};
+  for (const f of listFiles(site.csv2Dir)) if (!f.includes('.schema_backup/tmp/')) workTree[f] = sha256(readFileSync(join(site.csv2Dir, f)));
+  return {
+    ...(await site.state()),
+    workTree,
+    index: repo ? await git(site.csv2Dir, ['ls-files', '--stage']) : null,
+    status: repo ? await git(site.csv2Dir, ['status', '--porcelain', '--untracked-files=all']) : null,
+  };
+}
+
+function hook(site: Site, body: string): void {
+  const path = join(site.csv2Dir, '.git', 'hooks', 'pre-commit');
+  writeFileSync(path, `#!/bin/sh\n${body}\n`);
+  chmodSync(path, 0o755);
+}
+
+async function setupTables(site: Site): Promise<void> {
+  await site.db.conn.query(
+    'CREATE TABLE g (id INT PRIMARY KEY, v TEXT); INSERT INTO g VALUES (1, "a");' +
+      'CREATE TABLE old (id INT PRIMARY KEY); CREATE TABLE l (id INT AUTO_INCREMENT PRIMARY KEY, v TEXT); INSERT INTO l (v) VALUES ("x")',
+  );
+}
+
+afterAll(() => cleanupTempDirs());
+
+describe('on a repository with history', () => {
+  let site: Site;
+  beforeAll(async () => {
+    site = await createSite({ label: 'commit_fail', global: ['g', 'old'], local: ['l'] });
+    await setupTables(site);
+    expect((await site.run()).code).toBe(0);
+    // The operator's own work in the repository: staged, unstaged and untracked; none of it may move.
+    writeFileSync(join(site.csv2Dir, 'NOTES'), 'notes\n');
+    await git(site.csv2Dir, ['add', 'NOTES']);
+    writeFileSync(join(site.csv2Dir, 'NOTES'), 'notes, edited\n');
+    writeFileSync(join(site.csv2Dir, 'scratch'), 'untracked\n');
+  });
+  afterAll(async () => {
+    await site.cleanup();
+  });
+
+  async function expectCommitRefused(inject: () => Promise<void> | void, fix: () => Promise<void> | void, message: RegExp): Promise<void> {
+    // A changed row, a new table and a dropped one: files replaced, added and removed.
+    await site.db.conn.query(`UPDATE g SET v = '${Date.now()}'; INSERT INTO l (v) VALUES ('y'); DROP TABLE IF EXISTS old; CREATE TABLE IF NOT EXISTS added (id INT PRIMARY KEY)`);
+    await inject();
+    const before = await fullState(site);
+    const r = await site.run();
+    const context = `exit ${r.code}\n${r.stderr}`;
+    expect({ context, code: r.code }).toEqual({ context, code: EXIT.store });
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+    expect(await fullState(site)).toEqual(before);
+    expect(incompleteSnapshots(site.userDir)).toEqual([]);
+    expect(hostDirProblems(site.hostDir)).toEqual([]);
+    expect(await site.consumerRunning()).toBe(true);
+    await fix();
+    const again = await site.run();
+    expect({ code: again.code, stderr: again.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    const after = await fullState(site);
+    expect(after.head).not.toBe(before.head);
+    expect(after.latest).not.toBe(before.latest);
+    // Only the backup moved: the operator's staged and untracked files are as they were.
+    expect(after.status).toBe(before.status);
+    await site.db.conn.query('CREATE TABLE IF NOT EXISTS old (id INT PRIMARY KEY); DROP TABLE IF EXISTS added');
+    expect((await site.run()).code).toBe(0);
+  }
+
+  test('a pre-commit hook that exits 1: exit 5 with its output, nothing changed', async () => {
+    await expectCommitRefused(
+      () => hook(site, 'echo "policy: no backups on Tuesdays" >&2\nexit 1'),
+      () => hook(site, 'exit 0'),
+      /git commit .* failed[\s\S]*policy: no backups on Tuesdays/,
+    );
+  });
+
+  test('commit.gpgsign=true without a usable key: exit 5, nothing changed', async () => {
+    await expectCommitRefused(
+      async () => {
+        await git(site.csv2Dir, ['config', 'commit.gpgsign', 'true']);
+        await git(site.csv2Dir, ['config', 'user.signingkey', '0xDEADBEEFDEADBEEF']);
+      },
+      async () => {
+        await git(site.csv2Dir, ['config', '--unset', 'commit.gpgsign']);
+      },
+      /gpg|sign/i,
+    );
+  });
+
+  test('hooks run on a successful commit too (never skipped behind the operator\'s back)', async () => {
+    const marker = join(site.root, 'hook-ran');
+    hook(site, `echo ran >> ${marker}`);
+    await site.db.conn.query(`UPDATE g SET v = 'hooked ${Date.now()}'`);
+    const r = await site.run();
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(readFileSync(marker, 'utf8')).toBe('ran\n');
+    hook(site, 'exit 0');
+  });
+});
+
+test('the first commit of a new repository fails: no host files, no .gitattributes, no index, no latest', async () => {
+  const site = await createSite({ label: 'commit_fail_first', global: ['g', 'old'], local: ['l'] });
+  try {
+    await setupTables(site);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(site.csv2Dir, { recursive: true });
+    await initRepo(site.csv2Dir);
+    hook(site, 'echo "first commit refused" >&2\nexit 1');
+    const before = await fullState(site);
+    expect(before.workTree).toEqual({});
+    const r = await site.run();
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: EXIT.store, stderr: expect.stringMatching(/first commit refused/) });
+    expect(await fullState(site)).toEqual(before);
+    expect(existsSync(join(site.csv2Dir, '.gitattributes'))).toBe(false);
+    hook(site, 'exit 0');
+    expect((await site.run()).code).toBe(0);
+    const log = await gitLog(site.csv2Dir);
+    expect(log).toHaveLength(1);
+    expect(log[0]?.files).toContain('.gitattributes');
+  } finally {
+    await site.cleanup();
+  }
+});

@@ -21,7 +21,8 @@ import { ExportFile } from './export-file';
 import { fileStatements, readCreateTable } from './file-statements';
 import { EXPORT_FORMAT, nameProblems, sqliteTable, type SqliteTable } from './schema';
 import type { Codec } from './type-map';
-import { decodeRows, readInsertHead } from './values';
+import { RowLineDecoder } from './row-stream';
+import type { SqliteValue } from './values';
 
 export interface ExportRequest {
   config: BackupConfig;
@@ -97,37 +98,45 @@ async function exportTable(out: ExportFile, t: SourceTable, def: TableDef, creat
   if (bytes >= LARGE_TABLE_BYTES) log.info('exporting a large table', { table: t.table, bytes, rows: t.rows });
   // A column list names columns by name: values are put in the table's stored-column order.
   const order = table.columns.map((c) => c.def.name.toLowerCase());
-  let rows = 0;
+  const values = new Array<SqliteValue>(order.length);
+  let listed: number[] = [];
+  const decoder = new RowLineDecoder(
+    (head) => {
+      if (head.table !== t.table) throw new Error(`it writes table ${head.table}`);
+      listed = head.columns?.map((c) => order.indexOf(c.toLowerCase())) ?? [];
+      return statementCodecs(table, def, head.columns);
+    },
+    (v) => {
+      if (listed.length === 0) return insertRow(v);
+      for (let i = 0; i < listed.length; i++) values[listed[i] as number] = v[i] as SqliteValue;
+      insertRow(values);
+    },
+  );
   let triggers = 0;
   let sqlMode: string | null = null;
   const { statements, sha256 } = fileStatements(t.path, t.compressed);
   let n = 0;
-  for await (const stmt of statements) {
-    n++;
-    const kind = classifyStatement(stmt);
-    if (kind === 'insert' && t.rowsSaved) {
+  for await (const item of statements) {
+    if (!Buffer.isBuffer(item)) {
+      if (item.start) n++;
+      if (!t.rowsSaved) continue;
       try {
-        const head = readInsertHead(stmt);
-        if (head.table !== t.table) throw new Error(`it writes table ${head.table}`);
-        const codecs = statementCodecs(table, def, head.columns);
-        if (head.columns === null) rows += decodeRows(stmt, head.rowsAt, codecs, insertRow);
-        else {
-          const listed = head.columns.map((c) => order.indexOf(c.toLowerCase()));
-          const values = new Array(order.length);
-          rows += decodeRows(stmt, head.rowsAt, codecs, (v) => {
-            for (let i = 0; i < listed.length; i++) values[listed[i] as number] = v[i];
-            insertRow(values);
-          });
-        }
+        decoder.push(item.piece, item.start, item.end);
       } catch (err) {
         throw new VerifyError(`${t.path}, statement ${n}: cannot read its rows: ${errorMessage(err)}; nothing was exported`);
       }
-    } else if (kind === 'trigger-mode') sqlMode = triggerSqlMode(stmt.toString('utf8'));
+      continue;
+    }
+    n++;
+    const kind = classifyStatement(item);
+    if (kind === 'insert') throw new VerifyError(`${t.path}, statement ${n}: an INSERT outside the rows section; nothing was exported`);
+    if (kind === 'trigger-mode') sqlMode = triggerSqlMode(item.toString('utf8'));
     else if (kind === 'create-trigger') {
-      const definition = stmt.toString('utf8');
+      const definition = item.toString('utf8');
       out.recordObject({ kind: 'trigger', name: createdName(definition, 'TRIGGER') ?? '?', table: t.table, position: ++triggers, sqlMode, definition });
     }
   }
+  const rows = decoder.rows;
   // The check before reading proved the file; this proves that what was read is that file.
   if (sha256() !== t.sha256) throw new VerifyError(`${t.path} changed while it was exported (sha256 differs from the manifest); nothing was exported`);
   if (t.rowsSaved && t.rows !== null && rows !== t.rows) {

@@ -26,7 +26,7 @@ export async function fullyQualifiedHostName(): Promise<string> {
 }
 
 /** The host name becomes a directory: it must be one path component. */
-function checkHostName(name: string, source: string): string {
+export function checkHostName(name: string, source: string): string {
   if (!name || name === '.' || name === '..' || /[/\\\0]/.test(name) || name.startsWith('.')) {
     throw new ConfigError([{ file: source, message: `host name ${JSON.stringify(name)} cannot be used as a directory name; pass --host-name NAME` }]);
   }

@@ -16,6 +16,7 @@ export const USAGE = `Usage:
   schema_backup --daemon [options]    back up on the configured cron schedule (systemd service)
   schema_backup status [--json] [--max-age HOURS] [--config FILE]
   schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--database NAME]
+  schema_backup export --sqlite FILE [--snapshot latest|YYYYmmddHHMMSS] [--config FILE] [--host-name NAME]
 
 Options:
   --config FILE                schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <root>/etc/schema_backup.conf,

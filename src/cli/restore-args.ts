@@ -9,12 +9,15 @@ import type { ServiceMode } from '../services/types';
 export interface RestoreArgs extends TargetOptions, Pick<RestoreRequest, 'snapshot' | 'database' | 'tables' | 'only' | 'mode' | 'dryRun' | 'definer'> {
   help: boolean;
   serviceMode: ServiceMode;
+  /** --from-sqlite FILE: restore the backup held by a `schema_backup export --sqlite` file. */
+  fromSqlite: string | null;
 }
 
 export const RESTORE_USAGE = `Usage:
   schema_restore [--config FILE] [--db-config FILE] [--host-name NAME] [--snapshot latest|YYYYmmddHHMMSS]
                  [--database NAME] [--tables T1,T2] [--only global|local|structure] [--merge | --replace]
                  [--definer current] [-m | -t | --online] [--dry-run]
+  schema_restore --from-sqlite FILE [same options but --snapshot and --host-name]
 
 Restores csv2_backup_dir/HOST/ (structures, global rows, views) and one user-data snapshot
 (local rows) into the configured database, or --database NAME (created if missing). Everything is
@@ -28,6 +31,9 @@ Options:
   --db-config FILE     database credentials (default: db_config in schema_backup.conf)
   --host-name NAME     host directory under csv2_backup_dir (default: this host's FQDN)
   --snapshot NAME      user-data snapshot: latest (default) or YYYYmmddHHMMSS
+  --from-sqlite FILE   restore the backup held by FILE (written by schema_backup export --sqlite)
+                       instead of csv2_backup_dir; it is rebuilt in a private directory under
+                       TMPDIR (as large as the backup) and restored like any backup
   --database NAME      restore into NAME instead of the configured database
   --tables T1,T2       restore only these tables (views are then not restored)
   --only PART          global (global tables with rows), local (local tables with rows),
@@ -62,7 +68,9 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
     definer: 'keep',
     serviceMode: 'default',
     logLevel: 'info',
+    fromSqlite: null,
   };
+  let snapshotGiven = false;
   const modes: ServiceMode[] = [];
   const restoreModes: RestoreMode[] = [];
   for (const flag of flags(argv)) {
@@ -72,6 +80,11 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
         const s = value();
         if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
         args.snapshot = s;
+        snapshotGiven = true;
+        break;
+      }
+      case '--from-sqlite': {
+        args.fromSqlite = value();
         break;
       }
       case '--database': args.database = databaseName('--database', value()); break;
@@ -109,6 +122,9 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
   if (new Set(restoreModes).size > 1) throw new UsageError('choose one of --merge and --replace');
+  // The file holds one backup of one host: its own snapshot and host name.
+  if (args.fromSqlite !== null && snapshotGiven) throw new UsageError('--snapshot cannot be used with --from-sqlite (the file holds one snapshot)');
+  if (args.fromSqlite !== null && args.hostName !== undefined) throw new UsageError('--host-name cannot be used with --from-sqlite (the file names its host)');
   args.serviceMode = modes[0] ?? 'default';
   args.mode = restoreModes[0] ?? 'empty';
   return args;

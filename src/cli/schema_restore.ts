@@ -54,23 +54,29 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   try {
     const config = readConfig(args.config, env, log);
     const credentials = readDbCredentials(args.dbConfig, config, env, log);
-    const hostName = await backupHostName(args.hostName);
-    const summary = await restoreOnce(
-      config,
-      {
-        credentials,
-        hostName,
-        snapshot: args.snapshot,
-        database: args.database,
-        tables: args.tables,
-        only: args.only,
-        mode: args.mode,
-        dryRun: args.dryRun,
-        definer: args.definer,
-      },
-      args.serviceMode,
-      { log, env, signal: stop.signal },
-    );
+    const request = (hostName: string, snapshot: string): Omit<RestoreRequest, 'config'> => ({
+      credentials,
+      hostName,
+      snapshot,
+      database: args.database,
+      tables: args.tables,
+      only: args.only,
+      mode: args.mode,
+      dryRun: args.dryRun,
+      definer: args.definer,
+    });
+    const summary = args.fromSqlite
+      ? // Loaded only when used: better-sqlite3 is a native module a normal restore does not need.
+        await (await import('../sqlite/materialize')).withMaterializedBackup(args.fromSqlite, (backup) => {
+          log.info('restoring the backup held by an SQLite file', { file: args.fromSqlite, host: backup.hostName, snapshot: backup.snapshot });
+          const from = { ...config, csv2BackupDir: backup.csv2BackupDir, userDataBackupDir: backup.userDataBackupDir };
+          return restoreOnce(from, request(backup.hostName, backup.snapshot ?? 'latest'), args.serviceMode, { log, env, signal: stop.signal });
+        })
+      : await restoreOnce(config, request(await backupHostName(args.hostName), args.snapshot), args.serviceMode, {
+          log,
+          env,
+          signal: stop.signal,
+        });
     io.stdout.write(restoreSummaryText(summary));
     return summary.errors.length ? EXIT.service : EXIT.ok;
   } catch (err) {

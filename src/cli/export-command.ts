@@ -1,0 +1,75 @@
+/**
+ * `schema_backup export --sqlite FILE [--snapshot latest|YYYYmmddHHMMSS] [--config FILE] [--host-name NAME]`:
+ * one backup as one SQLite file (src/sqlite/export.ts); no database server is used.
+ * Exit 8 when a backup file differs from its manifest (and no file is written).
+ */
+import { flags, logLevel, parseOrAnswer } from './argv';
+import { backupHostName } from '../backup/host-name';
+import { EXIT, UsageError, exitCodeOf } from '../errors';
+import { createLogger, type LogLevel } from '../log';
+import { acquireRunLock } from '../services/lock';
+import { exportSummaryText, exportToSqlite } from '../sqlite/export';
+import { readConfig } from './backup-command';
+import { logFailure, type Io } from './main';
+
+export interface ExportArgs {
+  help: boolean;
+  sqlite: string | null;
+  snapshot: string;
+  config?: string;
+  hostName?: string;
+  logLevel: LogLevel;
+}
+
+const USAGE = `usage: schema_backup export --sqlite FILE [--snapshot latest|YYYYmmddHHMMSS] [--config FILE] [--host-name NAME] [--log-level LEVEL]
+
+Writes the backup of this host (csv2_backup_dir/HOST/ and one user-data snapshot, latest by default)
+as one SQLite file: every table with its keys and rows, views and triggers as text. Every backup
+file is checked against its manifest first; a file that differs is refused (exit 8) and nothing is
+written. FILE is replaced if it exists, and is 0600 when it holds local rows.
+`;
+
+export function parseExportArgs(argv: readonly string[]): ExportArgs {
+  const args: ExportArgs = { help: false, sqlite: null, snapshot: 'latest', logLevel: 'info' };
+  for (const flag of flags(argv)) {
+    switch (flag.name) {
+      case '--sqlite': args.sqlite = flag.value(); break;
+      case '--snapshot': {
+        const s = flag.value();
+        if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
+        args.snapshot = s;
+        break;
+      }
+      case '--config': args.config = flag.value(); break;
+      case '--host-name': args.hostName = flag.value(); break;
+      case '--log-level': args.logLevel = logLevel(flag.value()); break;
+      case '-h':
+      case '--help': args.help = true; break;
+      default: flag.unknown();
+    }
+  }
+  if (!args.help && args.sqlite === null) throw new UsageError('--sqlite FILE is required');
+  return args;
+}
+
+export async function exportCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseOrAnswer(parseExportArgs, argv, io, 'schema_backup export', USAGE);
+  if (typeof args === 'number') return args;
+  const log = createLogger({ level: args.logLevel, stream: io.stderr });
+  try {
+    const config = readConfig(args.config, env, log);
+    const hostName = await backupHostName(args.hostName);
+    // A backup publishing meanwhile would mix two backups' files.
+    const lock = await acquireRunLock(config.stateDir, log);
+    try {
+      const summary = await exportToSqlite({ config, hostName, snapshot: args.snapshot, file: args.sqlite as string }, { log });
+      io.stdout.write(exportSummaryText(summary));
+      return EXIT.ok;
+    } finally {
+      await lock.release();
+    }
+  } catch (err) {
+    logFailure(log, err);
+    return exitCodeOf(err);
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The statements of a backup file (plain or gzip), streamed in order, while
+ * the stored bytes are hashed: what was read is proved to be what the
+ * manifest describes, even if the file changed after the check before reading.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { pipeline, Transform } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import { ROWS_MARKER } from '../dump/structure';
+import { StatementSplitter } from '../restore/split';
+
+const READ_CHUNK = 1 << 20;
+const INSERT = Buffer.from('INSERT INTO ');
+const ROWS_LINE = Buffer.from(ROWS_MARKER);
+
+/**
+ * A piece of a row line (one `INSERT ... VALUES (...),(...);` line), in file
+ * order: `start` on the piece that begins it, `end` on the one ending it (with `;\n`).
+ */
+export interface RowPiece {
+  piece: Buffer;
+  start: boolean;
+  end: boolean;
+}
+
+export interface StatementStream {
+  /** Statements as the mariadb client splits them, and the rows section's lines as RowPieces. */
+  statements: AsyncGenerator<Buffer | RowPiece>;
+  /** sha256 of the stored bytes read so far (complete once `statements` is exhausted). */
+  sha256(): string;
+}
+
+export function fileStatements(path: string, compressed: boolean): StatementStream {
+  const hash: Hash = createHash('sha256');
+  let digest: string | null = null;
+  async function* statements(): AsyncGenerator<Buffer | RowPiece> {
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    const input = createReadStream(path, { highWaterMark: READ_CHUNK });
+    const streams: NodeJS.ReadWriteStream[] = [hashing];
+    if (compressed) streams.push(createGunzip({ chunkSize: READ_CHUNK }));
+    // pipeline: an error anywhere (a missing file, bad gzip) destroys the chain and ends the loop below with it.
+    const out = (pipeline as (...s: unknown[]) => NodeJS.ReadableStream)(input, ...streams, () => undefined);
+    const splitter = new StatementSplitter();
+    let inRows = false;
+    // Rows are whole lines (one INSERT each, no raw newline inside: see src/dump/tuples.ts), passed on
+    // in pieces as read (RowPiece): a 16 MiB statement is never assembled, which the splitter would do
+    // by copying it again at every chunk.
+    let rowLine = false;
+    function* piece(bytes: Buffer, lineEnd: boolean): Generator<Buffer | RowPiece> {
+      const start = !rowLine && inRows && pending.length === 0 && bytes.subarray(0, INSERT.length).equals(INSERT);
+      if (start || rowLine) {
+        rowLine = !lineEnd;
+        yield { piece: bytes, start, end: lineEnd };
+        return;
+      }
+      if (!lineEnd) {
+        pending.push(bytes);
+        return;
+      }
+      const line = pending.length ? Buffer.concat([...pending, bytes]) : bytes;
+      pending = [];
+      inRows = line.equals(ROWS_LINE);
+      yield* splitter.push(line);
+    }
+    let pending: Buffer[] = [];
+    try {
+      for await (const chunk of out) {
+        const b = chunk as Buffer;
+        let from = 0;
+        for (let nl = b.indexOf(0x0a); nl >= 0; nl = b.indexOf(0x0a, from)) {
+          yield* piece(b.subarray(from, nl + 1), true);
+          from = nl + 1;
+        }
+        // The start of a line ends this chunk: an INSERT line's first piece must hold its head.
+        if (from < b.length) yield* piece(b.subarray(from), false);
+      }
+      if (rowLine) throw new Error('the file ends inside an INSERT statement');
+      if (pending.length) yield* splitter.push(Buffer.concat(pending));
+      yield* splitter.end();
+    } finally {
+      input.destroy();
+    }
+  }
+  return {
+    statements: statements(),
+    sha256: () => (digest ??= hash.digest('hex')),
+  };
+}
+
+/** The CREATE TABLE statement of a backup file: only the file's head is read. */
+export async function readCreateTable(path: string, compressed: boolean): Promise<string | null> {
+  const { statements } = fileStatements(path, compressed);
+  for await (const stmt of statements) {
+    if (!Buffer.isBuffer(stmt)) break;
+    if (/^CREATE\s+TABLE\s/i.test(stmt.subarray(0, 20).toString('latin1'))) {
+      await statements.return(undefined);
+      return stmt.toString('utf8');
+    }
+  }
+  return null;
+}

@@ -9,10 +9,12 @@ import type { ServiceMode } from '../services/types';
 export interface RestoreArgs extends TargetOptions, Pick<RestoreRequest, 'snapshot' | 'database' | 'tables' | 'only' | 'mode' | 'dryRun' | 'definer'> {
   help: boolean;
   serviceMode: ServiceMode;
+  /** --archive FILE: a tar.gz of the API to restore instead of the configured backup directories. */
+  archive: string | null;
 }
 
 export const RESTORE_USAGE = `Usage:
-  schema_restore [--config FILE] [--db-config FILE] [--host-name NAME] [--snapshot latest|YYYYmmddHHMMSS]
+  schema_restore [--config FILE] [--db-config FILE] [--host-name NAME] [--snapshot latest|YYYYmmddHHMMSS | --archive FILE]
                  [--database NAME] [--tables T1,T2] [--only global|local|structure] [--merge | --replace]
                  [--definer current] [-m | -t | --online] [--dry-run]
 
@@ -28,6 +30,8 @@ Options:
   --db-config FILE     database credentials (default: db_config in schema_backup.conf)
   --host-name NAME     host directory under csv2_backup_dir (default: this host's FQDN)
   --snapshot NAME      user-data snapshot: latest (default) or YYYYmmddHHMMSS
+  --archive FILE       restore a tar.gz of the daemon's API (GET /v1/backups/SNAPSHOT/archive): its host
+                       files and snapshot, unpacked into a private temporary directory (removed after)
   --database NAME      restore into NAME instead of the configured database
   --tables T1,T2       restore only these tables (views are then not restored)
   --only PART          global (global tables with rows), local (local tables with rows),
@@ -62,7 +66,9 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
     definer: 'keep',
     serviceMode: 'default',
     logLevel: 'info',
+    archive: null,
   };
+  let snapshotGiven = false;
   const modes: ServiceMode[] = [];
   const restoreModes: RestoreMode[] = [];
   for (const flag of flags(argv)) {
@@ -73,6 +79,11 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
         const s = value();
         if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
         args.snapshot = s;
+        snapshotGiven = true;
+        break;
+      }
+      case '--archive': {
+        args.archive = value();
         break;
       }
       case '--database': args.database = databaseName('--database', value()); break;
@@ -110,6 +121,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
   }
   if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
   if (new Set(restoreModes).size > 1) throw new UsageError('choose one of --merge and --replace');
+  if (args.archive !== null && (snapshotGiven || args.hostName !== undefined)) throw new UsageError('--archive names its own snapshot and host: leave out --snapshot and --host-name');
   args.serviceMode = modes[0] ?? 'default';
   args.mode = restoreModes[0] ?? 'empty';
   return args;

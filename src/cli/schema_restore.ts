@@ -8,6 +8,7 @@ import { checkHostName, fullyQualifiedHostName } from '../backup/host-name';
 import type { BackupConfig } from '../config/types';
 import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { extractArchive, type ExtractedArchive } from '../restore/archive-extract';
 import { runRestore, type RestoreRequest } from '../restore/run';
 import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
 import type { Quiescer, ServiceMode } from '../services/types';
@@ -50,16 +51,28 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   }
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
   const stop = abortOnStopSignals(log, 'the target is left as it was, consumers are started again');
+  let archive: ExtractedArchive | null = null;
   try {
-    const config = readConfig(args.config, env, log);
+    let config = readConfig(args.config, env, log);
     const credentials = readDbCredentials(args.dbConfig, config, env, log);
-    const hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
+    let hostName: string;
+    let snapshot = args.snapshot;
+    if (args.archive !== null) {
+      // The archive stands in for both backup directories; the lock, state and services stay the configured ones.
+      archive = await extractArchive(args.archive);
+      log.info('archive unpacked', { archive: args.archive, host: archive.info.hostName, snapshot: archive.info.snapshot ?? 'none' });
+      config = { ...config, csv2BackupDir: archive.csv2BackupDir, userDataBackupDir: archive.userDataBackupDir };
+      hostName = archive.info.hostName;
+      snapshot = archive.info.snapshot ?? 'latest';
+    } else {
+      hostName = checkHostName(args.hostName ?? (await fullyQualifiedHostName()));
+    }
     const summary = await restoreOnce(
       config,
       {
         credentials,
         hostName,
-        snapshot: args.snapshot,
+        snapshot,
         database: args.database,
         tables: args.tables,
         only: args.only,
@@ -78,6 +91,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     else logFailure(log, err);
     return exitCodeOf(err);
   } finally {
+    await archive?.remove();
     stop.dispose();
   }
 }

@@ -81,6 +81,7 @@ interface Running {
   done: Promise<unknown>;
   /** A tick that comes meanwhile runs once this ends, instead of being skipped. */
   short?: boolean;
+  tickDeferred?: boolean;
 }
 
 /** Resolves with the process exit code once stopped by SIGTERM/SIGINT (0), or at once for an invalid configuration. */
@@ -121,7 +122,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   function tick(): void {
     if (stopping) return;
     if (current?.short) {
-      void current.done.then(() => tick());
+      // Several ticks during one short task make one run after it.
+      if (!current.tickDeferred) {
+        current.tickDeferred = true;
+        void current.done.then(() => tick());
+      }
       return;
     }
     if (current) {

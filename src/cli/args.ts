@@ -17,6 +17,7 @@ export const USAGE = `Usage:
   schema_backup status [--json] [--max-age HOURS] [--config FILE]
   schema_backup verify [--config FILE] [--db-config FILE] [--host-name NAME] [--database NAME]
   schema_backup export --sqlite FILE [--snapshot latest|YYYYmmddHHMMSS] [--config FILE] [--host-name NAME]
+  schema_backup token add NAME --scope read|backup|export|restore | token list [--json] | token remove NAME  [--config FILE]
 
 Options:
   --config FILE                schema_backup.conf (default: $SCHEMA_BACKUP_CONF, else <root>/etc/schema_backup.conf,

@@ -3,6 +3,7 @@ import { runDaemon } from '../daemon/daemon';
 import { createNotifier } from '../daemon/notify';
 import { loadCredentials, systemClientEnvironment } from '../config/credentials';
 import type { Logger } from '../log';
+import { apiDaemonService } from './api-wiring';
 import { backupOnce, readConfig, recover, type RunSettings } from './backup-command';
 
 export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env: NodeJS.ProcessEnv }): Promise<number> {
@@ -14,10 +15,12 @@ export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env
       loadCredentials({ cliPath: settings.dbConfig, configured: config.dbConfig }, systemClientEnvironment(env));
       return config;
     },
-    runOnce: (config, signal) => backupOnce(config, settings, { log, signal, env }),
+    // An API request may ask for another mode (e.g. online) and hears when the run holds the lock.
+    runOnce: (config, signal, options) => backupOnce(config, { ...settings, mode: options?.mode ?? settings.mode }, { log, signal, env, onPhase: options?.onPhase }),
     recover: async (config) => {
       await recover(config, log, env, settings.dbConfig);
     },
+    services: [apiDaemonService(settings, { log, env })],
     notifier: createNotifier(env, log),
     log,
     env,

@@ -44,6 +44,7 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
   if (argv[0] === 'status') return (await import('../daemon/status-command')).statusCommand(argv.slice(1), io, env);
   if (argv[0] === 'verify') return (await import('./verify-command')).verifyCommand(argv.slice(1), io, env);
   if (argv[0] === 'export') return (await import('./export-command')).exportCommand(argv.slice(1), io, env);
+  if (argv[0] === 'token') return (await import('../api/token-command')).tokenCommand(argv.slice(1), io, env);
   let args: BackupArgs;
   try {
     args = parseBackupArgs(argv);

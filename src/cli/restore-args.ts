@@ -11,10 +11,12 @@ export interface RestoreArgs extends TargetOptions, Pick<RestoreRequest, 'snapsh
   serviceMode: ServiceMode;
   /** --from-sqlite FILE: restore the backup held by a `schema_backup export --sqlite` file. */
   fromSqlite: string | null;
+  /** --archive FILE: a tar.gz of the API to restore instead of the configured backup directories. */
+  archive: string | null;
 }
 
 export const RESTORE_USAGE = `Usage:
-  schema_restore [--config FILE] [--db-config FILE] [--host-name NAME] [--snapshot latest|YYYYmmddHHMMSS]
+  schema_restore [--config FILE] [--db-config FILE] [--host-name NAME] [--snapshot latest|YYYYmmddHHMMSS | --archive FILE]
                  [--database NAME] [--tables T1,T2] [--only global|local|structure] [--merge | --replace]
                  [--definer current] [-m | -t | --online] [--dry-run]
   schema_restore --from-sqlite FILE [same options but --snapshot and --host-name]
@@ -34,6 +36,8 @@ Options:
   --from-sqlite FILE   restore the backup held by FILE (written by schema_backup export --sqlite)
                        instead of csv2_backup_dir; it is rebuilt in a private directory under
                        TMPDIR (as large as the backup) and restored like any backup
+  --archive FILE       restore a tar.gz of the daemon's API (GET /v1/backups/SNAPSHOT/archive): its host
+                       files and snapshot, unpacked into a private temporary directory (removed after)
   --database NAME      restore into NAME instead of the configured database
   --tables T1,T2       restore only these tables (views are then not restored)
   --only PART          global (global tables with rows), local (local tables with rows),
@@ -69,6 +73,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
     serviceMode: 'default',
     logLevel: 'info',
     fromSqlite: null,
+    archive: null,
   };
   let snapshotGiven = false;
   const modes: ServiceMode[] = [];
@@ -85,6 +90,10 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
       }
       case '--from-sqlite': {
         args.fromSqlite = value();
+        break;
+      }
+      case '--archive': {
+        args.archive = value();
         break;
       }
       case '--database': args.database = databaseName('--database', value()); break;
@@ -125,6 +134,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
   // The file holds one backup of one host: its own snapshot and host name.
   if (args.fromSqlite !== null && snapshotGiven) throw new UsageError('--snapshot cannot be used with --from-sqlite (the file holds one snapshot)');
   if (args.fromSqlite !== null && args.hostName !== undefined) throw new UsageError('--host-name cannot be used with --from-sqlite (the file names its host)');
+  if (args.archive !== null && (snapshotGiven || args.hostName !== undefined)) throw new UsageError('--archive names its own snapshot and host: leave out --snapshot and --host-name');
   args.serviceMode = modes[0] ?? 'default';
   args.mode = restoreModes[0] ?? 'empty';
   return args;

@@ -8,6 +8,7 @@ import { backupHostName } from '../backup/host-name';
 import type { BackupConfig } from '../config/types';
 import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
 import { createLogger, type Logger } from '../log';
+import { extractArchive, type ExtractedArchive } from '../restore/archive-extract';
 import { runRestore, type RestoreRequest } from '../restore/run';
 import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
 import type { Quiescer, ServiceMode } from '../services/types';
@@ -51,8 +52,9 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   }
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
   const stop = abortOnStopSignals(log, 'the target is left as it was, consumers are started again');
+  let archive: ExtractedArchive | null = null;
   try {
-    const config = readConfig(args.config, env, log);
+    let config = readConfig(args.config, env, log);
     const credentials = readDbCredentials(args.dbConfig, config, env, log);
     const request = (hostName: string, snapshot: string): Omit<RestoreRequest, 'config'> => ({
       credentials,
@@ -65,18 +67,24 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
       dryRun: args.dryRun,
       definer: args.definer,
     });
-    const summary = args.fromSqlite
-      ? // Loaded only when used: better-sqlite3 is a native module a normal restore does not need.
-        await (await import('../sqlite/materialize')).withMaterializedBackup(args.fromSqlite, (backup) => {
-          log.info('restoring the backup held by an SQLite file', { file: args.fromSqlite, host: backup.hostName, snapshot: backup.snapshot });
-          const from = { ...config, csv2BackupDir: backup.csv2BackupDir, userDataBackupDir: backup.userDataBackupDir };
-          return restoreOnce(from, request(backup.hostName, backup.snapshot ?? 'latest'), args.serviceMode, { log, env, signal: stop.signal });
-        })
-      : await restoreOnce(config, request(await backupHostName(args.hostName), args.snapshot), args.serviceMode, {
-          log,
-          env,
-          signal: stop.signal,
-        });
+    const deps = { log, env, signal: stop.signal };
+    let summary;
+    if (args.fromSqlite) {
+      // Loaded only when used: better-sqlite3 is a native module a normal restore does not need.
+      summary = await (await import('../sqlite/materialize')).withMaterializedBackup(args.fromSqlite, (backup) => {
+        log.info('restoring the backup held by an SQLite file', { file: args.fromSqlite, host: backup.hostName, snapshot: backup.snapshot });
+        const from = { ...config, csv2BackupDir: backup.csv2BackupDir, userDataBackupDir: backup.userDataBackupDir };
+        return restoreOnce(from, request(backup.hostName, backup.snapshot ?? 'latest'), args.serviceMode, deps);
+      });
+    } else if (args.archive !== null) {
+      // The archive stands in for both backup directories; the lock, state and services stay the configured ones.
+      archive = await extractArchive(args.archive);
+      log.info('archive unpacked', { archive: args.archive, host: archive.info.hostName, snapshot: archive.info.snapshot ?? 'none' });
+      config = { ...config, csv2BackupDir: archive.csv2BackupDir, userDataBackupDir: archive.userDataBackupDir };
+      summary = await restoreOnce(config, request(archive.info.hostName, archive.info.snapshot ?? 'latest'), args.serviceMode, deps);
+    } else {
+      summary = await restoreOnce(config, request(await backupHostName(args.hostName), args.snapshot), args.serviceMode, deps);
+    }
     io.stdout.write(restoreSummaryText(summary));
     return summary.errors.length ? EXIT.service : EXIT.ok;
   } catch (err) {
@@ -85,6 +93,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     else logFailure(log, err);
     return exitCodeOf(err);
   } finally {
+    await archive?.remove();
     stop.dispose();
   }
 }

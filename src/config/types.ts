@@ -1,4 +1,5 @@
 /** The resolved, fully typed configuration that every other module consumes. */
+import type { ListenAddress } from './api-listen';
 
 export const TABLE_CLASSES = ['global', 'local', 'ephemeral', 'ignore'] as const;
 export type TableClass = (typeof TABLE_CLASSES)[number];
@@ -55,6 +56,16 @@ export interface BackupConfig {
   verifyAfterBackup: boolean;
   /** Scratch database of `verify` (kept, emptied after use), or null for a fresh `sbverify_*` (needs CREATE on it). */
   verifyDatabase: string | null;
+  /** The daemon's HTTP API (`api:`), or null: no listener. */
+  api: ApiConfig | null;
+}
+
+export interface ApiConfig {
+  listen: ListenAddress;
+  /** A non-loopback TCP address was allowed explicitly (TLS is a reverse proxy's job). */
+  allowRemote: boolean;
+  /** POST /v1/restore is served. */
+  allowRestore: boolean;
 }
 
 /** Database credentials; never logged, never put on a command line. */

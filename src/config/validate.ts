@@ -14,9 +14,10 @@ import {
   DEFAULT_SYSTEMCTL_TIMEOUT,
   STATUS_FILE_NAME,
 } from './defaults';
+import { describeListen, parseListen } from './api-listen';
 import { serviceNameProblem, tableNameProblem } from './names';
 import { QUIESCE_METHODS, TABLE_CLASSES } from './types';
-import type { BackupConfig, ListedTable, QuiesceMethod, RetentionPolicy, TableClass } from './types';
+import type { ApiConfig, BackupConfig, ListedTable, QuiesceMethod, RetentionPolicy, TableClass } from './types';
 import { yaml11TypeOf } from './yaml';
 import type { RawMap, RawNode } from './yaml';
 
@@ -53,6 +54,7 @@ export const KNOWN_KEYS = [
   'systemctl_timeout',
   'verify_after_backup',
   'verify_database',
+  'api',
 ] as const;
 
 /** setTimeout overflows past 2^31-1 ms (about 24.8 days) and then fires at once; a day is plenty. */
@@ -154,6 +156,7 @@ class Validator {
       systemctlTimeout: this.seconds('systemctl_timeout', get('systemctl_timeout'), DEFAULT_SYSTEMCTL_TIMEOUT, false),
       verifyAfterBackup: this.boolean('verify_after_backup', get('verify_after_backup'), false),
       verifyDatabase: this.databaseName('verify_database', get('verify_database')),
+      api: this.api(get('api')),
     };
   }
 
@@ -392,6 +395,44 @@ class Validator {
     }
     this.error(node, key, `expected a database name (1-64 characters, no \`/\`), e.g. \`${key}: csv2_verify\`, not ${node.kind === 'scalar' ? JSON.stringify(node.value) : describe(node)}`);
     return null;
+  }
+
+  /** `api: { listen, allow_remote, allow_restore }`; absent or null: no listener. */
+  private api(node: RawNode | undefined): ApiConfig | null {
+    const key = 'api';
+    if (node === undefined || isNull(node) || node.kind === 'invalid') return null;
+    const example = 'e.g. `api: { listen: "unix:/run/schema_backup/api.sock" }`';
+    if (node.kind !== 'map') {
+      this.error(node, key, `expected a mapping with \`listen\`, ${example}, not ${describe(node)}`);
+      return null;
+    }
+    const sub = (k: string) => node.entries.find((e) => e.key === k)?.value;
+    for (const entry of node.entries) {
+      if (!['listen', 'allow_remote', 'allow_restore'].includes(entry.key)) {
+        this.warnings.push({ file: this.opts.file, line: entry.line, key: `${key}.${entry.key}`, message: 'unknown parameter, ignored (api takes `listen`, `allow_remote` and `allow_restore`)' });
+      }
+    }
+    const allowRemote = this.boolean('api.allow_remote', sub('allow_remote'), false);
+    const allowRestore = this.boolean('api.allow_restore', sub('allow_restore'), false);
+    const listenNode = sub('listen');
+    if (listenNode === undefined || isNull(listenNode) || listenNode.kind !== 'scalar' || typeof listenNode.value !== 'string') {
+      this.error(listenNode ?? node, 'api.listen', `expected an address in quotes, ${example}${listenNode ? `, not ${describe(listenNode)}` : ''}`);
+      return null;
+    }
+    const listen = parseListen(listenNode.value.trim());
+    if ('problem' in listen) {
+      this.error(listenNode, 'api.listen', `${JSON.stringify(listenNode.value)}: ${listen.problem}`);
+      return null;
+    }
+    if (listen.kind === 'tcp' && !listen.loopback && !allowRemote) {
+      this.error(
+        listenNode,
+        'api.listen',
+        `${describeListen(listen)} is reachable from other hosts: set \`allow_remote: true\` as well (and put a TLS reverse proxy in front), or listen on 127.0.0.1 or a unix socket`,
+      );
+      return null;
+    }
+    return { listen, allowRemote, allowRestore };
   }
 
   private boolean(key: string, node: RawNode | undefined, fallback: boolean): boolean {

@@ -10,6 +10,7 @@ import type { BackupConfig } from '../config/types';
 import { ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import { dumpProgress, type DumpProgress } from '../dump/progress';
+import type { ServiceMode } from '../services/types';
 import { watchdogIntervalMs, type Notifier } from './notify';
 import { ProgressWatchdog } from './watchdog';
 import { checkSchedule, startSchedule, type Schedule } from './schedule';
@@ -22,15 +23,51 @@ export interface SignalSource {
   off(signal: 'SIGHUP' | 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
 }
 
+/** What one backup may be asked beyond the configuration (a run started through the API). */
+export interface RunOptions {
+  /** Instead of the daemon's own mode (e.g. `online`). */
+  mode?: ServiceMode;
+  /** Each phase of the run as it starts (the first one comes once the run lock is taken). */
+  onPhase?: (phase: string) => void;
+}
+
+/** What a service running beside the schedule (the HTTP API) may ask of the daemon. */
+export interface DaemonControl {
+  /** The configuration in force (the newest valid one). */
+  config(): BackupConfig;
+  /**
+   * Starts a backup now, as a tick would (recorded alike). Null when a run or
+   * task is in progress or the daemon is stopping. `done` settles (never
+   * rejects) with the recorded status, once the run is over.
+   */
+  startBackup(options: RunOptions): { startedAt: Date; done: Promise<StatusRecord | null> } | null;
+  /**
+   * Runs `work` as the daemon's current activity: no backup starts meanwhile,
+   * SIGTERM aborts its signal and waits for it. Null when busy or stopping.
+   * A tick that comes during a `short` task runs once it ends; during any
+   * other it is skipped, as during a run.
+   */
+  startTask<T>(label: string, work: (signal: AbortSignal) => Promise<T>, options?: { short?: boolean }): Promise<T> | null;
+}
+
+/** Started after recovery, before READY=1 (a failure to start ends the daemon); stopped on SIGTERM. */
+export interface DaemonService {
+  start(control: DaemonControl): Promise<void>;
+  /** Must settle; the daemon exits once every service has stopped and the run in progress ended. */
+  stop(): Promise<void>;
+}
+
 export interface DaemonOptions {
   /** Reads and validates the configuration; throws ConfigError. Called at start and on SIGHUP. */
   loadConfig: () => BackupConfig;
   /** One backup. On abort it must bring the run to a safe end (consumers started again, no half files) and settle. */
-  runOnce: (config: BackupConfig, signal: AbortSignal) => Promise<BackupSummary>;
+  runOnce: (config: BackupConfig, signal: AbortSignal, options?: RunOptions) => Promise<BackupSummary>;
   /** Called after the daemon has recorded a run (status, metrics, retention). */
   afterRun?: (config: BackupConfig, outcome: BackupSummary | Error) => Promise<void>;
   /** Restarts consumers left stopped by an interrupted run; called once before scheduling. */
   recover?: (config: BackupConfig) => Promise<void>;
+  /** Beside the schedule, e.g. the HTTP API. */
+  services?: DaemonService[];
   notifier: Notifier;
   log: Logger;
   /** For WATCHDOG_USEC / WATCHDOG_PID; process.env by default. */
@@ -52,7 +89,10 @@ interface Running {
   startedAt: Date;
   controller: AbortController;
   /** Settles (never rejects) once the run is over and recorded. */
-  done: Promise<void>;
+  done: Promise<unknown>;
+  /** A tick that comes meanwhile runs once this ends, instead of being skipped. */
+  short?: boolean;
+  tickDeferred?: boolean;
 }
 
 /** Resolves with the process exit code once stopped by SIGTERM/SIGINT (0), or at once for an invalid configuration. */
@@ -72,6 +112,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
   }
   let stopping = false;
   let current: Running | null = null;
+  /** The services to stop: all of them, or those started before one failed to. */
+  let services: DaemonService[] = opts.services ?? [];
   let last: StatusRecord | null = await previousRecord(config.statusFile, log);
 
   let resolveStopped: () => void = () => undefined;
@@ -105,6 +147,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
 
   function tick(): void {
     if (stopping) return;
+    if (current?.short) {
+      // Several ticks during one short task make one run after it.
+      if (!current.tickDeferred) {
+        current.tickDeferred = true;
+        void current.done.then(() => tick());
+      }
+      return;
+    }
     if (current) {
       log.warn('previous run still in progress, tick skipped', { runningSince: current.startedAt.toISOString() });
       return;
@@ -112,15 +162,15 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     current = startRun(config);
   }
 
-  function startRun(runConfig: BackupConfig): Running {
+  function startRun(runConfig: BackupConfig, options?: RunOptions): Running {
     const controller = new AbortController();
     const startedAt = now();
-    log.info('backup run started');
+    log.info('backup run started', options?.mode ? { mode: options.mode } : {});
     notifier.status(`running backup (since ${startedAt.toISOString()})`);
     const done = (async () => {
       let outcome: BackupSummary | Error;
       try {
-        const summary = await opts.runOnce(runConfig, controller.signal);
+        const summary = await opts.runOnce(runConfig, controller.signal, options);
         outcome = summary;
         const fields = { durationMs: summary.durationMs, commit: summary.commit ?? 'none', filesChanged: summary.filesChanged.length };
         if (summary.errors.length > 0) log.error('backup run finished with errors', { ...fields, errors: summary.errors });
@@ -130,8 +180,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
         log.error('backup run failed', { err: errorMessage(err), exitCode: exitCodeOf(err), aborted: controller.signal.aborted });
       }
       // Nothing may reject out of here: `done` is awaited on shutdown, and an unhandled rejection would end the daemon.
-      await record(runConfig, outcome, startedAt, controller.signal.aborted).catch((err: unknown) =>
-        log.error('cannot record the run', { err: errorMessage(err) }),
+      return record(runConfig, outcome, startedAt, controller.signal.aborted).then(
+        () => last,
+        (err: unknown) => {
+          log.error('cannot record the run', { err: errorMessage(err) });
+          return null;
+        },
       );
     })().finally(() => {
       current = null;
@@ -184,7 +238,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     schedule?.stop();
     running?.controller.abort(new Error(`received ${signal}`));
     void (async () => {
-      if (running) await running.done;
+      // Services (the API) stop taking work at once and end what they serve while the run comes to its end.
+      await Promise.all([running?.done, ...services.map((s) => guarded(log, 'a service did not stop cleanly', {}, () => s.stop()))]);
       watchdog?.stop();
       signals.off('SIGHUP', onHup);
       signals.off('SIGTERM', onTerm);
@@ -206,6 +261,49 @@ export async function runDaemon(opts: DaemonOptions): Promise<number> {
     const recover = opts.recover;
     notifier.status('starting: checking for consumers left stopped by an interrupted run');
     await guarded(log, 'recovery of an interrupted run failed', {}, () => recover(config));
+  }
+  const control: DaemonControl = {
+    config: () => config,
+    startBackup(options) {
+      if (stopping || current) return null;
+      const run = startRun(config, options);
+      current = run;
+      return { startedAt: run.startedAt, done: run.done as Promise<StatusRecord | null> };
+    },
+    startTask(label, work, options) {
+      if (stopping || current) return null;
+      const controller = new AbortController();
+      const result = work(controller.signal);
+      const task: Running = {
+        startedAt: now(),
+        controller,
+        short: options?.short ?? false,
+        done: result.then(
+          () => undefined,
+          () => undefined,
+        ),
+      };
+      if (!task.short) log.info('task started', { task: label });
+      current = task;
+      void task.done.finally(() => {
+        if (current === task) current = null;
+        if (!task.short) log.info('task finished', { task: label });
+      });
+      return result;
+    },
+  };
+  for (const [i, service] of [...services].entries()) {
+    if (stopping) break;
+    try {
+      await service.start(control);
+    } catch (err) {
+      logConfigProblems(log, 'a service could not start, not starting', err);
+      // Those started already stop again; stop() then ends the daemon, whose exit code says why.
+      services = services.slice(0, i);
+      stop('start failure');
+      await stopped;
+      return err instanceof ConfigError ? EXIT.config : exitCodeOf(err);
+    }
   }
   if (!stopping) {
     schedule = startSchedule(config.schedule, () => tick(), log, config.file);

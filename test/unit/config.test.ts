@@ -131,6 +131,7 @@ describe('defaults', () => {
       systemctlTimeout: 90,
       verifyAfterBackup: false,
       verifyDatabase: null,
+      api: null,
     });
     expect(DEFAULT_SCHEDULE).toBe('0 3 * * *');
     expect(warnings).toEqual([
@@ -216,6 +217,7 @@ describe('every key', () => {
       systemctlTimeout: 120,
       verifyAfterBackup: true,
       verifyDatabase: null,
+      api: null,
     });
   });
 

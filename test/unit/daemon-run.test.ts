@@ -38,6 +38,7 @@ function makeConfig(dir: string, over: Partial<BackupConfig> = {}): BackupConfig
     systemctlTimeout: 5,
     verifyAfterBackup: false,
     verifyDatabase: null,
+    api: null,
     ...over,
   };
 }

@@ -11,6 +11,7 @@ import { connect } from '../db/connect';
 import { describeTables, listTables, listTriggers, listViews, showCreateTable } from '../db/introspect';
 import type { DbTableDetail, DbTrigger } from '../db/schema';
 import { openSnapshot, type Snapshot } from '../db/snapshot';
+import { progress } from '../dump/progress';
 import { dumpTableRows, snapshotStatementBytes } from '../dump/table-rows';
 import { viewsText } from '../dump/structure';
 import { tableFileText } from '../dump/table-file';
@@ -261,6 +262,8 @@ async function lockedRun(
     const snapTables = await listTables(snap.db);
     refuseMissingTables(req, snapTables, previousManifest);
     const plan = planFor(req, snapTables);
+    const estimates = new Map(snapTables.map((t) => [t.name, t.estimatedRows ?? null]));
+    progress.planned({ tables: new Map(plan.tables.filter((t) => t.rowsToHost || t.rowsToUser || t.rowsToEphemeral).map((t) => [t.name, { rows: estimates.get(t.name) ?? null, bytes: null }])) });
     for (const w of plan.warnings) log.warn(w.message, w.table !== undefined ? { table: w.table } : {});
     summary.warnings = plan.warnings.map((w) => w.message);
     for (const w of snap.warnings) {

@@ -4,7 +4,9 @@ import { createNotifier } from '../daemon/notify';
 import { loadCredentials, systemClientEnvironment } from '../config/credentials';
 import type { Logger } from '../log';
 import { apiDaemonService } from './api-wiring';
+import { PassThrough } from 'node:stream';
 import { backupOnce, readConfig, recover, type RunSettings } from './backup-command';
+import { startProgressView } from './progress-view';
 
 export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env: NodeJS.ProcessEnv }): Promise<number> {
   const { log, env } = deps;
@@ -16,7 +18,11 @@ export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env
       return config;
     },
     // An API request may ask for another mode (e.g. online) and hears when the run holds the lock.
-    runOnce: (config, signal, options) => backupOnce(config, { ...settings, mode: options?.mode ?? settings.mode }, { log, signal, env, onPhase: options?.onPhase }),
+    runOnce: (config, signal, options) => {
+      // Under systemd the progress is log lines (journald), never a terminal line.
+      const view = startProgressView({ log, stream: new PassThrough() });
+      return backupOnce(config, { ...settings, mode: options?.mode ?? settings.mode }, { log, signal, env, onPhase: options?.onPhase }).finally(() => view.stop());
+    },
     recover: async (config) => {
       await recover(config, log, env, settings.dbConfig);
     },

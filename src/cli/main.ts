@@ -7,6 +7,7 @@ import type { BackupSummary } from '../backup/summary';
 import type { BackupConfig } from '../config/types';
 import { parseBackupArgs, USAGE, type BackupArgs } from './args';
 import { backupOnce, planOnly, readConfig, type RunSettings } from './backup-command';
+import { startProgressView } from './progress-view';
 import { abortOnStopSignals } from './signals';
 import { summaryText } from './summary-text';
 
@@ -76,7 +77,8 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
       );
       return EXIT.ok;
     }
-    const summary = await backupOnce(config, settings, { log, signal: stop.signal, env });
+    const view = startProgressView({ log, stream: io.stderr });
+    const summary = await backupOnce(config, settings, { log, signal: stop.signal, env }).finally(() => view.stop());
     await recordOneShot(config, summary, startedAt, log);
     io.stdout.write(summaryText(summary));
     return exitCodeOfRun(summary);

@@ -14,6 +14,7 @@ import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
 import type { Quiescer, ServiceMode } from '../services/types';
 import { readConfig, readDbCredentials, withServices } from './backup-command';
 import { logFailure, type Io } from './main';
+import { startProgressView } from './progress-view';
 import { abortOnStopSignals } from './signals';
 import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
 
@@ -53,6 +54,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   const log = createLogger({ level: args.logLevel, stream: io.stderr });
   const stop = abortOnStopSignals(log, 'the target is left as it was, consumers are started again');
   let archive: ExtractedArchive | null = null;
+  const view = startProgressView({ log, stream: io.stderr });
   try {
     let config = readConfig(args.config, env, log);
     const credentials = readDbCredentials(args.dbConfig, config, env, log);
@@ -93,6 +95,7 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     else logFailure(log, err);
     return exitCodeOf(err);
   } finally {
+    view.stop();
     await archive?.remove();
     stop.dispose();
   }

@@ -5,13 +5,14 @@ import type { DbColumn, DbTable, DbTableDetail, DbTrigger, DbView } from './sche
 
 export async function listTables(db: Db): Promise<DbTable[]> {
   const rows = await db.queryArrays(
-    'SELECT TABLE_NAME, TABLE_TYPE, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
+    'SELECT TABLE_NAME, TABLE_TYPE, ENGINE, TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
     [db.database],
   );
-  return rows.map(([name, type, engine]) => ({
+  return rows.map(([name, type, engine, estimate]) => ({
     name: name as string,
     kind: type === 'VIEW' ? 'view' : type === 'SEQUENCE' ? 'sequence' : 'table',
     engine: engine ? engine.toLowerCase() : null,
+    estimatedRows: estimate === null || estimate === undefined ? null : Number(estimate),
   }));
 }
 

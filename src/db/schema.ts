@@ -27,6 +27,8 @@ export interface DbTable {
   kind: 'table' | 'view' | 'sequence';
   /** Storage engine, lower case (innodb, myisam, aria, ...); null for views. */
   engine: string | null;
+  /** The server's estimate of its rows (information_schema.TABLES.TABLE_ROWS): for progress only, never exact. */
+  estimatedRows?: number | null;
 }
 
 export interface DbTableDetail {

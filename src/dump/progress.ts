@@ -15,25 +15,100 @@ export interface DumpProgress {
   readonly reading: number;
   /** Moves with every block, flush, start and end; only compared, never read as an amount. */
   readonly moves: number;
+  /** The table being read (or loaded), and what of it is done; null between tables. */
+  readonly table: string | null;
+  readonly rows: number;
+  readonly bytes: number;
+  /** Rows and bytes done in the whole run so far (finished tables and the current one). */
+  readonly totalRows: number;
+  readonly totalBytes: number;
+  /** A restore: bytes of backup files loaded so far, of loadTotal (0: no restore planned). */
+  readonly loadDone: number;
+  readonly loadTotal: number;
 }
 
 let reading = 0;
 let moves = 0;
+let table: string | null = null;
+let rows = 0;
+let bytes = 0;
+let doneRows = 0;
+let doneBytes = 0;
+let loadDone = 0;
+let loadTotal = 0;
 
 export function dumpProgress(): DumpProgress {
-  return { reading, moves };
+  return { reading, moves, table, rows, bytes, totalRows: doneRows + rows, totalBytes: doneBytes + bytes, loadDone, loadTotal };
+}
+
+/** What a run expects to read: per table, the server's estimate of its rows (information_schema.TABLES) or its bytes. */
+export interface ProgressPlan {
+  tables: Map<string, { rows: number | null; bytes: number | null }>;
+}
+
+let plan: ProgressPlan = { tables: new Map() };
+
+export function progressPlan(): ProgressPlan {
+  return plan;
+}
+
+export interface TableDone {
+  table: string;
+  rows: number;
+  bytes: number;
+  ms: number;
+}
+
+let startedAt = 0;
+
+const doneListeners = new Set<(done: TableDone) => void>();
+
+/** Calls `listener` as each table's read ends (once per table, not per row); returns the unsubscribe. */
+export function onTableDone(listener: (done: TableDone) => void): () => void {
+  doneListeners.add(listener);
+  return () => doneListeners.delete(listener);
 }
 
 export const progress = {
-  readStarted(): void {
+  /** A new run: its estimates, and every count back to zero. */
+  planned(next: ProgressPlan): void {
+    plan = next;
+    table = null;
+    rows = bytes = doneRows = doneBytes = 0;
+  },
+  readStarted(name?: string): void {
     reading++;
     moves++;
+    if (name !== undefined) {
+      table = name;
+      rows = bytes = 0;
+      startedAt = Date.now();
+    }
   },
-  moved(): void {
+  /** A restore that will load `total` bytes of backup files. */
+  loadPlanned(total: number): void {
+    loadTotal = total;
+    loadDone = 0;
+  },
+  /** Per chunk read (1 MiB), never per row. */
+  loaded(addBytes: number): void {
+    loadDone += addBytes;
     moves++;
+  },
+  /** Per block (thousands of rows), never per row. */
+  moved(addRows = 0, addBytes = 0): void {
+    moves++;
+    rows += addRows;
+    bytes += addBytes;
   },
   readEnded(): void {
     reading--;
     moves++;
+    doneRows += rows;
+    doneBytes += bytes;
+    const done = table === null ? null : { table, rows, bytes, ms: Date.now() - startedAt };
+    rows = bytes = 0;
+    table = null;
+    if (done) for (const listener of doneListeners) listener(done);
   },
 };

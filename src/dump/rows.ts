@@ -219,11 +219,11 @@ export async function writeStatements(table: DbTableDetail, channels: BlockChann
   const writer = new StatementWriter(Buffer.from(insertPrefix(table), 'utf8'), sink, limit);
   // Blocks whose bytes are still in the sink's pending chunks; free to reuse after a flush.
   let held: TupleBlock[] = [];
-  progress.readStarted();
+  progress.readStarted(table.name);
   try {
     for (const channel of channels) {
       for (let block = await channel.next(); block; block = await channel.next()) {
-        progress.moved();
+        progress.moved(block.lengths.length, block.data.length);
         held.push(block);
         if (writer.add(block)) {
           await sink.flush();

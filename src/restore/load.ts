@@ -16,6 +16,7 @@ import type { Connection } from 'mysql2';
 import type { DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { DatabaseError, StoreError, VerifyError, errorMessage } from '../errors';
+import { progress } from '../dump/progress';
 import { StatementSplitter } from './split';
 import { stagingCreate, stagingInsert } from './staging';
 import { classifyStatement, triggerSqlMode, createdName, type RoutineDef } from './statements';
@@ -193,8 +194,12 @@ async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
   const gunzip = file.compressed ? createGunzip({ chunkSize: READ_CHUNK }) : null;
   if (gunzip) input.on('error', (err) => gunzip.destroy(err));
   const stream = gunzip ? input.pipe(gunzip) : input;
+  let counted = 0;
   try {
     for await (const chunk of stream) {
+      // Bytes of the file (compressed or not) against the file sizes the restore planned.
+      progress.loaded(input.bytesRead - counted);
+      counted = input.bytesRead;
       for (const stmt of splitter.push(chunk as Buffer)) await handle(stmt);
     }
     for (const stmt of splitter.end()) await handle(stmt);

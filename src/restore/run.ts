@@ -20,6 +20,7 @@ import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
 import { splitStatements } from './split';
 import { commitRestore, type CommitPlan } from './commit';
+import { progress } from '../dump/progress';
 import { Loader, readTriggers, type LoadedTable } from './load';
 import { planRestore, type OnlyPart, type RestoreMode } from './plan';
 import { privilegeProblem, readGrants, type Grants } from './privileges';
@@ -285,6 +286,7 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
       staged.push(staging);
       files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size });
     }
+    progress.loadPlanned(files.reduce((n, f) => n + f.bytes, 0));
     loader = await Loader.open(req.credentials, target, req.parallel ?? 3);
     log.info('loading into staging tables', { database: target, tables: plan.tables.length });
     const loaded: Map<string, LoadedTable> = await loader.loadAll(files);

@@ -176,6 +176,7 @@ async function main(): Promise<void> {
   if (profiles.length) process.stdout.write(profiles.join('\n'));
   if (rows.length) process.stdout.write(renderReport(rows));
   json.finishedAt = new Date().toISOString();
+  json.loadAtEnd = (await import('node:os')).loadavg();
   json.table = rows;
   await writeFile(RESULTS, JSON.stringify(json, null, 2) + '\n');
   log(`results written to ${RESULTS}`);

@@ -24,6 +24,118 @@ export function bigTableSql(table: string, rows: number): string[] {
   ];
 }
 
+/**
+ * A table shape of the benchmark: its statements for a given `--rows` (the
+ * base of 1,000,000), the touch that changes one row before each measured
+ * run, and how to tell its rows apart in the report.
+ */
+export interface TableShape {
+  /** Case name (`--only`) and table name. */
+  name: string;
+  label: string;
+  /** Rows for a base of `rows` (shapes whose point is their size keep it fixed). */
+  rowsFor(rows: number): number;
+  sql(rows: number): string[];
+  /** Changes one row (the last by key), so each run reads a freshly changed table. */
+  touch: string;
+}
+
+const touchLast = (table: string) => `UPDATE \`${table}\` SET id = id + 1 ORDER BY id DESC LIMIT 1`;
+
+/**
+ * The issue's mixed table: BIGINT key, INT, utf8mb4 VARCHAR with emoji, TEXT of ~150 B,
+ * DATETIME, DECIMAL(14,4), DOUBLE, TINYINT, a nullable VARCHAR: ~240 B of SQL a row.
+ */
+export function mixedTableSql(table: string, rows: number): string[] {
+  return [
+    `CREATE TABLE \`${table}\` (
+      id BIGINT NOT NULL PRIMARY KEY,
+      n INT NOT NULL,
+      name VARCHAR(64) CHARACTER SET utf8mb4 NOT NULL,
+      body TEXT CHARACTER SET utf8mb4 NOT NULL,
+      created DATETIME NOT NULL,
+      price DECIMAL(14,4) NOT NULL,
+      ratio DOUBLE NOT NULL,
+      state TINYINT NOT NULL,
+      tag VARCHAR(32) NULL
+    ) ENGINE=InnoDB CHARACTER SET utf8mb4`,
+    `INSERT INTO \`${table}\`
+      SELECT seq, (seq * 7919) % 2147483647, CONCAT('user-', seq, ' \u{1F600} \u00fc\u20ac'),
+             CONCAT(SHA2(seq, 256), ' it''s\\n', LEFT(SHA2(seq + 1, 256), 78)),
+             FROM_UNIXTIME(1600000000 + seq * 13), (seq * 37) % 100000000 / 10000, seq / 7, seq % 100,
+             IF(seq % 4 = 0, NULL, CONCAT('tag-', seq % 1000))
+        FROM seq_1_to_${rows}`,
+  ];
+}
+
+/** Numbers only: DOUBLE, FLOAT, DECIMAL(65,30) with all its digits, BIGINT UNSIGNED near its top. */
+export function numericTableSql(table: string, rows: number): string[] {
+  return [
+    `CREATE TABLE \`${table}\` (
+      id INT NOT NULL PRIMARY KEY,
+      d DOUBLE NOT NULL,
+      d2 DOUBLE NULL,
+      f FLOAT NOT NULL,
+      exact DECIMAL(65,30) NOT NULL,
+      u BIGINT UNSIGNED NOT NULL
+    ) ENGINE=InnoDB`,
+    `INSERT INTO \`${table}\`
+      SELECT seq, seq * PI() / 3, IF(seq % 9 = 0, NULL, SQRT(seq) * 1e-5), seq / 3,
+             CAST(CONCAT(seq * 104729, '.', LPAD((seq * 7919) % 1000000007, 30, '0')) AS DECIMAL(65,30)),
+             18446744073709551615 - seq * 12345
+        FROM seq_1_to_${rows}`,
+  ];
+}
+
+/** Wide text: a composite VARCHAR key and 7,000-byte TEXT values (quotes and newlines to escape). */
+export function wideTextTableSql(table: string, rows: number): string[] {
+  return [
+    `CREATE TABLE \`${table}\` (
+      tenant VARCHAR(32) NOT NULL,
+      name VARCHAR(128) NOT NULL,
+      rev INT NOT NULL,
+      body TEXT NOT NULL,
+      PRIMARY KEY (tenant, name)
+    ) ENGINE=InnoDB CHARACTER SET utf8mb4`,
+    `INSERT INTO \`${table}\`
+      SELECT CONCAT('tenant-', seq % 17), CONCAT('document/', LPAD(seq, 8, '0'), '.yaml'), 1,
+             LEFT(REPEAT(CONCAT(SHA2(seq, 256), ' it''s\\n'), 100), 7000)
+        FROM seq_1_to_${rows}`,
+  ];
+}
+
+/** Narrow: an INT key and two INTs. */
+export function narrowTableSql(table: string, rows: number): string[] {
+  return [
+    `CREATE TABLE \`${table}\` (id INT NOT NULL PRIMARY KEY, a INT NOT NULL, b INT NULL) ENGINE=InnoDB`,
+    `INSERT INTO \`${table}\` SELECT seq, (seq * 7919) % 1000003, IF(seq % 5 = 0, NULL, seq % 1000) FROM seq_1_to_${rows}`,
+  ];
+}
+
+/** 20 MiB of 7,000-byte values. */
+const WIDE_ROWS = Math.ceil((20 * 1024 * 1024) / 7000);
+
+export const SHAPES: readonly TableShape[] = [
+  { name: 'big', label: 'big table', rowsFor: (r) => r, sql: (r) => bigTableSql('big', r), touch: touchLast('big') },
+  { name: 'mixed', label: 'mixed table', rowsFor: (r) => r, sql: (r) => mixedTableSql('mixed', r), touch: touchLast('mixed') },
+  { name: 'numeric', label: 'numeric-heavy', rowsFor: (r) => r, sql: (r) => numericTableSql('numeric', r), touch: touchLast('numeric') },
+  {
+    name: 'wide',
+    label: 'wide text (20 MiB)',
+    // Its point is the size of each value, not the row count: fixed whatever --rows says.
+    rowsFor: () => WIDE_ROWS,
+    sql: (r) => wideTextTableSql('wide', r),
+    touch: 'UPDATE `wide` SET rev = rev + 1 ORDER BY tenant DESC, name DESC LIMIT 1',
+  },
+  { name: 'narrow', label: 'narrow (3 INTs)', rowsFor: (r) => 5 * r, sql: (r) => narrowTableSql('narrow', r), touch: touchLast('narrow') },
+];
+
+export function shapeNamed(name: string): TableShape {
+  const shape = SHAPES.find((s) => s.name === name);
+  if (!shape) throw new Error(`no table shape ${name}`);
+  return shape;
+}
+
 export interface SiteShape {
   global: string[];
   local: string[];

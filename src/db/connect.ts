@@ -54,11 +54,31 @@ export function connectionOptions(creds: DbCredentials): mysql.ConnectionOptions
     timezone: 'Z',
     connectTimeout: 15000,
     multipleStatements: false,
+    queryFormat: formatQuery,
   };
 }
 
-export async function connect(creds: DbCredentials): Promise<Db> {
-  const raw = mysql.createConnection(connectionOptions(creds));
+/**
+ * Placeholders are filled only where there are values: mysql2 otherwise scans
+ * every query text for them, which for a restore's 16 MiB INSERTs was a
+ * tenth of the client's time (measured with --cpu-prof).
+ */
+function formatQuery(sql: string, values: unknown): string {
+  if (values === undefined || values === null || (Array.isArray(values) && values.length === 0)) return sql;
+  return mysql.format(sql, values as mysql.SqlValue[]);
+}
+
+export interface ConnectOptions {
+  /**
+   * Strings go on the wire one byte per character (the binary character set: no conversion) while the
+   * session says utf8mb4 (SET NAMES after connecting): for text that already holds
+   * the bytes to send (the loader's 16 MiB INSERTs), with no decoding and encoding.
+   */
+  byteStrings?: boolean;
+}
+
+export async function connect(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
+  const raw = mysql.createConnection({ ...connectionOptions(creds), ...(options.byteStrings ? { charset: 'BINARY' } : {}) });
   await new Promise<void>((resolve, reject) => {
     raw.connect((err) => (err ? reject(toDatabaseError(err, `cannot connect to ${where(creds)} as ${creds.user}`)) : resolve()));
   });

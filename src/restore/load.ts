@@ -1,16 +1,19 @@
 /**
  * The hot path of a restore: backup files into staging tables, in process.
- * One table loads on one connection, in file order and in one transaction
- * (CREATE TABLE, every INSERT, COMMIT); tables load in parallel, one per
- * connection at a time, largest first. One writer per table is what MariaDB
- * 10.6+ needs: the first transaction inserting into an empty table with
- * unique and foreign-key checks off takes a bulk-insert table lock until its
- * COMMIT (no row undo log, sorted index builds), so a second connection on the
- * same table would only wait, and a client waiting on both is a deadlock the
- * server cannot see. Memory stays bounded: a file is read only as fast as its
- * connection takes the statements (one executing, the next being read).
+ * A table's rows are large statements (up to 16 MiB each); every statement
+ * runs on whichever loading connection is free, in autocommit, so one big
+ * table loads over every connection and many small ones load side by side.
+ * Autocommit is what makes that safe on MariaDB 10.6+: the first insert into
+ * an empty table with unique and foreign-key checks off takes a bulk-insert
+ * table lock until its transaction ends, and a transaction per table held
+ * over several connections was a wait cycle through the client that the
+ * server cannot see (each loaded only after the others committed). With a
+ * statement per transaction the lock ends with the statement. Atomicity is
+ * not lost: the staging tables are invisible until the one RENAME TABLE.
+ * Memory stays bounded: a file is read only as fast as connections take its
+ * statements (one in flight per connection, the next being read).
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Connection } from 'mysql2';
 import type { DbCredentials } from '../config/types';
@@ -18,7 +21,7 @@ import { connect, type Db } from '../db/connect';
 import { DatabaseError, StoreError, VerifyError, errorMessage } from '../errors';
 import { progress } from '../dump/progress';
 import { StatementSplitter } from './split';
-import { stagingCreate, stagingInsert } from './staging';
+import { stagingCreate, stagingInsert, stagingInsertPieces } from './staging';
 import { classifyStatement, triggerSqlMode, createdName, type RoutineDef } from './statements';
 
 const READ_CHUNK = 1 << 20;
@@ -34,15 +37,25 @@ export const LOAD_SESSION = [
   'SET SESSION net_write_timeout = 3600',
 ];
 
+/** The server's message; it arrives as utf8mb4 bytes read one per character on the loader's byte-string connections. */
 function serverMessage(err: unknown): string {
   const e = err as { code?: string; sqlMessage?: string; message?: string };
-  return e.sqlMessage ? `${e.code}: ${e.sqlMessage}` : e.message ?? String(err);
+  return e.sqlMessage ? `${e.code}: ${Buffer.from(e.sqlMessage, 'latin1').toString('utf8')}` : e.message ?? String(err);
 }
 
+/** A statement written as a JS string, as bytes for a byte-string connection. */
+const asBytes = (sql: string): string => Buffer.from(sql, 'utf8').toString('latin1');
+
 async function openSession(creds: DbCredentials, database: string, autocommit: boolean): Promise<Db> {
-  const db = await connect({ ...creds, database });
+  // Byte strings: INSERTs are sent as the file's bytes (stagingInsert); the session itself is utf8mb4 (LOAD_SESSION).
+  const db = await connect({ ...creds, database }, { byteStrings: true });
   try {
+    // The server would report SET NAMES' new character_set_client, and mysql2 would then encode as utf8mb4 again.
+    await db.query("SET SESSION session_track_system_variables = ''").catch(() => undefined);
     for (const sql of LOAD_SESSION) await db.query(sql);
+    // Proof, not trust: a two-byte character sent as its bytes must reach the server as exactly those bytes.
+    const [[hex]] = await db.queryArrays(`SELECT HEX('${asBytes('ü')}')`);
+    if (hex !== 'C3BC') throw new DatabaseError(`the loading connection does not pass bytes through unchanged (got ${hex} for C3BC); nothing was restored`);
     // Not replicating a restore is the operator's choice on a primary; needs SUPER/BINLOG ADMIN, so best effort.
     await db.query('SET SESSION sql_log_bin = 0').catch(() => undefined);
     // History rows of system-versioned tables keep their period (MariaDB 10.11+); without it their INSERT fails, naming the table.
@@ -66,7 +79,14 @@ export interface LoadFile {
   withRows: boolean;
   /** Size of the file: the largest load first. */
   bytes: number;
+  /** The file is of the one-line layout (its manifest has statementBytes): its INSERTs may be cut between rows. */
+  rowPieces?: boolean;
+  /** Its longest statement (the manifest's statementBytes), when known. */
+  statementBytes?: number | null;
 }
+
+/** Rows per query when a statement is cut (rowPieces): small enough to spread over the connections and to hold little memory. */
+const PIECE_BYTES = 1 << 20;
 
 export interface LoadedTable {
   table: string;
@@ -89,7 +109,7 @@ export class Loader {
   static async open(creds: DbCredentials, database: string, lanes = 3): Promise<Loader> {
     const dbs: Db[] = [];
     try {
-      for (let i = 0; i < lanes; i++) dbs.push(await openSession(creds, database, false));
+      for (let i = 0; i < lanes; i++) dbs.push(await openSession(creds, database, true));
     } catch (err) {
       for (const d of dbs) d.destroy();
       throw err;
@@ -98,25 +118,28 @@ export class Loader {
   }
 
   /**
-   * Loads every file, each on one connection from start to COMMIT, largest
-   * first. The first failure cuts every connection and is thrown.
+   * Loads every file, largest first, as many files at once as there are
+   * connections, each statement on the next free connection. The first
+   * failure cuts every connection and is thrown.
    */
   async loadAll(files: readonly LoadFile[]): Promise<Map<string, LoadedTable>> {
     const queue = [...files].sort((a, b) => b.bytes - a.bytes);
     const loaded = new Map<string, LoadedTable>();
-    const lane = async (db: Db) => {
+    const pool = new LanePool(this.lanes, () => this.failure !== null);
+    const reader = async () => {
       for (let file = queue.shift(); file && this.failure === null; file = queue.shift()) {
         try {
-          loaded.set(file.table, await loadFile(db, file));
+          loaded.set(file.table, await loadFile(pool, file));
         } catch (err) {
           if (this.failure === null) {
             this.failure = err;
-            this.destroy(); // the other lanes stop at once: the restore has failed
+            this.destroy(); // every connection stops at once: the restore has failed
+            pool.abandon();
           }
         }
       }
     };
-    await Promise.all(this.lanes.map(lane));
+    await Promise.all(this.lanes.map(reader));
     if (this.failure !== null) throw this.failure;
     return loaded;
   }
@@ -131,18 +154,62 @@ export class Loader {
   }
 }
 
-/** One file on one connection: CREATE TABLE, its INSERTs in order (one executing while the next is read), COMMIT. */
-async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
+/** The loading connections: a statement waits for a free one, and gives it back when done. */
+class LanePool {
+  private readonly free: Db[];
+  private readonly waiting: ((db: Db | null) => void)[] = [];
+
+  constructor(lanes: readonly Db[], private readonly failed: () => boolean) {
+    this.free = [...lanes];
+  }
+
+  /** A free connection, or null once the load has failed. */
+  acquire(): Promise<Db | null> {
+    if (this.failed()) return Promise.resolve(null);
+    const db = this.free.pop();
+    if (db) return Promise.resolve(db);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(db: Db): void {
+    const next = this.waiting.shift();
+    if (next) next(this.failed() ? null : db);
+    else this.free.push(db);
+  }
+
+  /** Wakes every waiter with null (the load failed). */
+  abandon(): void {
+    for (const w of this.waiting.splice(0)) w(null);
+  }
+}
+
+/** One file: CREATE TABLE on a free connection, then each INSERT on the next free one (the next read meanwhile). */
+async function loadFile(pool: LanePool, file: LoadFile): Promise<LoadedTable> {
   const result: LoadedTable = { table: file.table, rows: 0, foreignKeys: [] };
-  const splitter = new StatementSplitter();
-  let executing: Promise<void> | null = null;
-  const run = async (sql: string): Promise<void> => {
-    try {
-      result.rows += await execute(db.raw, sql);
-    } catch (err) {
-      throw loadError(file, err);
-    }
+  const splitter = new StatementSplitter({ reuse: true, capacity: file.statementBytes ? file.statementBytes + 2 * READ_CHUNK : 0 });
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  /** Runs `sql` on a free connection; resolves once it is sent on its way (awaits only a free connection). */
+  const dispatch = async (sql: string, onError: (err: unknown) => unknown): Promise<void> => {
+    const db = await pool.acquire();
+    if (db === null) throw failure ?? new DatabaseError(`loading table ${file.table}: stopped, another table failed`);
+    const done = execute(db.raw, sql).then(
+      (rows) => {
+        result.rows += rows;
+        pool.release(db);
+      },
+      (err: unknown) => {
+        failure ??= onError(err);
+        pool.release(db);
+        throw failure;
+      },
+    );
+    // Awaited at the end (or when it fails); until then a failure must not count as unhandled.
+    done.catch(() => undefined);
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done)).catch(() => undefined);
   };
+  const run = (sql: string): Promise<void> => dispatch(sql, (err) => loadError(file, err));
   const refuse = (why: string): never => {
     throw new VerifyError(`${file.path}, statement ${splitter.count}: ${why}; nothing was restored`);
   };
@@ -150,16 +217,19 @@ async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
     switch (classifyStatement(stmt)) {
       case 'insert': {
         if (!file.withRows) return;
-        let sql = '';
+        let pieces: Iterator<string> = [''][Symbol.iterator]();
+        let next: IteratorResult<string> = { done: true, value: undefined };
         try {
-          sql = stagingInsert(stmt, file.table, file.staging);
+          // The statement is checked before its first piece; the rest only cuts.
+          pieces = file.rowPieces ? stagingInsertPieces(stmt, file.table, file.staging, PIECE_BYTES) : [stagingInsert(stmt, file.table, file.staging)][Symbol.iterator]();
+          next = pieces.next();
         } catch (err) {
           refuse(errorMessage(err));
         }
-        if (executing) await executing;
-        executing = run(sql);
-        // Awaited before the next statement or at the end; until then a failure must not count as unhandled.
-        executing.catch(() => undefined);
+        for (; !next.done; next = pieces.next()) {
+          if (failure !== null) throw failure;
+          await run(next.value);
+        }
         return;
       }
       case 'create-table':
@@ -171,11 +241,9 @@ async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
           refuse(errorMessage(err));
         }
         result.foreignKeys = staged.foreignKeys;
-        try {
-          await db.query(staged.create);
-        } catch (err) {
-          throw new DatabaseError(`creating table ${file.table} (from ${file.path}): ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err });
-        }
+        // Its rows wait for the table: the CREATE completes before any INSERT is sent.
+        await dispatch(asBytes(staged.create), (err) => new DatabaseError(`creating table ${file.table} (from ${file.path}): ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err }));
+        await Promise.all(inFlight);
         return;
       }
       case 'session':
@@ -190,27 +258,26 @@ async function loadFile(db: Db, file: LoadFile): Promise<LoadedTable> {
         return refuse(`unexpected statement (${stmt.subarray(0, 40).toString('utf8').replace(/\s+/g, ' ')}…)`);
     }
   };
-  const input = createReadStream(file.path, { highWaterMark: READ_CHUNK });
-  const gunzip = file.compressed ? createGunzip({ chunkSize: READ_CHUNK }) : null;
-  if (gunzip) input.on('error', (err) => gunzip.destroy(err));
-  const stream = gunzip ? input.pipe(gunzip) : input;
+  const input = file.compressed ? createReadStream(file.path, { highWaterMark: READ_CHUNK }) : null;
+  const gunzip = input ? createGunzip({ chunkSize: READ_CHUNK }) : null;
+  if (input && gunzip) input.on('error', (err) => gunzip.destroy(err));
   let counted = 0;
   try {
-    for await (const chunk of stream) {
+    for await (const chunk of input && gunzip ? input.pipe(gunzip) : readChunks(file.path)) {
       // Bytes of the file (compressed or not) against the file sizes the restore planned.
-      progress.loaded(input.bytesRead - counted);
-      counted = input.bytesRead;
+      const read = input ? input.bytesRead : counted + (chunk as Buffer).length;
+      progress.loaded(read - counted);
+      counted = read;
       for (const stmt of splitter.push(chunk as Buffer)) await handle(stmt);
     }
     for (const stmt of splitter.end()) await handle(stmt);
-    if (executing) await executing;
-    executing = null;
-    await run('COMMIT');
+    await Promise.all(inFlight);
   } catch (err) {
-    input.destroy();
+    input?.destroy();
     gunzip?.destroy();
-    // A statement still running must settle before the failure is reported (and is not reported twice).
-    if (executing) await (executing as Promise<void>).catch(() => undefined);
+    // Statements still running must settle before the failure is reported (and it is not reported twice).
+    await Promise.allSettled(inFlight);
+    if (failure !== null) throw failure;
     if (err instanceof DatabaseError || err instanceof VerifyError) throw err;
     throw new StoreError(`cannot read ${file.path}: ${errorMessage(err)}`, { cause: err });
   }
@@ -242,6 +309,21 @@ export async function readTriggers(path: string, compressed: boolean, table: str
     throw new StoreError(`cannot read ${path}: ${errorMessage(err)}`, { cause: err });
   }
   return triggers;
+}
+
+/** A plain file, chunk by chunk, always into the same buffer (the splitter copies what it keeps): no garbage per megabyte read. */
+async function* readChunks(path: string): AsyncGenerator<Buffer> {
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  const file = await fs.open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, READ_CHUNK, null);
+      if (bytesRead === 0) return;
+      yield buffer.subarray(0, bytesRead);
+    }
+  } finally {
+    await file.close();
+  }
 }
 
 function execute(raw: Connection, sql: string): Promise<number> {

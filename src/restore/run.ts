@@ -21,6 +21,13 @@ import type { Quiescer } from '../services/types';
 import { splitStatements } from './split';
 import { commitRestore, type CommitPlan } from './commit';
 import { progress } from '../dump/progress';
+
+/**
+ * Loading connections. The server does the work (parsing and inserting: about 3/4 of
+ * the CPU of a restore); two keep it busy while the client reads the next statement,
+ * and each holds a statement of up to 16 MiB twice (text and packet), so more cost memory.
+ */
+const RESTORE_LANES = 2;
 import { Loader, readTriggers, type LoadedTable } from './load';
 import { planRestore, type OnlyPart, type RestoreMode } from './plan';
 import { privilegeProblem, readGrants, type Grants } from './privileges';
@@ -284,10 +291,10 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     for (const t of plan.tables) {
       const staging = stagingName(run, t.source.table);
       staged.push(staging);
-      files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size });
+      files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size, rowPieces: t.source.statementBytes !== null, statementBytes: t.source.statementBytes });
     }
     progress.loadPlanned(files.reduce((n, f) => n + f.bytes, 0));
-    loader = await Loader.open(req.credentials, target, req.parallel ?? 3);
+    loader = await Loader.open(req.credentials, target, req.parallel ?? RESTORE_LANES);
     log.info('loading into staging tables', { database: target, tables: plan.tables.length });
     const loaded: Map<string, LoadedTable> = await loader.loadAll(files);
     throwIfAborted();

@@ -5,7 +5,7 @@
  * manifest's sha256 before anything is loaded.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { SummaryClass } from '../backup/summary';
@@ -106,14 +106,20 @@ export async function readBackupSource(opts: { hostDir: string; userDataDir: str
   };
 }
 
+/** One buffer read into again and again: checking a large backup leaves no megabytes of garbage behind for the restore that follows. */
 export async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
-  await new Promise<void>((resolve, reject) => {
-    createReadStream(path, { highWaterMark: 1 << 20 })
-      .on('data', (d) => hash.update(d))
-      .on('error', reject)
-      .on('end', () => resolve());
-  });
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const file = await fs.open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
   return hash.digest('hex');
 }
 

@@ -46,6 +46,16 @@ export class StatementSplitter {
 
   /** Bytes of buf in use; past them is spare room for the next chunks of a long statement. */
   private len = 0;
+  /** buf is ours (not a caller's chunk): it may be written. */
+  private owned = false;
+
+  /**
+   * `reuse`: the caller is done with every statement of a push before the next push
+   * (the loader turns each into a query string at once), so one buffer serves the
+   * whole file: a 16 MiB statement costs one buffer, not a doubling series of them;
+   * and the chunks are copied, so the caller may read every chunk into one buffer.
+   */
+  constructor(private readonly options: { reuse?: boolean; capacity?: number } = {}) {}
 
   /**
    * Feeds bytes; returns the statements they complete. A statement longer than
@@ -56,17 +66,23 @@ export class StatementSplitter {
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     const pending = this.len - this.start;
-    if (pending <= 0) {
+    // A reusing splitter never keeps the caller's chunk: the caller may read into it again.
+    if (pending <= 0 && !this.options.reuse) {
       this.buf = chunk;
       this.len = chunk.length;
-    } else if (this.start === 0 && this.len + chunk.length <= this.buf.length) {
-      chunk.copy(this.buf, this.len);
-      this.len += chunk.length;
+      this.owned = false;
+    } else if (this.owned && (this.start === 0 || this.options.reuse) && pending + chunk.length <= this.buf.length) {
+      // Room in our own buffer: the unfinished statement moves to its front (a reused buffer only), the chunk follows.
+      if (this.start > 0) this.buf.copy(this.buf, 0, this.start, this.len);
+      chunk.copy(this.buf, pending);
+      this.len = pending + chunk.length;
     } else {
-      const next = Buffer.allocUnsafe(Math.max(2 * (pending + chunk.length), 1 << 16));
+      // `capacity`: the longest statement expected (and a chunk), so a reused buffer is allocated once, not doubled up to it.
+      const next = Buffer.allocUnsafe(Math.max(2 * (pending + chunk.length), this.options.capacity ?? 0, 1 << 16));
       this.buf.copy(next, 0, this.start, this.len);
       chunk.copy(next, pending);
       this.buf = next;
+      this.owned = true;
       this.len = pending + chunk.length;
     }
     this.pos -= this.start;
@@ -85,6 +101,7 @@ export class StatementSplitter {
     if (this.content) this.emit(out, this.len, 0);
     this.buf = Buffer.alloc(0);
     this.len = 0;
+    this.owned = false;
     this.pos = this.start = 0;
     return out;
   }

@@ -162,7 +162,8 @@ const BACKTICK = 0x60;
  * is read: the rest (any number of rows, with or without a column list) is
  * passed on as it is. Throws when the statement writes another table.
  */
-export function stagingInsert(stmt: Buffer, table: string, staging: string): string {
+/** Where the table name of `INSERT INTO \`name\`` ends (its closing backtick), after checking it names `table`. */
+function insertTarget(stmt: Buffer, table: string): number {
   if (stmt.length < INSERT_INTO.length + 2 || !stmt.subarray(0, INSERT_INTO.length).toString('latin1').toUpperCase().startsWith('INSERT INTO ') || stmt[INSERT_INTO.length] !== BACKTICK) {
     throw new Error('not an INSERT INTO `name` statement');
   }
@@ -178,5 +179,61 @@ export function stagingInsert(stmt: Buffer, table: string, staging: string): str
   }
   const name = stmt.toString('utf8', INSERT_INTO.length + 1, i).replace(/``/g, '`');
   if (name !== table || stmt[i + 1] === 0x2e) throw new Error(`an INSERT writes table ${quoteIdent(name)}${stmt[i + 1] === 0x2e ? '.…' : ''}, not ${quoteIdent(table)}`);
-  return `INSERT INTO ${quoteIdent(staging)}${stmt.toString('utf8', i + 1)}`;
+  return i;
 }
+
+/**
+ * The INSERT redirected to its staging table, as a byte string (one character per
+ * byte, latin1): the loader sends it on a connection that writes strings byte for
+ * byte, so 16 MiB of rows are neither decoded nor encoded again.
+ */
+export function stagingInsert(stmt: Buffer, table: string, staging: string): string {
+  const i = insertTarget(stmt, table);
+  return `INSERT INTO ${Buffer.from(quoteIdent(staging), 'utf8').toString('latin1')}${stmt.toString('latin1', i + 1)}`;
+}
+
+const VALUES = Buffer.from(' VALUES (');
+
+/** Where the rows of an INSERT start (its first `(` after VALUES), past an optional list of backticked column names. */
+function rowsStart(stmt: Buffer, afterName: number): number {
+  let j = afterName;
+  if (stmt[j] === 0x20 && stmt[j + 1] === 0x28 && stmt[j + 2] === BACKTICK) {
+    j += 2;
+    for (;;) {
+      if (stmt[j] !== BACKTICK) throw new Error('a column list that is not backticked names');
+      j = stmt.indexOf(BACKTICK, j + 1);
+      while (j >= 0 && stmt[j + 1] === BACKTICK) j = stmt.indexOf(BACKTICK, j + 2);
+      if (j < 0) throw new Error('unterminated column name in an INSERT statement');
+      j++;
+      if (stmt[j] === 0x2c) j++;
+      else if (stmt[j] === 0x29) {
+        j++;
+        break;
+      } else throw new Error('a malformed column list in an INSERT statement');
+    }
+  }
+  if (!stmt.subarray(j, j + VALUES.length).equals(VALUES)) throw new Error('an INSERT without ` VALUES (` where its rows should start');
+  return j + VALUES.length - 1;
+}
+
+/**
+ * The INSERT redirected to its staging table in pieces of about `pieceBytes` of rows,
+ * each a complete INSERT (byte strings, as stagingInsert): cut only where one row
+ * ends and the next begins (`),(`), which the dump never writes inside a value
+ * (src/dump/tuples.ts, commaNeedsEscape). Only for files of that layout (a manifest
+ * with statementBytes); smaller statements load over every connection and each
+ * holds far less memory than a 16 MiB one.
+ */
+export function* stagingInsertPieces(stmt: Buffer, table: string, staging: string, pieceBytes: number): Generator<string> {
+  const name = insertTarget(stmt, table) + 1;
+  const start = rowsStart(stmt, name);
+  const prefix = `INSERT INTO ${Buffer.from(quoteIdent(staging), 'utf8').toString('latin1')}${stmt.toString('latin1', name, start)}`;
+  for (let from = start; from < stmt.length; ) {
+    const cut = stmt.length - from <= pieceBytes ? -1 : stmt.indexOf(ROW_BOUNDARY, from + pieceBytes);
+    const to = cut < 0 ? stmt.length : cut + 1;
+    yield prefix + stmt.toString('latin1', from, to);
+    from = cut < 0 ? stmt.length : cut + 2;
+  }
+}
+
+const ROW_BOUNDARY = Buffer.from('),(');

@@ -101,3 +101,27 @@ describe('long statements fed in small chunks', () => {
     expect(got.map((b) => b.toString('utf8'))).toEqual(copies);
   });
 });
+
+test('a reusing splitter gives the same statements from one buffer', () => {
+  const big = `INSERT INTO \`t\` VALUES ${Array.from({ length: 30000 }, (_, i) => `(${i},'x;y')`).join(',')};`;
+  const text = Buffer.from(`SET NAMES utf8mb4;\n${big}\n${big}\nSELECT 1;\n`);
+  const plain = new StatementSplitter();
+  const reusing = new StatementSplitter({ reuse: true });
+  const a: string[] = [];
+  const b: string[] = [];
+  const buffers = new Set<ArrayBufferLike>();
+  for (let at = 0; at < text.length; at += 4096) {
+    const chunk = text.subarray(at, at + 4096);
+    for (const s of plain.push(chunk)) a.push(s.toString());
+    for (const s of reusing.push(Buffer.from(chunk))) {
+      b.push(s.toString());
+      buffers.add(s.buffer);
+    }
+  }
+  a.push(...plain.end().map(String));
+  b.push(...reusing.end().map(String));
+  expect(b).toEqual(a);
+  expect(a).toHaveLength(4);
+  // The long statements grew one buffer (a few doublings at the start), not a new series each.
+  expect(buffers.size).toBeLessThanOrEqual(12);
+});

@@ -59,6 +59,9 @@ test('INSERTs are redirected whatever follows the name: one statement of many ro
   const stmt = Buffer.from(`INSERT INTO \`it\`\`em\` VALUES ${rows}`);
   expect(stagingInsert(stmt, 'it`em', '_sbr_x')).toBe(`INSERT INTO \`_sbr_x\` VALUES ${rows}`);
   expect(stagingInsert(Buffer.from('INSERT INTO `ü` (`a`,`b`) VALUES\n(1,2)'), 'ü', 's')).toBe('INSERT INTO `s` (`a`,`b`) VALUES\n(1,2)');
+  // Row bytes pass as a byte string: what goes on the wire is exactly the file's bytes.
+  const utf = Buffer.from("INSERT INTO `t` VALUES (1,'ü€😀')", 'utf8');
+  expect(Buffer.from(stagingInsert(utf, 't', 's'), 'latin1').equals(Buffer.concat([Buffer.from('INSERT INTO `s`'), utf.subarray('INSERT INTO `t`'.length)]))).toBe(true);
   expect(() => stagingInsert(Buffer.from('INSERT INTO `live` VALUES (1)'), 'item', 's')).toThrow(/writes table `live`/);
   expect(() => stagingInsert(Buffer.from('INSERT INTO `db`.`item` VALUES (1)'), 'db', 's')).toThrow(/writes table `db`/);
 });

@@ -5,6 +5,7 @@
  * without its end-of-rows packet reaching the reader fails its table, instead
  * of a dump that waits forever. mysql2 itself is pinned to the exact release.
  */
+import { MemorySink } from '../helpers/memory-sink';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,24 +15,10 @@ import { describeTables } from '../../src/db/introspect';
 import type { DbTableDetail } from '../../src/db/schema';
 import { BlockChannel, dumpRows, MYSQL2_VERSION, readTupleBlocks } from '../../src/dump/rows';
 import { DatabaseError } from '../../src/errors';
-import type { RowSink } from '../../src/store/file-sink';
 import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
 
 jest.setTimeout(60_000);
 
-class MemorySink implements RowSink {
-  private chunks: Buffer[] = [];
-  push(chunk: Buffer | string): boolean {
-    this.chunks.push(Buffer.from(chunk));
-    return false;
-  }
-  async flush(): Promise<void> {}
-  startRows(): void {}
-  endRows(): void {}
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
 
 /** A dump that has not settled within `ms` is reported as hung (the failure this file guards against). */
 function settleWithin<T>(p: Promise<T>, ms = 5000): Promise<{ value?: T; error?: unknown; hung?: true }> {

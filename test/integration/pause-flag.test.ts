@@ -6,6 +6,7 @@
  * previous value in bytes equal to a plain read of the unpaused table, for
  * each character set the column may have.
  */
+import { MemorySink } from '../helpers/memory-sink';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { savedValueColumns } from '../../src/backup/saved-values';
@@ -20,7 +21,6 @@ import { createPauseFlagQuiescer } from '../../src/services/pause-flag';
 import { createPauseFlagDb, type PauseFlagDb } from '../../src/services/pause-flag-db';
 import { pauseRecordPath, recoverPauseFlag, type FlagTarget } from '../../src/services/pause-flag-record';
 import type { QuiesceReport } from '../../src/services/types';
-import type { RowSink } from '../../src/store/file-sink';
 import { captureLog, deadPid } from '../helpers/capture-log';
 import { CSV2_CONFIGURATION, CSV2_ROWS } from '../helpers/csv2-configuration';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -223,19 +223,6 @@ describe('the quiescer', () => {
   });
 });
 
-class MemorySink implements RowSink {
-  private chunks: Buffer[] = [];
-  push(chunk: Buffer | string): boolean {
-    this.chunks.push(Buffer.from(chunk));
-    return false;
-  }
-  async flush(): Promise<void> {}
-  startRows(): void {}
-  endRows(): void {}
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
-  }
-}
 
 describe('the row reader saves the previous value', () => {
   async function dumpConfiguration(columns?: ReadonlyMap<string, string>): Promise<string> {

@@ -20,14 +20,14 @@ import type { DbCredentials } from '../src/config/types';
 import { run, runAllowingFailure } from '../src/proc/run';
 import { SHAPES, siteSql, type TableShape } from './datasets';
 import { parseBenchArgs, type BenchArgs } from './args';
-import { haveGnuTime, summarize, type Sample, type Summary } from './measure';
+import { haveGnuTime, measure, summarize, type Sample, type Summary } from './measure';
 import { ensureMydumper, mariadbDump } from './peers';
 import { profileShape } from './profile-case';
 import { renderReport, type Row } from './report';
 import { runRestore } from './restore-case';
 import { adminConnection, benchDatabase, credentialFiles, runSql, writeBenchConfig, type BenchDb } from './setup';
 import { mb, runShape, type ShapeContext } from './shape-case';
-import { SteadyRoot, ours } from './steady-root';
+import { CLI, SteadyRoot, ours } from './steady-root';
 
 const ROOT = resolve(__dirname, '../..');
 const FAKE_SYSTEMCTL = join(ROOT, 'test/helpers/fake-systemctl');
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
       const isBig = shape.name === 'big';
       const uses = args.profile
         ? want(shape.name)
-        : want(shape.name) || want(`restore-${shape.name}`) || (isBig && (want('memory') || want('downtime')));
+        : want(shape.name) || want(`restore-${shape.name}`) || (isBig && (want('memory') || want('downtime') || want('export')));
       if (!uses) continue;
       const n = shape.rowsFor(args.rows);
       const db = await benchDatabase(admin, base, `sb_bench_${shape.name}`, credsDir);
@@ -148,6 +148,7 @@ async function main(): Promise<void> {
         }
         if (isBig && want('memory')) await memoryCase(admin, base, db, shape, args, scratch, credsDir, bigRssKb, rows, record, dbs);
         if (isBig && want('downtime')) await downtimeCase(db, args, scratch, rows, record);
+        if (isBig && want('export')) await exportCase(db, args, n, scratch, rows, record);
         if (want(`restore-${shape.name}`)) {
           log(`case restore-${shape.name}`);
           try {
@@ -201,6 +202,29 @@ async function memoryCase(admin: Connection, base: DbCredentials, big: BenchDb, 
     goal: { text: '<=1.2x (flat); <=150 MB', against: ['ours, 10x fewer rows'], limit: 1.2, rssLimitMb: 150 },
   });
   record('memory', { bigPeakRssKb: bigKb, smallPeakRssKb: small.peakRssKb, small });
+}
+
+/** `schema_backup export --sqlite` of the big table's backup (issue 16): time and peak RSS, no server involved. */
+async function exportCase(big: BenchDb, args: BenchArgs, n: number, scratch: string, rows: Row[], record: Record_): Promise<void> {
+  log('case export --sqlite');
+  const root = await mkdtemp(join(scratch, 'export-'));
+  const conf = await writeBenchConfig({ root, db: big, local: ['big'] });
+  await ours(conf.file, big, scratch);
+  const samples: Sample[] = [];
+  for (let i = 0; i < args.runs; i++) {
+    const file = join(root, `export-${i}.sqlite`);
+    samples.push(await measure(process.execPath, [CLI, 'export', '--sqlite', file, '--config', conf.file, '--host-name', 'bench'], scratch, { env: GIT_ENV }));
+    await rm(file, { force: true });
+  }
+  await rm(root, { recursive: true, force: true });
+  const s = summarize(samples);
+  rows.push({
+    section: 'memory and downtime',
+    case: `export --sqlite, big table backup (${n} rows)`, ours: s.wallMs, oursRssMb: mb(s.peakRssKb), peers: [],
+    goal: { text: 'RSS<=150MB', against: [], limit: 1, rssLimitMb: 150 },
+    note: 'reads the backup files only (no server)',
+  });
+  record('export', s);
 }
 
 /** Default mode with a fake consumer: how long it is stopped, against the whole run (the original stopped it throughout). */

@@ -6,11 +6,12 @@
 import { promises as fs } from 'node:fs';
 import { join, relative } from 'node:path';
 import { simpleGit } from 'simple-git';
-import type { StatusRecord } from '../daemon/status';
+import type { StatusRecord } from '../bookkeeping/status';
 import { errorMessage } from '../errors';
 import { parseManifest } from '../store/manifest';
 import { MANIFEST_FILE } from '../store/names';
-import { LATEST, isSnapshotName, readLatestTarget } from '../store/user-snapshot';
+import { LATEST, isSnapshotName } from '../domain/snapshot-name';
+import { readLatestTarget } from '../store/user-snapshot';
 
 export interface VerifyView {
   ok: boolean;

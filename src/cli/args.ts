@@ -1,7 +1,7 @@
 /** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
 import { flags, targetOption, type TargetOptions } from './argv';
 import { UsageError } from '../errors';
-import type { ServiceMode } from '../services/types';
+import type { ServiceMode } from '../domain/service-report';
 
 export interface BackupArgs extends TargetOptions {
   command: 'backup' | 'daemon' | 'help';

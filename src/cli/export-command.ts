@@ -4,13 +4,14 @@
  * Exit 8 when a backup file differs from its manifest (and no file is written).
  */
 import { flags, logLevel, parseOrAnswer } from './argv';
-import { backupHostName } from '../backup/host-name';
+import { backupHostName } from '../config/host-name';
+import { isSnapshotRef } from '../domain/snapshot-name';
 import { EXIT, UsageError, exitCodeOf } from '../errors';
 import { createLogger, type LogLevel } from '../log';
 import { acquireRunLock } from '../services/lock';
 import { exportSummaryText, exportToSqlite } from '../sqlite/export';
-import { readConfig } from './backup-command';
-import { logFailure, type Io } from './main';
+import { readConfig } from '../app/backup';
+import { logFailure, type Io } from './io';
 
 export interface ExportArgs {
   help: boolean;
@@ -36,7 +37,7 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
       case '--sqlite': args.sqlite = flag.value(); break;
       case '--snapshot': {
         const s = flag.value();
-        if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
+        if (!isSnapshotRef(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
         args.snapshot = s;
         break;
       }

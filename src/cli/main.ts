@@ -1,28 +1,17 @@
 /** schema_backup's entry point: dispatches the subcommands and turns every outcome into an exit code. */
-import { BusyError, ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage, UsageError } from '../errors';
+import { BusyError, EXIT, errorMessage, exitCodeOf, UsageError } from '../errors';
+import { PassThrough } from 'node:stream';
 import { createLogger, type Logger } from '../log';
 import { renderPlan } from '../plan/render';
-import { previousRecord, recordRun } from '../daemon/record';
-import type { BackupSummary } from '../backup/summary';
+import { previousRecord, recordRun } from '../bookkeeping/record';
+import type { BackupSummary } from '../domain/summary';
 import type { BackupConfig } from '../config/types';
 import { parseBackupArgs, USAGE, type BackupArgs } from './args';
-import { backupOnce, planOnly, readConfig, type RunSettings } from './backup-command';
+import { backupOnce, planOnly, readConfig, type RunSettings } from '../app/backup';
 import { startProgressView } from './progress-view';
 import { abortOnStopSignals } from './signals';
 import { summaryText } from './summary-text';
-
-export interface Io {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
-
-export function logFailure(log: Logger, err: unknown): void {
-  if (err instanceof ConfigError) {
-    for (const p of err.problems) log.error('invalid configuration', { problem: formatConfigMessage(p) });
-  } else {
-    log.error('run failed', { error: errorMessage(err), exitCode: exitCodeOf(err) });
-  }
-}
+import { logFailure, type Io } from './io';
 
 /** Status and metrics after a one-shot run, as the daemon records its ticks (`schema_backup status` reads them). */
 async function recordOneShot(config: BackupConfig, outcome: BackupSummary | Error, startedAt: Date, log: Logger, aborted = false): Promise<void> {
@@ -42,10 +31,10 @@ function settingsOf(args: BackupArgs): RunSettings {
 
 export async function main(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   // Subcommands and the daemon load their modules only when used: every backup pays for what it imports.
-  if (argv[0] === 'status') return (await import('../daemon/status-command')).statusCommand(argv.slice(1), io, env);
+  if (argv[0] === 'status') return (await import('./status-command')).statusCommand(argv.slice(1), io, env);
   if (argv[0] === 'verify') return (await import('./verify-command')).verifyCommand(argv.slice(1), io, env);
   if (argv[0] === 'export') return (await import('./export-command')).exportCommand(argv.slice(1), io, env);
-  if (argv[0] === 'token') return (await import('../api/token-command')).tokenCommand(argv.slice(1), io, env);
+  if (argv[0] === 'token') return (await import('./token-command')).tokenCommand(argv.slice(1), io, env);
   let args: BackupArgs;
   try {
     args = parseBackupArgs(argv);
@@ -59,7 +48,11 @@ export async function main(argv: string[], io: Io = process, env: NodeJS.Process
   }
   const log = createLogger({ level: args.logLevel, jsonFile: args.logJson, stream: io.stderr });
   const settings = settingsOf(args);
-  if (args.command === 'daemon') return (await import('./daemon-command')).runDaemonCommand(settings, { log, env });
+  if (args.command === 'daemon') {
+    // Under systemd the progress is log lines (journald), never a terminal line.
+    const watchProgress = () => startProgressView({ log, stream: new PassThrough() });
+    return (await import('../app/daemon')).runDaemonCommand(settings, { log, env, watchProgress });
+  }
 
   const stop = abortOnStopSignals(log, 'consumers are started again, nothing half-written is kept');
   let config: BackupConfig | null = null;

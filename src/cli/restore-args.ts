@@ -1,9 +1,10 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
 import { databaseName, flags, targetOption, type TargetOptions } from './argv';
+import { isSnapshotRef } from '../domain/snapshot-name';
 import { UsageError } from '../errors';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
 import type { RestoreRequest } from '../restore/run';
-import type { ServiceMode } from '../services/types';
+import type { ServiceMode } from '../domain/service-report';
 
 /** The command line: the shared options, and the request's own fields as RestoreRequest has them. */
 export interface RestoreArgs extends TargetOptions, Pick<RestoreRequest, 'snapshot' | 'database' | 'tables' | 'only' | 'mode' | 'dryRun' | 'definer'> {
@@ -83,7 +84,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
     switch (flag.name) {
       case '--snapshot': {
         const s = value();
-        if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
+        if (!isSnapshotRef(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
         args.snapshot = s;
         snapshotGiven = true;
         break;

@@ -4,40 +4,18 @@
  * credentials, the run lock and the services, wired as for a backup
  * (same modes, same guarantees: consumers stopped by the run start again).
  */
-import { backupHostName } from '../backup/host-name';
-import type { BackupConfig } from '../config/types';
+import { backupHostName } from '../config/host-name';
 import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
-import { createLogger, type Logger } from '../log';
+import { createLogger } from '../log';
 import { extractArchive, type ExtractedArchive } from '../restore/archive-extract';
-import { runRestore, type RestoreRequest } from '../restore/run';
-import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
-import type { Quiescer, ServiceMode } from '../services/types';
-import { readConfig, readDbCredentials, withServices } from './backup-command';
-import { logFailure, type Io } from './main';
+import type { RestoreRequest } from '../restore/run';
+import { restoreOnce } from '../app/restore';
+import { restoreSummaryText } from '../restore/summary';
+import { readConfig, readDbCredentials } from '../app/backup';
+import { logFailure, type Io } from './io';
 import { startProgressView } from './progress-view';
 import { abortOnStopSignals } from './signals';
 import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
-
-const idle: Quiescer = {
-  quiesce: async () => undefined,
-  release: async () => undefined,
-  resume: async () => undefined,
-  report: () => ({ mode: 'online', stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }),
-};
-
-/** One restore under the run lock, with consumers handled as `mode` says. */
-export async function restoreOnce(
-  config: BackupConfig,
-  request: Omit<RestoreRequest, 'config'>,
-  mode: ServiceMode,
-  deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
-): Promise<RestoreSummary> {
-  const { log, signal } = deps;
-  if (request.dryRun) return runRestore({ ...request, config }, { log, quiescer: idle });
-  return withServices(config, request.credentials, mode, { log, env: deps.env ?? process.env }, (quiescer) =>
-    runRestore({ ...request, config }, { log, quiescer, signal }),
-  );
-}
 
 export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let args: RestoreArgs;

@@ -4,14 +4,14 @@
  * the manifest; exit 8 on any difference, 4 when it cannot run (privileges).
  */
 import { databaseName, flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
-import { backupHostName } from '../backup/host-name';
+import { backupHostName } from '../config/host-name';
 import { EXIT, exitCodeOf } from '../errors';
 import { createLogger } from '../log';
-import { verifyLatest, verifyText } from '../restore/verify';
+import { verifyLatest, verifyText } from '../verify/verify';
 import { acquireRunLock } from '../services/lock';
 import { checkStateDir } from '../store/state-dir';
-import { readConfig, readDbCredentials } from './backup-command';
-import { logFailure, type Io } from './main';
+import { readConfig, readDbCredentials } from '../app/backup';
+import { logFailure, type Io } from './io';
 
 export interface VerifyArgs extends TargetOptions {
   help: boolean;

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { closeSummary, type SummaryClass } from '../backup/summary';
+import { closeSummary, type SummaryClass } from '../domain/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';

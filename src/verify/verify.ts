@@ -12,7 +12,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { SummaryClass } from '../backup/summary';
+import type { SummaryClass } from '../domain/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables, showCreateTable } from '../db/introspect';
@@ -22,12 +22,13 @@ import { dumpRows } from '../dump/rows';
 import { ROWS_MARKER, withoutAutoIncrementCounter } from '../dump/structure';
 import { PrivilegeError, UsageError, errorMessage } from '../errors';
 import type { Logger } from '../log';
-import type { Quiescer, QuiesceReport } from '../services/types';
+import type { Quiescer } from '../services/types';
+import type { QuiesceReport } from '../domain/service-report';
 import { FileSink } from '../store/file-sink';
-import { runRestore, scratchName } from './run';
-import { readBackupSource, type BackupSource, type SourceTable } from './source';
-import { StatementSplitter } from './split';
-import { classifyStatement } from './statements';
+import { runRestore, scratchName } from '../restore/run';
+import { readBackupSource, type BackupSource, type SourceTable } from '../restore/source';
+import { StatementSplitter } from '../restore/split';
+import { classifyStatement } from '../restore/statements';
 
 export interface VerifyRow {
   table: string;

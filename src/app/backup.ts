@@ -4,8 +4,8 @@
  * daemon tick go through backupOnce, so they share modes, guarantees and lock.
  */
 import { runBackup, previewPlan } from '../backup/run';
-import { backupHostName } from '../backup/host-name';
-import type { BackupSummary } from '../backup/summary';
+import { backupHostName } from '../config/host-name';
+import type { BackupSummary } from '../domain/summary';
 import { readCredentials, systemClientEnvironment } from '../config/credentials';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
@@ -23,7 +23,8 @@ import { pauseRecordExists, recoverPauseFlag, type FlagTarget } from '../service
 import { createQuiescer } from '../services/quiesce';
 import { recoverInterruptedRun } from '../services/recovery';
 import { createSystemctl } from '../services/systemctl';
-import type { Quiescer, ServiceMode } from '../services/types';
+import type { Quiescer } from '../services/types';
+import type { ServiceMode } from '../domain/service-report';
 import { waitForDatabaseFn } from '../services/wait-for-database';
 
 export interface RunSettings {
@@ -121,7 +122,7 @@ function backupUnderServices(
     const verify = config.verifyAfterBackup
       ? async (summary: BackupSummary): Promise<void> => {
           // Still under the run lock: nothing can change the backup while it is being proven.
-          const { verifyLatest, verifyText } = await import('../restore/verify');
+          const { verifyLatest, verifyText } = await import('../verify/verify');
           try {
             const result = await verifyLatest(config, credentials, hostName, log);
             summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)), at: new Date().toISOString() };

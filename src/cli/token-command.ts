@@ -4,11 +4,11 @@
  * the tokens of the daemon's HTTP API, kept in `state_dir/api-tokens`.
  * A new token is printed once, on stdout; only its hash is stored.
  */
-import { flags, parseOrAnswer } from '../cli/argv';
+import { flags, parseOrAnswer } from './argv';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
-import { SCOPES, isScope, newToken, readTokens, tokenFilePath, tokenNameProblem, tokenSha256, writeTokens, type Scope } from './tokens';
+import { SCOPES, isScope, newToken, readTokens, tokenFilePath, tokenNameProblem, tokenSha256, writeTokens, type Scope } from '../api/tokens';
 
 export interface TokenArgs {
   help: boolean;

@@ -4,12 +4,12 @@
  * exit code for monitoring (see STATUS_EXIT). Without --max-age, a success is
  * overdue after one schedule interval plus two hours (26 h for a daily schedule).
  */
-import { flags, parseOrAnswer } from '../cli/argv';
+import { flags, parseOrAnswer } from './argv';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
-import { scheduleIntervalMs } from './schedule';
-import { readStatus, statusReport } from './status';
+import { defaultMaxAgeHours } from '../daemon/schedule';
+import { readStatus, statusReport } from '../bookkeeping/status';
 
 export interface StatusIo {
   stdout: NodeJS.WritableStream;
@@ -24,7 +24,6 @@ export interface StatusArgs {
 }
 
 const USAGE = 'usage: schema_backup status [--json] [--max-age HOURS] [--config FILE]\n';
-const SLACK_HOURS = 2;
 
 /** Throws UsageError on misuse. */
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
@@ -54,11 +53,6 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
     }
   }
   return args;
-}
-
-export function defaultMaxAgeHours(schedule: string): number {
-  const interval = scheduleIntervalMs(schedule);
-  return (interval === null ? 24 : interval / 3_600_000) + SLACK_HOURS;
 }
 
 export async function statusCommand(argv: string[], io: StatusIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {

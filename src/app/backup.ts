@@ -6,6 +6,7 @@
 import { runBackup, previewPlan } from '../backup/run';
 import { backupHostName } from '../config/host-name';
 import type { BackupSummary } from '../domain/summary';
+import { previousRecord, recordRun } from '../bookkeeping/record';
 import { readCredentials, systemClientEnvironment } from '../config/credentials';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
@@ -51,9 +52,10 @@ export function readDbCredentials(cliPath: string | undefined, config: BackupCon
   return credentials;
 }
 
-async function target(
+/** The database credentials and this host's backup name: what every command that reaches the database starts from. */
+export async function readTarget(
   config: BackupConfig,
-  settings: RunSettings,
+  settings: Pick<RunSettings, 'dbConfig' | 'hostName'>,
   deps: { log: Logger; env: NodeJS.ProcessEnv },
 ): Promise<{ credentials: DbCredentials; hostName: string }> {
   const credentials = readDbCredentials(settings.dbConfig, config, deps.env, deps.log);
@@ -66,7 +68,7 @@ export async function planOnly(
   settings: RunSettings,
   deps: { log: Logger; env: NodeJS.ProcessEnv },
 ): Promise<{ plan: BackupPlan; hostName: string }> {
-  const { credentials, hostName } = await target(config, settings, deps);
+  const { credentials, hostName } = await readTarget(config, settings, deps);
   return { plan: await previewPlan({ config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null }), hostName };
 }
 
@@ -98,7 +100,7 @@ export async function backupOnce(
 ): Promise<BackupSummary> {
   const { log } = deps;
   const env = deps.env ?? process.env;
-  const { credentials, hostName } = await target(config, settings, { log, env });
+  const { credentials, hostName } = await readTarget(config, settings, { log, env });
   // Before any service is touched: a run that cannot fit is refused, not failed half-way.
   await checkFreeSpace({ config, hostName, ephemeralDir: settings.ephemeralDir ?? null });
   try {
@@ -202,4 +204,10 @@ export async function withServices<T>(
   } finally {
     await lock.release();
   }
+}
+
+/** Status and metrics after a one-shot run, as the daemon records its ticks (`schema_backup status` reads them). */
+export async function recordOneShot(config: BackupConfig, outcome: BackupSummary | Error, startedAt: Date, log: Logger, aborted = false): Promise<void> {
+  const previous = await previousRecord(config.statusFile, log);
+  await recordRun(config, outcome, { startedAt, finishedAt: new Date(), aborted, previous, nextRun: null, log });
 }

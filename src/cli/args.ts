@@ -1,6 +1,6 @@
 /** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
 import { flags, targetOption, type TargetOptions } from './argv';
-import { UsageError } from '../errors';
+import { UsageError, exitCodeHelp } from '../errors';
 import type { ServiceMode } from '../domain/service-report';
 
 export interface BackupArgs extends TargetOptions {
@@ -40,9 +40,7 @@ Default mode: stop the running consumers, wait pause_interval seconds, back up, 
 consumers that were stopped (consumers that were already stopped stay stopped). With
 \`quiesce: pause-flag\` in schema_backup.conf it sets CSV2's pause flag instead and puts it back after.
 
-Exit codes: 0 success, 1 internal error, 2 usage, 3 configuration, 4 database, 5 storage or git,
-6 service (systemctl), 7 another run is active, 8 verification failed, 130 interrupted by a signal.
-`;
+${exitCodeHelp()}`;
 
 
 export function parseBackupArgs(argv: readonly string[]): BackupArgs {

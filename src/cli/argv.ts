@@ -60,7 +60,7 @@ export function targetOption(flag: Flag, args: TargetOptions): boolean {
 }
 
 /**
- * A subcommand's arguments, or the exit code once misuse (message and usage on
+ * A command's arguments, or the exit code once misuse (message and synopsis on
  * stderr) or --help (usage on stdout) has been answered.
  */
 export function parseOrAnswer<T extends { help: boolean }>(
@@ -74,7 +74,9 @@ export function parseOrAnswer<T extends { help: boolean }>(
   try {
     args = parse(argv);
   } catch (err) {
-    io.stderr.write(`${name}: ${errorMessage(err)}\n${usage}`);
+    // The synopsis (the usage up to its first blank line), not the whole help.
+    const synopsis = usage.split('\n\n')[0]!.replace(/\n*$/, '\n');
+    io.stderr.write(`${name}: ${errorMessage(err)}\n${synopsis}`);
     return EXIT.usage;
   }
   if (!args.help) return args;

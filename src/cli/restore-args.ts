@@ -1,7 +1,7 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
 import { databaseName, flags, targetOption, type TargetOptions } from './argv';
 import { isSnapshotRef } from '../domain/snapshot-name';
-import { UsageError } from '../errors';
+import { UsageError, exitCodeHelp } from '../errors';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
 import type { RestoreRequest } from '../restore/run';
 import type { ServiceMode } from '../domain/service-report';
@@ -55,9 +55,7 @@ Options:
       --log-level L    error, warn, info (default) or debug
   -h, --help           show this help
 
-Exit codes: 0 success, 1 internal error, 2 usage (or target not empty), 3 configuration,
-4 database, 5 storage, 6 service, 7 another run is active, 8 backup files differ from their manifest.
-`;
+${exitCodeHelp({ usage: 'usage (or refused: target not empty)', store: 'storage', service: 'service', verify: 'backup files differ from their manifest' })}`;
 
 const ONLY: readonly OnlyPart[] = ['global', 'local', 'structure'];
 

@@ -4,17 +4,14 @@
  * exit code for monitoring (see STATUS_EXIT). Without --max-age, a success is
  * overdue after one schedule interval plus two hours (26 h for a daily schedule).
  */
-import { flags, parseOrAnswer } from './argv';
+import { flags } from './argv';
+import { runCommand, type Command, type CommandContext } from './command';
+import type { Io } from './io';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
 import { defaultMaxAgeHours } from '../daemon/schedule';
 import { readStatus, statusReport } from '../bookkeeping/status';
-
-export interface StatusIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
 
 export interface StatusArgs {
   help: boolean;
@@ -55,9 +52,13 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
   return args;
 }
 
-export async function statusCommand(argv: string[], io: StatusIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const args = parseOrAnswer(parseStatusArgs, argv, io, 'schema_backup status', USAGE);
-  if (typeof args === 'number') return args;
+export const STATUS: Command<StatusArgs> = { name: 'schema_backup status', usage: USAGE, parse: parseStatusArgs, run: status };
+
+export function statusCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return runCommand(STATUS, argv, io, env);
+}
+
+async function status(args: StatusArgs, { io, env }: CommandContext): Promise<number> {
   let statusFile: string;
   let schedule: string;
   try {

@@ -1,5 +1,5 @@
 /** verify_after_backup that fails: a failed run (exit 8) in status.json and in the metrics, with the verify series. */
-import { exitCodeOfRun } from '../../src/cli/main';
+import { exitCodeOfRun } from '../../src/cli/backup-command';
 import { renderMetrics } from '../../src/bookkeeping/metrics';
 import { statusReport, successRecord, verifyFailureRecord } from '../../src/bookkeeping/status';
 import { EXIT } from '../../src/errors';

@@ -138,6 +138,24 @@ describe('architecture of src/', () => {
     expect(upward).toEqual([]);
   });
 
+  it('spawns processes in the seams only: src/proc/run.ts, simple-git in src/git/repo.ts, systemd-notify in src/daemon/notify.ts', () => {
+    const allowed: Record<string, string[]> = {
+      'child_process': ['proc/run'],
+      'node:child_process': ['proc/run'],
+      'simple-git': ['git/repo'],
+      'systemd-notify': ['daemon/notify'],
+    };
+    const outside: string[] = [];
+    for (const file of sourceFiles(SRC)) {
+      const name = relative(SRC, file).replace(/\.ts$/, '').split(sep).join('/');
+      for (const f of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
+        const where = allowed[f.fileName];
+        if (where && !where.includes(name)) outside.push(`${name} imports ${f.fileName}`);
+      }
+    }
+    expect(outside).toEqual([]);
+  });
+
   it('finds an upward import and a cycle when there is one (the checks can fail)', () => {
     const g = new Map([
       ['a', new Set(['b'])],

@@ -1,5 +1,5 @@
 /** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
-import { flags, targetOption, type TargetOptions } from './argv';
+import { flags, oneServiceMode, serviceModeOption, targetOption, type TargetOptions } from './argv';
 import { UsageError, exitCodeHelp } from '../errors';
 import type { ServiceMode } from '../domain/service-report';
 
@@ -51,23 +51,18 @@ export function parseBackupArgs(argv: readonly string[]): BackupArgs {
     switch (flag.name) {
       case '-e':
       case '--ephemeral-directory': args.ephemeralDir = value(); break;
-      case '-m':
-      case '--model': modes.push('model'); break;
-      case '-t':
-      case '--target': modes.push('target'); break;
-      case '--online': modes.push('online'); break;
       case '--dry-run': args.dryRun = true; break;
       case '--daemon': args.command = 'daemon'; break;
       case '--log-json': args.logJson = value(); break;
       case '-h':
       case '--help': args.command = 'help'; break;
       default:
-        if (!targetOption(flag, args)) flag.unknown();
+        if (!targetOption(flag, args) && !serviceModeOption(flag, modes)) flag.unknown();
     }
   }
-  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  const mode = oneServiceMode(modes);
   // The daemon has no plan to print: started anyway, it would back up on schedule what the operator meant to preview.
   if (args.command === 'daemon' && args.dryRun) throw new UsageError('--dry-run cannot be combined with --daemon: run it without --daemon to print the plan');
-  args.mode = modes[0] ?? 'default';
+  args.mode = mode;
   return args;
 }

@@ -1,5 +1,6 @@
 /** The flag reader shared by every command line parser: `--flag VALUE`, `--flag=VALUE`, clear errors. */
 import { EXIT, UsageError, errorMessage } from '../errors';
+import type { ServiceMode } from '../domain/service-report';
 import { LOG_LEVELS, type LogLevel } from '../log';
 
 export interface Flag {
@@ -93,4 +94,22 @@ export function logLevel(value: string): LogLevel {
 export function databaseName(flag: string, d: string): string {
   if (d.length > 64 || d.includes('\0') || d.includes('/') || d.trim() !== d) throw new UsageError(`${flag}: not a usable database name: ${JSON.stringify(d)}`);
   return d;
+}
+
+/** -m/--model, -t/--target, --online (backup and restore alike): taken into `modes`; false for any other flag. */
+export function serviceModeOption(flag: Flag, modes: ServiceMode[]): boolean {
+  switch (flag.name) {
+    case '-m':
+    case '--model': modes.push('model'); return true;
+    case '-t':
+    case '--target': modes.push('target'); return true;
+    case '--online': modes.push('online'); return true;
+    default: return false;
+  }
+}
+
+/** The one service mode given (default: none given); UsageError when several. */
+export function oneServiceMode(modes: readonly ServiceMode[]): ServiceMode {
+  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  return modes[0] ?? 'default';
 }

@@ -1,5 +1,5 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
-import { databaseName, flags, targetOption, type TargetOptions } from './argv';
+import { databaseName, flags, oneServiceMode, serviceModeOption, targetOption, type TargetOptions } from './argv';
 import { isSnapshotRef } from '../domain/snapshot-name';
 import { UsageError, exitCodeHelp } from '../errors';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
@@ -116,25 +116,20 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
         args.definer = 'current';
         break;
       }
-      case '-m':
-      case '--model': modes.push('model'); break;
-      case '-t':
-      case '--target': modes.push('target'); break;
-      case '--online': modes.push('online'); break;
       case '--dry-run': args.dryRun = true; break;
       case '-h':
       case '--help': args.help = true; break;
       default:
-        if (!targetOption(flag, args)) flag.unknown();
+        if (!targetOption(flag, args) && !serviceModeOption(flag, modes)) flag.unknown();
     }
   }
-  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  const mode = oneServiceMode(modes);
   if (new Set(restoreModes).size > 1) throw new UsageError('choose one of --merge and --replace');
   // The file holds one backup of one host: its own snapshot and host name.
   if (args.fromSqlite !== null && snapshotGiven) throw new UsageError('--snapshot cannot be used with --from-sqlite (the file holds one snapshot)');
   if (args.fromSqlite !== null && args.hostName !== undefined) throw new UsageError('--host-name cannot be used with --from-sqlite (the file names its host)');
   if (args.archive !== null && (snapshotGiven || args.hostName !== undefined)) throw new UsageError('--archive names its own snapshot and host: leave out --snapshot and --host-name');
-  args.serviceMode = modes[0] ?? 'default';
+  args.serviceMode = mode;
   args.mode = restoreModes[0] ?? 'empty';
   return args;
 }

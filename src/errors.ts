@@ -19,6 +19,35 @@ export const EXIT = {
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** What each exit code means, as the help texts list them. */
+export const EXIT_MEANING: Record<keyof typeof EXIT, string> = {
+  ok: 'success',
+  internal: 'internal error',
+  usage: 'usage',
+  config: 'configuration',
+  database: 'database',
+  store: 'storage or git',
+  service: 'service (systemctl)',
+  busy: 'another run is active',
+  verify: 'verification failed',
+  interrupted: 'interrupted by a signal',
+};
+
+/** "Exit codes: 0 success, ..." from EXIT, wrapped at `width`; a command words some codes its own way. */
+export function exitCodeHelp(own: Partial<Record<keyof typeof EXIT, string>> = {}, width = 100): string {
+  const items = (Object.keys(EXIT) as (keyof typeof EXIT)[]).map((k) => `${EXIT[k]} ${own[k] ?? EXIT_MEANING[k]}`);
+  const lines: string[] = [];
+  let line = 'Exit codes:';
+  items.forEach((item, i) => {
+    const word = ` ${item}${i === items.length - 1 ? '.' : ','}`;
+    if (line.length + word.length > width) {
+      lines.push(line);
+      line = word.slice(1);
+    } else line += word;
+  });
+  return `${[...lines, line].join('\n')}\n`;
+}
+
 export class SchemaBackupError extends Error {
   readonly exitCode: ExitCode = EXIT.internal;
   constructor(message: string, options?: { cause?: unknown }) {
@@ -46,6 +75,11 @@ export function formatConfigMessage(m: ConfigMessage): string {
 
 /** Command line misuse: nothing was attempted. */
 export class UsageError extends SchemaBackupError {
+  override readonly exitCode = EXIT.usage;
+}
+
+/** The request is well formed but refused at run time (e.g. a restore target that is not empty): nothing was changed. */
+export class RefusalError extends SchemaBackupError {
   override readonly exitCode = EXIT.usage;
 }
 

@@ -2,10 +2,7 @@
  * GET /v1/backups/{snapshot|latest}/archive: one backup as a tar.gz that
  * `schema_restore --archive FILE` restores directly.
  *
- * Layout (the backup directories' own, so the restore reads it unchanged):
- *   schema_backup-archive.json                   what the archive holds
- *   csv2_backup_dir/HOST/...                     the host files, views and manifest
- *   user_data_backup_dir/YYYYmmddHHMMSS/...      the user-data snapshot and its manifest
+ * Layout: src/store/archive-layout.ts.
  *
  * Consistency: openArchive runs under the run lock, so no backup is between
  * publishing host files and completing its snapshot; it opens every file
@@ -26,22 +23,11 @@ import { pack as tarPack } from 'tar-stream';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { parseManifest } from '../store/manifest';
+import { ARCHIVE_HOST_ROOT, ARCHIVE_INFO, ARCHIVE_USER_ROOT, type ArchiveInfo } from '../store/archive-layout';
 import { MANIFEST_FILE } from '../store/names';
-import { LATEST, isSnapshotName, readLatestTarget } from '../store/user-snapshot';
+import { LATEST, isSnapshotName, isSnapshotRef } from '../domain/snapshot-name';
+import { readLatestTarget } from '../store/user-snapshot';
 
-export const ARCHIVE_INFO = 'schema_backup-archive.json';
-export const ARCHIVE_HOST_ROOT = 'csv2_backup_dir';
-export const ARCHIVE_USER_ROOT = 'user_data_backup_dir';
-/** What a snapshot name must look like before it is used in a path. */
-export const SNAPSHOT_PARAM = /^(\d{14}|latest)$/;
-
-export interface ArchiveInfo {
-  format: 1;
-  hostName: string;
-  /** The user-data snapshot, or null when there is none (no user_data_backup_dir, or no snapshot yet). */
-  snapshot: string | null;
-  createdAt: string;
-}
 
 interface Entry {
   name: string;
@@ -82,10 +68,10 @@ function filesOf(manifestText: string, source: string): string[] {
 /**
  * Opens every file of one backup; call it under the run lock. NotFound when
  * there is no such snapshot (or no backup of the host yet). `wanted` must
- * have passed SNAPSHOT_PARAM.
+ * have passed isSnapshotRef.
  */
 export async function openArchive(o: { csv2BackupDir: string; hostName: string; userDataDir: string | null; wanted: string; now?: Date }): Promise<OpenedArchive> {
-  if (!SNAPSHOT_PARAM.test(o.wanted)) throw new NotFound(`no snapshot ${JSON.stringify(o.wanted)}`);
+  if (!isSnapshotRef(o.wanted)) throw new NotFound(`no snapshot ${JSON.stringify(o.wanted)}`);
   let snapshot: string | null = null;
   if (o.wanted === LATEST) snapshot = o.userDataDir ? await readLatestTarget(o.userDataDir) : null;
   else {

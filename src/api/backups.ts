@@ -5,12 +5,13 @@
  */
 import { promises as fs } from 'node:fs';
 import { join, relative } from 'node:path';
-import { simpleGit } from 'simple-git';
-import type { StatusRecord } from '../daemon/status';
+import { gitOutput } from '../git/repo';
+import type { StatusRecord } from '../bookkeeping/status';
 import { errorMessage } from '../errors';
 import { parseManifest } from '../store/manifest';
 import { MANIFEST_FILE } from '../store/names';
-import { LATEST, isSnapshotName, readLatestTarget } from '../store/user-snapshot';
+import { LATEST, isSnapshotName } from '../domain/snapshot-name';
+import { readLatestTarget } from '../store/user-snapshot';
 
 export interface VerifyView {
   ok: boolean;
@@ -78,20 +79,15 @@ export function treeBytes(text: string): number {
   return total;
 }
 
-/** As src/git/repo.ts sets it up: operators' (and tests') GIT_CONFIG_* are let through. */
-function git(dir: string) {
-  return simpleGit({ baseDir: dir, maxConcurrentProcesses: 1, allowEnvironment: ['GIT_CONFIG_GLOBAL', 'GIT_CONFIG_NOSYSTEM'], completion: { onClose: true, onExit: false } });
-}
-
 async function listCommits(csv2BackupDir: string, hostDir: string, limit: number, status: StatusRecord | null): Promise<CommitView[]> {
   const exists = await fs.stat(hostDir).then((s) => s.isDirectory(), () => false);
   if (!exists) return [];
-  const top = (await git(csv2BackupDir).raw(['rev-parse', '--show-toplevel'])).trim();
+  const top = (await gitOutput(csv2BackupDir, ['rev-parse', '--show-toplevel'])).trim();
   const path = relative(top, hostDir);
-  const log = parseLog(await git(top).raw(['log', `-n${limit}`, '--format=%H%x09%cI%x09%s', '--', path]));
+  const log = parseLog(await gitOutput(top, ['log', `-n${limit}`, '--format=%H%x09%cI%x09%s', '--', path]));
   const out: CommitView[] = [];
   for (const c of log) {
-    const bytes = treeBytes(await git(top).raw(['ls-tree', '-r', '-l', '--full-tree', c.commit, '--', path]));
+    const bytes = treeBytes(await gitOutput(top, ['ls-tree', '-r', '-l', '--full-tree', c.commit, '--', path]));
     out.push({ ...c, bytes, verify: verifyOf(status, (s) => s.commit === c.commit) });
   }
   return out;

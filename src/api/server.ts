@@ -11,9 +11,9 @@ import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { BackupConfig } from '../config/types';
 import type { DaemonControl } from '../daemon/daemon';
-import { renderMetrics } from '../daemon/metrics';
-import { readStatus, statusReport, type StatusRecord } from '../daemon/status';
-import { defaultMaxAgeHours } from '../daemon/status-command';
+import { renderMetrics } from '../bookkeeping/metrics';
+import { readStatus, statusReport, type StatusRecord } from '../bookkeeping/status';
+import { defaultMaxAgeHours } from '../daemon/schedule';
 import { BusyError, EXIT, errorMessage, exitCodeOf } from '../errors';
 import type { Logger } from '../log';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
@@ -21,8 +21,9 @@ import { resolveSnapshot } from '../restore/source';
 import type { RestoreSummary } from '../restore/summary';
 import { LOCK_FILE, acquireRunLock } from '../services/lock';
 import { isOwnerAlive, parseOwner } from '../services/process-identity';
-import type { ServiceMode } from '../services/types';
-import { NotFound, SNAPSHOT_PARAM, archiveStream, openArchive } from './archive';
+import type { ServiceMode } from '../domain/service-report';
+import { NotFound, archiveStream, openArchive } from './archive';
+import { SNAPSHOT_REF_PATTERN, isSnapshotRef } from '../domain/snapshot-name';
 import { listBackups } from './backups';
 import { RUN_ID, RunRegistry, type RunView } from './runs';
 import { matchToken, readTokens, scopeAllows, type Scope } from './tokens';
@@ -101,7 +102,7 @@ const restoreBody = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    snapshot: { type: 'string', pattern: '^(\\d{14}|latest)$' },
+    snapshot: { type: 'string', pattern: SNAPSHOT_REF_PATTERN },
     database: { type: 'string', minLength: 1, maxLength: 64 },
     tables: { type: 'array', minItems: 1, maxItems: 10000, items: { type: 'string', minLength: 1, maxLength: 64 } },
     only: { type: 'string', enum: ['global', 'local', 'structure'] },
@@ -287,7 +288,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     async (req, reply) => {
       const wanted = req.params.snapshot;
       // Checked before any path is made of it: `..`, `%2e%2e`, NUL and friends end here.
-      if (!SNAPSHOT_PARAM.test(wanted)) throw new HttpError(404, `no snapshot ${JSON.stringify(wanted)}: expected latest or YYYYmmddHHMMSS`);
+      if (!isSnapshotRef(wanted)) throw new HttpError(404, `no snapshot ${JSON.stringify(wanted)}: expected latest or YYYYmmddHHMMSS`);
       const config = control.config();
       const hostName = await deps.hostName();
       const opening = control.startTask(

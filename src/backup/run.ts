@@ -42,7 +42,7 @@ import { MANIFEST_FILE, TMP_DIR, VIEWS_FILE } from '../store/names';
 import { TableDir, type WrittenFile } from '../store/table-dir';
 import { UserSnapshotWriter } from '../store/user-snapshot';
 import { savedValueColumns } from './saved-values';
-import { closeSummary, type BackupSummary, type SummaryClass } from './summary';
+import { closeSummary, type BackupSummary, type SummaryClass } from '../domain/summary';
 
 /** CSV2's settings table: db_upgrade reads its host file line by line. */
 const CSV2_SETTINGS_TABLE = 'csv2_configuration';

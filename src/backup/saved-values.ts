@@ -8,7 +8,7 @@
 import type { DbTableDetail } from '../db/schema';
 import { columnRead, ValueKind } from '../dump/literals';
 import { PAUSE_FLAG, savedFlagExpression } from '../services/pause-flag-sql';
-import type { QuiesceReport } from '../services/types';
+import type { QuiesceReport } from '../domain/service-report';
 
 /** The column expressions to read `table` with (see RowSelectOptions.columnExpressions), or undefined for a plain read. */
 export function savedValueColumns(table: DbTableDetail, services: QuiesceReport | null): ReadonlyMap<string, string> | undefined {

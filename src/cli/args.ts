@@ -1,7 +1,7 @@
 /** Command-line parsing for schema_backup (pure: argv in, options or UsageError out). */
-import { flags, targetOption, type TargetOptions } from './argv';
-import { UsageError } from '../errors';
-import type { ServiceMode } from '../services/types';
+import { flags, oneServiceMode, serviceModeOption, targetOption, type TargetOptions } from './argv';
+import { UsageError, exitCodeHelp } from '../errors';
+import type { ServiceMode } from '../domain/service-report';
 
 export interface BackupArgs extends TargetOptions {
   command: 'backup' | 'daemon' | 'help';
@@ -40,9 +40,7 @@ Default mode: stop the running consumers, wait pause_interval seconds, back up, 
 consumers that were stopped (consumers that were already stopped stay stopped). With
 \`quiesce: pause-flag\` in schema_backup.conf it sets CSV2's pause flag instead and puts it back after.
 
-Exit codes: 0 success, 1 internal error, 2 usage, 3 configuration, 4 database, 5 storage or git,
-6 service (systemctl), 7 another run is active, 8 verification failed, 130 interrupted by a signal.
-`;
+${exitCodeHelp()}`;
 
 
 export function parseBackupArgs(argv: readonly string[]): BackupArgs {
@@ -53,23 +51,18 @@ export function parseBackupArgs(argv: readonly string[]): BackupArgs {
     switch (flag.name) {
       case '-e':
       case '--ephemeral-directory': args.ephemeralDir = value(); break;
-      case '-m':
-      case '--model': modes.push('model'); break;
-      case '-t':
-      case '--target': modes.push('target'); break;
-      case '--online': modes.push('online'); break;
       case '--dry-run': args.dryRun = true; break;
       case '--daemon': args.command = 'daemon'; break;
       case '--log-json': args.logJson = value(); break;
       case '-h':
       case '--help': args.command = 'help'; break;
       default:
-        if (!targetOption(flag, args)) flag.unknown();
+        if (!targetOption(flag, args) && !serviceModeOption(flag, modes)) flag.unknown();
     }
   }
-  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  const mode = oneServiceMode(modes);
   // The daemon has no plan to print: started anyway, it would back up on schedule what the operator meant to preview.
   if (args.command === 'daemon' && args.dryRun) throw new UsageError('--dry-run cannot be combined with --daemon: run it without --daemon to print the plan');
-  args.mode = modes[0] ?? 'default';
+  args.mode = mode;
   return args;
 }

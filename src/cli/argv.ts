@@ -1,5 +1,6 @@
 /** The flag reader shared by every command line parser: `--flag VALUE`, `--flag=VALUE`, clear errors. */
 import { EXIT, UsageError, errorMessage } from '../errors';
+import type { ServiceMode } from '../domain/service-report';
 import { LOG_LEVELS, type LogLevel } from '../log';
 
 export interface Flag {
@@ -60,7 +61,7 @@ export function targetOption(flag: Flag, args: TargetOptions): boolean {
 }
 
 /**
- * A subcommand's arguments, or the exit code once misuse (message and usage on
+ * A command's arguments, or the exit code once misuse (message and synopsis on
  * stderr) or --help (usage on stdout) has been answered.
  */
 export function parseOrAnswer<T extends { help: boolean }>(
@@ -74,7 +75,9 @@ export function parseOrAnswer<T extends { help: boolean }>(
   try {
     args = parse(argv);
   } catch (err) {
-    io.stderr.write(`${name}: ${errorMessage(err)}\n${usage}`);
+    // The synopsis (the usage up to its first blank line), not the whole help.
+    const synopsis = usage.split('\n\n')[0]!.replace(/\n*$/, '\n');
+    io.stderr.write(`${name}: ${errorMessage(err)}\n${synopsis}`);
     return EXIT.usage;
   }
   if (!args.help) return args;
@@ -91,4 +94,22 @@ export function logLevel(value: string): LogLevel {
 export function databaseName(flag: string, d: string): string {
   if (d.length > 64 || d.includes('\0') || d.includes('/') || d.trim() !== d) throw new UsageError(`${flag}: not a usable database name: ${JSON.stringify(d)}`);
   return d;
+}
+
+/** -m/--model, -t/--target, --online (backup and restore alike): taken into `modes`; false for any other flag. */
+export function serviceModeOption(flag: Flag, modes: ServiceMode[]): boolean {
+  switch (flag.name) {
+    case '-m':
+    case '--model': modes.push('model'); return true;
+    case '-t':
+    case '--target': modes.push('target'); return true;
+    case '--online': modes.push('online'); return true;
+    default: return false;
+  }
+}
+
+/** The one service mode given (default: none given); UsageError when several. */
+export function oneServiceMode(modes: readonly ServiceMode[]): ServiceMode {
+  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  return modes[0] ?? 'default';
 }

@@ -1,204 +1,72 @@
-/**
- * The composition root of a backup: configuration, credentials, lock,
- * services and the run itself, wired once. The one-shot command and every
- * daemon tick go through backupOnce, so they share modes, guarantees and lock.
- */
-import { runBackup, previewPlan } from '../backup/run';
-import { backupHostName } from '../backup/host-name';
-import type { BackupSummary } from '../backup/summary';
-import { readCredentials, systemClientEnvironment } from '../config/credentials';
-import { loadConfig, resolveConfigPath } from '../config/load';
-import { defaultsRoot } from '../config/paths';
-import type { BackupConfig, DbCredentials, QuiesceMethod } from '../config/types';
-import { connect, where } from '../db/connect';
-import { ConfigError, errorMessage, formatConfigMessage } from '../errors';
-import type { Logger } from '../log';
-import type { BackupPlan } from '../plan/plan';
-import { acquireRunLock } from '../services/lock';
-import { checkFreeSpace } from '../store/free-space';
-import { checkStateDir } from '../store/state-dir';
-import { createPauseFlagQuiescer } from '../services/pause-flag';
-import { createPauseFlagDb } from '../services/pause-flag-db';
-import { pauseRecordExists, recoverPauseFlag, type FlagTarget } from '../services/pause-flag-record';
-import { createQuiescer } from '../services/quiesce';
-import { recoverInterruptedRun } from '../services/recovery';
-import { createSystemctl } from '../services/systemctl';
-import type { Quiescer, ServiceMode } from '../services/types';
-import { waitForDatabaseFn } from '../services/wait-for-database';
+/** `schema_backup [options]` and `schema_backup --daemon`: one backup (or its plan), or the daemon. */
+import { PassThrough } from 'node:stream';
+import { backupOnce, planOnly, readConfig, recordOneShot, type RunSettings } from '../app/backup';
+import type { BackupConfig } from '../config/types';
+import type { BackupSummary } from '../domain/summary';
+import { BusyError, EXIT, exitCodeOf } from '../errors';
+import { renderPlan } from '../plan/render';
+import { parseBackupArgs, USAGE, type BackupArgs } from './args';
+import type { Command } from './command';
+import { logFailure } from './io';
+import { startProgressView } from './progress-view';
+import { abortOnStopSignals } from './signals';
+import { summaryText } from './summary-text';
 
-export interface RunSettings {
-  configPath?: string;
-  dbConfig?: string;
-  hostName?: string;
-  ephemeralDir?: string;
-  mode: ServiceMode;
+/** A backup that did not verify is a failed run (8); other errors of a written backup are service errors (6). */
+export function exitCodeOfRun(summary: BackupSummary): number {
+  if (summary.verify && !summary.verify.ok) return EXIT.verify;
+  return summary.errors.length ? EXIT.service : EXIT.ok;
 }
 
-/** Reads schema_backup.conf (throws ConfigError with every problem) and logs its warnings. */
-export function readConfig(cliPath: string | undefined, env: NodeJS.ProcessEnv, log: Logger): BackupConfig {
-  const root = defaultsRoot(env);
-  const { config, warnings } = loadConfig(resolveConfigPath({ cliPath, env, installRoot: root }), { installRoot: root });
-  for (const w of warnings) log.warn('configuration warning', { problem: formatConfigMessage(w) });
-  return config;
+function settingsOf(args: BackupArgs): RunSettings {
+  return { configPath: args.config, dbConfig: args.dbConfig, hostName: args.hostName, ephemeralDir: args.ephemeralDir, mode: args.mode };
 }
 
-/** Reads the database credentials (throws ConfigError), logs their warnings and how the server will be reached. */
-export function readDbCredentials(cliPath: string | undefined, config: BackupConfig, env: NodeJS.ProcessEnv, log: Logger): DbCredentials {
-  const { credentials, warnings } = readCredentials({ cliPath, configured: config.dbConfig }, systemClientEnvironment(env));
-  for (const w of warnings) log.warn('credentials warning', { problem: formatConfigMessage(w) });
-  log.debug('database server', { at: where(credentials), file: credentials.source });
-  return credentials;
-}
-
-async function target(
-  config: BackupConfig,
-  settings: RunSettings,
-  deps: { log: Logger; env: NodeJS.ProcessEnv },
-): Promise<{ credentials: DbCredentials; hostName: string }> {
-  const credentials = readDbCredentials(settings.dbConfig, config, deps.env, deps.log);
-  const hostName = await backupHostName(settings.hostName);
-  return { credentials, hostName };
-}
-
-export async function planOnly(
-  config: BackupConfig,
-  settings: RunSettings,
-  deps: { log: Logger; env: NodeJS.ProcessEnv },
-): Promise<{ plan: BackupPlan; hostName: string }> {
-  const { credentials, hostName } = await target(config, settings, deps);
-  return { plan: await previewPlan({ config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null }), hostName };
-}
-
-/**
- * Starts consumers left stopped by an interrupted run, and puts back a pause
- * flag it left set (daemon start; every run does the same under its lock).
- * Credentials are read only when a pause flag record is there.
- */
-export async function recover(config: BackupConfig, log: Logger, env: NodeJS.ProcessEnv = process.env, dbConfig?: string): Promise<string[]> {
-  const started = await recoverInterruptedRun(config.stateDir, createSystemctl({ timeoutSec: config.systemctlTimeout, env }), log);
-  if (await pauseRecordExists(config.stateDir)) {
-    await recoverFlag(config, readDbCredentials(dbConfig, config, env, log), log);
-  }
-  return started;
-}
-
-function flagTarget(credentials: DbCredentials): FlagTarget {
-  return { server: where(credentials), database: credentials.database };
-}
-
-function recoverFlag(config: BackupConfig, credentials: DbCredentials, log: Logger): Promise<unknown> {
-  return recoverPauseFlag(config.stateDir, flagTarget(credentials), () => createPauseFlagDb({ credentials, configFile: config.file }), log);
-}
-
-export async function backupOnce(
-  config: BackupConfig,
-  settings: RunSettings,
-  deps: { log: Logger; signal?: AbortSignal; onPhase?: (phase: string) => void; env?: NodeJS.ProcessEnv },
-): Promise<BackupSummary> {
-  const { log } = deps;
-  const env = deps.env ?? process.env;
-  const { credentials, hostName } = await target(config, settings, { log, env });
-  // Before any service is touched: a run that cannot fit is refused, not failed half-way.
-  await checkFreeSpace({ config, hostName, ephemeralDir: settings.ephemeralDir ?? null });
-  try {
-    return await backupUnderServices(config, settings, credentials, hostName, { ...deps, env });
-  } catch (err) {
-    // Checks deep in the run judge values of schema_backup.conf (e.g. user_data_backup_dir) without knowing its name.
-    throw err instanceof ConfigError ? err.inFile(config.file) : err;
-  }
-}
-
-function backupUnderServices(
-  config: BackupConfig,
-  settings: RunSettings,
-  credentials: DbCredentials,
-  hostName: string,
-  deps: { log: Logger; signal?: AbortSignal; onPhase?: (phase: string) => void; env: NodeJS.ProcessEnv },
-): Promise<BackupSummary> {
-  const { log, env } = deps;
-  return withServices(config, credentials, settings.mode, { log, env, quiesce: config.quiesce }, async (quiescer) => {
-    // Verified inside the run, before the consumers are handed over: a failed verification is a failed run.
-    const verify = config.verifyAfterBackup
-      ? async (summary: BackupSummary): Promise<void> => {
-          // Still under the run lock: nothing can change the backup while it is being proven.
-          const { verifyLatest, verifyText } = await import('../restore/verify');
-          try {
-            const result = await verifyLatest(config, credentials, hostName, log);
-            summary.verify = { ok: result.ok, message: result.ok ? null : (result.error ?? verifyText(result)), at: new Date().toISOString() };
-            if (result.ok) log.info('backup verified', { tables: result.tables.length, durationMs: result.durationMs });
-          } catch (err) {
-            // A verification that cannot run (privileges, scratch database in use) has not proven the backup either.
-            summary.verify = { ok: false, message: `verification could not run: ${errorMessage(err)}`, at: new Date().toISOString() };
-          }
-          if (!summary.verify.ok) {
-            summary.errors.push(`verification failed: ${summary.verify.message}`);
-            log.error('backup did not verify', { message: summary.verify.message });
-          }
-        }
-      : undefined;
-    const summary = await runBackup(
-      { config, credentials, hostName, ephemeralDir: settings.ephemeralDir ?? null },
-      { log, quiescer, signal: deps.signal, onPhase: deps.onPhase, verify },
-    );
-    return summary;
-  });
-}
-
-/**
- * Whether this run pauses the consumers with the flag: only in the default
- * mode. -m/-t stop the consumers and restart the providers as the original
- * did in those modes (stopped consumers need no flag, and a flag left for
- * db_upgrade to find would pause the upgraded site); --online touches neither.
- */
-export function usesPauseFlag(mode: ServiceMode, quiesce: QuiesceMethod): boolean {
-  return quiesce === 'pause-flag' && mode === 'default';
-}
-
-/**
- * Runs `body` under the run lock with a quiescer for `mode`, after starting
- * consumers left stopped by an interrupted run and putting back a pause flag
- * it left set: the wiring a backup and a restore share, so both give the same
- * guarantees. `quiesce` (default `stop`) is the backup's choice; a restore
- * always stops the consumers (it replaces csv2_configuration itself).
- */
-export async function withServices<T>(
-  config: BackupConfig,
-  credentials: DbCredentials,
-  mode: ServiceMode,
-  deps: { log: Logger; env: NodeJS.ProcessEnv; quiesce?: QuiesceMethod },
-  body: (quiescer: Quiescer) => Promise<T>,
-): Promise<T> {
-  const { log, env } = deps;
-  const quiesce = deps.quiesce ?? 'stop';
-  await checkStateDir(config.stateDir, config.file);
-  const lock = await acquireRunLock(config.stateDir, log);
-  try {
-    const systemctl = createSystemctl({ timeoutSec: config.systemctlTimeout, env });
-    await recoverInterruptedRun(config.stateDir, systemctl, log);
-    await recoverFlag(config, credentials, log);
-    if (usesPauseFlag(mode, quiesce)) {
-      const flag = createPauseFlagDb({ credentials, configFile: config.file });
-      // Refused before anything is touched when the site has no such row (ConfigError, exit 3).
-      await flag.read();
-      const quiescer = createPauseFlagQuiescer({ flag, target: flagTarget(credentials), pauseIntervalSec: config.pauseInterval, stateDir: config.stateDir, log });
-      return await body(quiescer);
+export const backupCommand: Command<BackupArgs & { help: boolean }> = {
+  name: 'schema_backup',
+  usage: USAGE,
+  parse: (argv) => {
+    const args = parseBackupArgs(argv);
+    return { ...args, help: args.command === 'help' };
+  },
+  async run(args, { io, env, log }) {
+    const settings = settingsOf(args);
+    if (args.command === 'daemon') {
+      // Under systemd the progress is log lines (journald), never a terminal line.
+      const watchProgress = () => startProgressView({ log, stream: new PassThrough() });
+      // Loaded only when used: every backup pays for what it imports.
+      return (await import('../app/daemon')).runDaemonCommand(settings, { log, env, watchProgress });
     }
-    if (quiesce === 'pause-flag' && mode !== 'online') log.info('quiesce: pause-flag applies to the default mode; this mode stops the consumers', { mode });
-    const quiescer = createQuiescer({
-      mode,
-      consumers: config.consumers,
-      providers: config.providers,
-      pauseIntervalSec: config.pauseInterval,
-      systemctl,
-      stateDir: config.stateDir,
-      log,
-      waitForDatabase: waitForDatabaseFn(async () => {
-        const db = await connect(credentials);
-        await db.close();
-      }),
-    });
-    return await body(quiescer);
-  } finally {
-    await lock.release();
-  }
-}
+    const stop = abortOnStopSignals(log, 'consumers are started again, nothing half-written is kept');
+    let config: BackupConfig | null = null;
+    const startedAt = new Date();
+    try {
+      config = readConfig(args.config, env, log);
+      if (args.dryRun) {
+        const { plan, hostName } = await planOnly(config, settings, { log, env });
+        io.stdout.write(
+          renderPlan(plan, {
+            host: `${config.csv2BackupDir}/${hostName}`,
+            user: config.userDataBackupDir,
+            ephemeral: args.ephemeralDir ?? null,
+          }),
+        );
+        return EXIT.ok;
+      }
+      const view = startProgressView({ log, stream: io.stderr });
+      const summary = await backupOnce(config, settings, { log, signal: stop.signal, env }).finally(() => view.stop());
+      await recordOneShot(config, summary, startedAt, log);
+      io.stdout.write(summaryText(summary));
+      return exitCodeOfRun(summary);
+    } catch (err) {
+      logFailure(log, err);
+      // A run refused by the lock is not this host's last result: the active run records its own.
+      if (config && !args.dryRun && !(err instanceof BusyError)) {
+        await recordOneShot(config, err instanceof Error ? err : new Error(String(err)), startedAt, log, stop.signal.aborted);
+      }
+      return exitCodeOf(err);
+    } finally {
+      stop.dispose();
+    }
+  },
+};

@@ -3,14 +3,15 @@
  * one backup as one SQLite file (src/sqlite/export.ts); no database server is used.
  * Exit 8 when a backup file differs from its manifest (and no file is written).
  */
-import { flags, logLevel, parseOrAnswer } from './argv';
-import { backupHostName } from '../backup/host-name';
-import { EXIT, UsageError, exitCodeOf } from '../errors';
-import { createLogger, type LogLevel } from '../log';
+import { flags, logLevel } from './argv';
+import { backupHostName } from '../config/host-name';
+import { isSnapshotRef } from '../domain/snapshot-name';
+import { EXIT, UsageError } from '../errors';
+import type { LogLevel } from '../log';
 import { acquireRunLock } from '../services/lock';
 import { exportSummaryText, exportToSqlite } from '../sqlite/export';
-import { readConfig } from './backup-command';
-import { logFailure, type Io } from './main';
+import { readConfig } from '../app/backup';
+import type { Command } from './command';
 
 export interface ExportArgs {
   help: boolean;
@@ -36,7 +37,7 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
       case '--sqlite': args.sqlite = flag.value(); break;
       case '--snapshot': {
         const s = flag.value();
-        if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
+        if (!isSnapshotRef(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
         args.snapshot = s;
         break;
       }
@@ -52,11 +53,11 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
   return args;
 }
 
-export async function exportCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
-  const args = parseOrAnswer(parseExportArgs, argv, io, 'schema_backup export', USAGE);
-  if (typeof args === 'number') return args;
-  const log = createLogger({ level: args.logLevel, stream: io.stderr });
-  try {
+export const EXPORT: Command<ExportArgs> = {
+  name: 'schema_backup export',
+  usage: USAGE,
+  parse: parseExportArgs,
+  async run(args, { io, env, log }) {
     const config = readConfig(args.config, env, log);
     const hostName = await backupHostName(args.hostName);
     // A backup publishing meanwhile would mix two backups' files.
@@ -68,8 +69,5 @@ export async function exportCommand(argv: string[], io: Io, env: NodeJS.ProcessE
     } finally {
       await lock.release();
     }
-  } catch (err) {
-    logFailure(log, err);
-    return exitCodeOf(err);
-  }
-}
+  },
+};

@@ -1,9 +1,10 @@
 /** Command-line parsing for schema_restore (pure: argv in, options or UsageError out). */
-import { databaseName, flags, targetOption, type TargetOptions } from './argv';
-import { UsageError } from '../errors';
+import { databaseName, flags, oneServiceMode, serviceModeOption, targetOption, type TargetOptions } from './argv';
+import { isSnapshotRef } from '../domain/snapshot-name';
+import { UsageError, exitCodeHelp } from '../errors';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
 import type { RestoreRequest } from '../restore/run';
-import type { ServiceMode } from '../services/types';
+import type { ServiceMode } from '../domain/service-report';
 
 /** The command line: the shared options, and the request's own fields as RestoreRequest has them. */
 export interface RestoreArgs extends TargetOptions, Pick<RestoreRequest, 'snapshot' | 'database' | 'tables' | 'only' | 'mode' | 'dryRun' | 'definer'> {
@@ -54,9 +55,7 @@ Options:
       --log-level L    error, warn, info (default) or debug
   -h, --help           show this help
 
-Exit codes: 0 success, 1 internal error, 2 usage (or target not empty), 3 configuration,
-4 database, 5 storage, 6 service, 7 another run is active, 8 backup files differ from their manifest.
-`;
+${exitCodeHelp({ usage: 'usage (or refused: target not empty)', store: 'storage', service: 'service', verify: 'backup files differ from their manifest' })}`;
 
 const ONLY: readonly OnlyPart[] = ['global', 'local', 'structure'];
 
@@ -83,7 +82,7 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
     switch (flag.name) {
       case '--snapshot': {
         const s = value();
-        if (s !== 'latest' && !/^\d{14}$/.test(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
+        if (!isSnapshotRef(s)) throw new UsageError(`--snapshot: expected latest or YYYYmmddHHMMSS, got ${JSON.stringify(s)}`);
         args.snapshot = s;
         snapshotGiven = true;
         break;
@@ -117,25 +116,20 @@ export function parseRestoreArgs(argv: readonly string[]): RestoreArgs {
         args.definer = 'current';
         break;
       }
-      case '-m':
-      case '--model': modes.push('model'); break;
-      case '-t':
-      case '--target': modes.push('target'); break;
-      case '--online': modes.push('online'); break;
       case '--dry-run': args.dryRun = true; break;
       case '-h':
       case '--help': args.help = true; break;
       default:
-        if (!targetOption(flag, args)) flag.unknown();
+        if (!targetOption(flag, args) && !serviceModeOption(flag, modes)) flag.unknown();
     }
   }
-  if (new Set(modes).size > 1) throw new UsageError(`choose one of --model, --target and --online (got ${[...new Set(modes)].join(', ')})`);
+  const mode = oneServiceMode(modes);
   if (new Set(restoreModes).size > 1) throw new UsageError('choose one of --merge and --replace');
   // The file holds one backup of one host: its own snapshot and host name.
   if (args.fromSqlite !== null && snapshotGiven) throw new UsageError('--snapshot cannot be used with --from-sqlite (the file holds one snapshot)');
   if (args.fromSqlite !== null && args.hostName !== undefined) throw new UsageError('--host-name cannot be used with --from-sqlite (the file names its host)');
   if (args.archive !== null && (snapshotGiven || args.hostName !== undefined)) throw new UsageError('--archive names its own snapshot and host: leave out --snapshot and --host-name');
-  args.serviceMode = modes[0] ?? 'default';
+  args.serviceMode = mode;
   args.mode = restoreModes[0] ?? 'empty';
   return args;
 }

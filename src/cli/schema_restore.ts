@@ -1,57 +1,34 @@
 #!/usr/bin/env node
 /**
- * The `schema_restore` binary and its composition root: configuration,
- * credentials, the run lock and the services, wired as for a backup
- * (same modes, same guarantees: consumers stopped by the run start again).
+ * The `schema_restore` binary: which backup (configured directories, an
+ * archive or an SQLite file) is restored; the wiring (lock, services) is
+ * src/app/restore.ts, the same as a backup's.
  */
-import { backupHostName } from '../backup/host-name';
-import type { BackupConfig } from '../config/types';
-import { EXIT, UsageError, errorMessage, exitCodeOf } from '../errors';
-import { createLogger, type Logger } from '../log';
+import { backupHostName } from '../config/host-name';
+import { EXIT, RefusalError, UsageError, errorMessage, exitCodeOf } from '../errors';
 import { extractArchive, type ExtractedArchive } from '../restore/archive-extract';
-import { runRestore, type RestoreRequest } from '../restore/run';
-import { restoreSummaryText, type RestoreSummary } from '../restore/summary';
-import type { Quiescer, ServiceMode } from '../services/types';
-import { readConfig, readDbCredentials, withServices } from './backup-command';
-import { logFailure, type Io } from './main';
+import type { RestoreRequest } from '../restore/run';
+import { restoreOnce } from '../app/restore';
+import { restoreSummaryText } from '../restore/summary';
+import { readConfig, readDbCredentials } from '../app/backup';
+import { processEntry, runCommand, type Command, type CommandContext } from './command';
+import type { Io } from './io';
 import { startProgressView } from './progress-view';
 import { abortOnStopSignals } from './signals';
 import { parseRestoreArgs, RESTORE_USAGE, type RestoreArgs } from './restore-args';
 
-const idle: Quiescer = {
-  quiesce: async () => undefined,
-  release: async () => undefined,
-  resume: async () => undefined,
-  report: () => ({ mode: 'online', stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }),
+export const RESTORE: Command<RestoreArgs> = {
+  name: 'schema_restore',
+  usage: RESTORE_USAGE,
+  parse: parseRestoreArgs,
+  run: restore,
 };
 
-/** One restore under the run lock, with consumers handled as `mode` says. */
-export async function restoreOnce(
-  config: BackupConfig,
-  request: Omit<RestoreRequest, 'config'>,
-  mode: ServiceMode,
-  deps: { log: Logger; env?: NodeJS.ProcessEnv; signal?: AbortSignal },
-): Promise<RestoreSummary> {
-  const { log, signal } = deps;
-  if (request.dryRun) return runRestore({ ...request, config }, { log, quiescer: idle });
-  return withServices(config, request.credentials, mode, { log, env: deps.env ?? process.env }, (quiescer) =>
-    runRestore({ ...request, config }, { log, quiescer, signal }),
-  );
+export function restoreMain(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return runCommand(RESTORE, argv, io, env);
 }
 
-export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  let args: RestoreArgs;
-  try {
-    args = parseRestoreArgs(argv);
-  } catch (err) {
-    io.stderr.write(`schema_restore: ${errorMessage(err)}\n`);
-    return err instanceof UsageError ? EXIT.usage : EXIT.internal;
-  }
-  if (args.help) {
-    io.stdout.write(RESTORE_USAGE);
-    return EXIT.ok;
-  }
-  const log = createLogger({ level: args.logLevel, stream: io.stderr });
+async function restore(args: RestoreArgs, { io, env, log }: CommandContext): Promise<number> {
   const stop = abortOnStopSignals(log, 'the target is left as it was, consumers are started again');
   let archive: ExtractedArchive | null = null;
   const view = startProgressView({ log, stream: io.stderr });
@@ -91,8 +68,8 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
     return summary.errors.length ? EXIT.service : EXIT.ok;
   } catch (err) {
     // A refusal is an answer, not a failure: one plain line.
-    if (err instanceof UsageError) io.stderr.write(`schema_restore: ${errorMessage(err)}\n`);
-    else logFailure(log, err);
+    if (!(err instanceof UsageError || err instanceof RefusalError)) throw err;
+    io.stderr.write(`schema_restore: ${errorMessage(err)}\n`);
     return exitCodeOf(err);
   } finally {
     view.stop();
@@ -101,15 +78,4 @@ export async function restoreMain(argv: string[], io: Io = process, env: NodeJS.
   }
 }
 
-if (require.main === module) {
-  restoreMain(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-      setTimeout(() => process.exit(code), 3000).unref();
-    },
-    (err: unknown) => {
-      process.stderr.write(`schema_restore: internal error: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) processEntry('schema_restore', (argv) => restoreMain(argv));

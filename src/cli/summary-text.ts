@@ -1,5 +1,5 @@
 /** The end-of-run summary a person reads (pure). */
-import type { BackupSummary } from '../backup/summary';
+import type { BackupSummary } from '../domain/summary';
 
 function bytes(n: number): string {
   if (n < 1024) return `${n} B`;

@@ -3,15 +3,13 @@
  * restores the newest backup into a scratch database and compares it with
  * the manifest; exit 8 on any difference, 4 when it cannot run (privileges).
  */
-import { databaseName, flags, parseOrAnswer, targetOption, type TargetOptions } from './argv';
-import { backupHostName } from '../backup/host-name';
-import { EXIT, exitCodeOf } from '../errors';
-import { createLogger } from '../log';
-import { verifyLatest, verifyText } from '../restore/verify';
+import { databaseName, flags, targetOption, type TargetOptions } from './argv';
+import { EXIT } from '../errors';
+import { verifyLatest, verifyText } from '../verify/verify';
 import { acquireRunLock } from '../services/lock';
 import { checkStateDir } from '../store/state-dir';
-import { readConfig, readDbCredentials } from './backup-command';
-import { logFailure, type Io } from './main';
+import { readConfig, readTarget } from '../app/backup';
+import type { Command } from './command';
 
 export interface VerifyArgs extends TargetOptions {
   help: boolean;
@@ -37,14 +35,13 @@ export function parseVerifyArgs(argv: readonly string[]): VerifyArgs {
   return args;
 }
 
-export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv): Promise<number> {
-  const args = parseOrAnswer(parseVerifyArgs, argv, io, 'schema_backup verify', USAGE);
-  if (typeof args === 'number') return args;
-  const log = createLogger({ level: args.logLevel, stream: io.stderr });
-  try {
+export const VERIFY: Command<VerifyArgs> = {
+  name: 'schema_backup verify',
+  usage: USAGE,
+  parse: parseVerifyArgs,
+  async run(args, { io, env, log }) {
     const config = readConfig(args.config, env, log);
-    const credentials = readDbCredentials(args.dbConfig, config, env, log);
-    const hostName = await backupHostName(args.hostName);
+    const { credentials, hostName } = await readTarget(config, { dbConfig: args.dbConfig, hostName: args.hostName }, { log, env });
     // A backup publishing meanwhile would mix two backups' files.
     await checkStateDir(config.stateDir, config.file);
     const lock = await acquireRunLock(config.stateDir, log);
@@ -55,8 +52,5 @@ export async function verifyCommand(argv: string[], io: Io, env: NodeJS.ProcessE
     } finally {
       await lock.release();
     }
-  } catch (err) {
-    logFailure(log, err);
-    return exitCodeOf(err);
-  }
-}
+  },
+};

@@ -1,8 +1,7 @@
 /** The resolved, fully typed configuration that every other module consumes. */
 import type { ListenAddress } from './api-listen';
 
-export const TABLE_CLASSES = ['global', 'local', 'ephemeral', 'ignore'] as const;
-export type TableClass = (typeof TABLE_CLASSES)[number];
+import type { TableClass } from '../domain/table-class';
 
 /** A table name as listed in schema_backup.conf, with where it was listed. */
 export interface ListedTable {

@@ -16,8 +16,9 @@ import {
 } from './defaults';
 import { describeListen, parseListen } from './api-listen';
 import { serviceNameProblem, tableNameProblem } from './names';
-import { QUIESCE_METHODS, TABLE_CLASSES } from './types';
-import type { ApiConfig, BackupConfig, ListedTable, QuiesceMethod, RetentionPolicy, TableClass } from './types';
+import { TABLE_CLASSES, type TableClass } from '../domain/table-class';
+import { QUIESCE_METHODS } from './types';
+import type { ApiConfig, BackupConfig, ListedTable, QuiesceMethod, RetentionPolicy } from './types';
 import { yaml11TypeOf } from './yaml';
 import type { RawMap, RawNode } from './yaml';
 

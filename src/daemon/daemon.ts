@@ -5,17 +5,17 @@
  * row dump stops moving; overlapping ticks skipped), never stopped by one bad night (a failed run is recorded and the
  * next tick comes anyway). The backup itself is the injected runOnce.
  */
-import type { BackupSummary } from '../backup/summary';
+import type { BackupSummary } from '../domain/summary';
 import type { BackupConfig } from '../config/types';
 import { ConfigError, EXIT, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
 import type { Logger } from '../log';
 import { dumpProgress, type DumpProgress } from '../dump/progress';
-import type { ServiceMode } from '../services/types';
+import type { ServiceMode } from '../domain/service-report';
 import { watchdogIntervalMs, type Notifier } from './notify';
 import { ProgressWatchdog } from './watchdog';
 import { checkSchedule, startSchedule, type Schedule } from './schedule';
-import { guarded, previousRecord, recordRun } from './record';
-import type { StatusRecord } from './status';
+import { guarded, previousRecord, recordRun } from '../bookkeeping/record';
+import type { StatusRecord } from '../bookkeeping/status';
 
 /** Where SIGHUP/SIGTERM/SIGINT come from: `process`, or an EventEmitter in tests. */
 export interface SignalSource {

@@ -68,3 +68,11 @@ export function scheduleIntervalMs(expression: string): number | null {
     void task.destroy();
   }
 }
+
+const SLACK_HOURS = 2;
+
+/** When a success is overdue without --max-age: one schedule interval plus two hours (26 h for a daily schedule). */
+export function defaultMaxAgeHours(schedule: string): number {
+  const interval = scheduleIntervalMs(schedule);
+  return (interval === null ? 24 : interval / 3_600_000) + SLACK_HOURS;
+}

@@ -20,6 +20,11 @@ function git(dir: string, config: string[] = []): SimpleGit {
   return simpleGit({ baseDir: dir, maxConcurrentProcesses: 1, allowEnvironment: ALLOW_ENVIRONMENT, config, completion: { onClose: true, onExit: false } });
 }
 
+/** A read-only git command in `dir` (e.g. the API's commit listing), set up as every other: its stdout. */
+export function gitOutput(dir: string, args: string[]): Promise<string> {
+  return git(dir).raw(args);
+}
+
 function gitError(action: string, dir: string, err: unknown): StoreError {
   return new StoreError(`git ${action} in ${dir} failed: ${errorMessage(err).trim()}`, { cause: err });
 }

@@ -5,7 +5,8 @@
  * configuration, the server's table list and the previous host manifest.
  */
 import type { DbTable } from '../db/schema';
-import type { ListedTable, TableClass } from '../config/types';
+import type { ListedTable } from '../config/types';
+import type { TableClass } from '../domain/table-class';
 import { classify } from './plan';
 
 export interface MissingTablesInput {

@@ -3,8 +3,9 @@
  * list, decide what each table gets and where it goes. Pure, so every rule is
  * tested without a database, and `--dry-run` prints exactly what a run would do.
  */
-import type { SummaryClass } from '../backup/summary';
-import { TABLE_CLASSES, type ListedTable, type TableClass } from '../config/types';
+import type { SummaryClass } from '../domain/summary';
+import type { ListedTable } from '../config/types';
+import { TABLE_CLASSES, type TableClass } from '../domain/table-class';
 import { isTransactional, type DbTable } from '../db/schema';
 import { tableFileName } from '../store/names';
 

@@ -1,8 +1,10 @@
 /**
- * The one place that spawns processes. Everything else (systemctl, the
- * mariadb client in restore and tests) goes through here, so secrets policy
- * and timeouts live in one spot: arguments must never carry a password;
- * credentials travel in a 0600 option file or on stdin.
+ * The process runner: systemctl, the systemd-notify binary, git with a private
+ * index and the mariadb client in tests go through here, so secrets policy and
+ * timeouts live in one spot: arguments must never carry a password;
+ * credentials travel in a 0600 option file or on stdin. Two libraries spawn
+ * their own, each confined to one module (test/unit/architecture.test.ts):
+ * simple-git in src/git/repo.ts, the systemd-notify package in src/daemon/notify.ts.
  */
 import { spawn } from 'node:child_process';
 import { CommandError } from '../errors';
@@ -68,7 +70,17 @@ export function runAllowingFailure(command: string, args: readonly string[], opt
     });
     child.stdin.on('error', () => undefined); // a child that exits early closes its stdin: not our error
     if (options.inputFile) {
-      void import('node:fs').then((fs) => fs.createReadStream(options.inputFile as string).pipe(child.stdin));
+      const file = options.inputFile;
+      void import('node:fs').then((fs) => {
+        const input = fs.createReadStream(file);
+        // An unreadable file is this run's error (not an unhandled 'error' event): the child is stopped, the run rejects.
+        input.on('error', (e) => {
+          if (timer) clearTimeout(timer);
+          child.kill('SIGKILL');
+          reject(new CommandError(command, args, null, '', '', `could not read its input ${file} (${e.message})`));
+        });
+        input.pipe(child.stdin);
+      });
     } else {
       child.stdin.end(options.input ?? '');
     }

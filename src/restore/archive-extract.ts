@@ -12,10 +12,10 @@ import { join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
-import { ARCHIVE_HOST_ROOT, ARCHIVE_INFO, ARCHIVE_USER_ROOT, type ArchiveInfo } from '../api/archive';
-import { checkHostName } from '../backup/host-name';
+import { ARCHIVE_HOST_ROOT, ARCHIVE_INFO, ARCHIVE_USER_ROOT, type ArchiveInfo } from '../store/archive-layout';
+import { checkHostName } from '../config/host-name';
 import { StoreError, VerifyError, errorMessage } from '../errors';
-import { isSnapshotName } from '../store/user-snapshot';
+import { isSnapshotName } from '../domain/snapshot-name';
 
 export interface ExtractedArchive {
   dir: string;

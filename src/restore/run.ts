@@ -9,13 +9,13 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { closeSummary, type SummaryClass } from '../backup/summary';
+import { closeSummary, type SummaryClass } from '../domain/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
 import { quoteIdent, quoteQualified } from '../db/quote';
 import { withoutAutoIncrementCounter } from '../dump/structure';
-import { InterruptedError, PrivilegeError, UsageError, VerifyError, errorMessage } from '../errors';
+import { InterruptedError, PrivilegeError, RefusalError, UsageError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
 import { splitStatements } from './split';
@@ -137,9 +137,9 @@ async function keyProblem(db: Db, target: string, table: string): Promise<string
 }
 
 /** --merge cannot do all it was asked: refused before the target is changed (exit 2), naming each table and why. */
-function mergeRefusal(target: string, problems: { table: string; reason: string }[]): UsageError {
+function mergeRefusal(target: string, problems: { table: string; reason: string }[]): RefusalError {
   const list = problems.map((p) => `  ${p.table}: ${p.reason}`).join('\n');
-  return new UsageError(
+  return new RefusalError(
     `--merge into database ${target} cannot merge ${problems.length === 1 ? 'this table' : 'these tables'}; nothing was changed:\n${list}\n` +
       'Restore them with --replace, or leave them out with --tables.',
   );
@@ -203,7 +203,7 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     const plan = planRestore(source.tables, { tables: req.tables, only: req.only, mode: req.mode }, existing, source.views?.names ?? []);
     if (plan.unknown.length) throw new UsageError(`--tables: not in the backup of ${req.hostName}: ${plan.unknown.join(', ')}`);
     if (plan.conflicts.length) {
-      throw new UsageError(
+      throw new RefusalError(
         req.mode === 'empty'
           ? `database ${target} already holds ${plan.conflicts.join(', ')}; nothing was changed. Restore into another database (--database NAME), or pass --merge (backup rows win, other rows stay) or --replace (drops and recreates them)`
           : `database ${target}: a table would take the place of a view or the reverse: ${plan.conflicts.join(', ')}; nothing was changed`,

@@ -8,11 +8,12 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { SummaryClass } from '../backup/summary';
+import type { SummaryClass } from '../domain/summary';
 import { StoreError, VerifyError, errorMessage } from '../errors';
 import { parseManifest, type Manifest, type ManifestTable } from '../store/manifest';
 import { MANIFEST_FILE } from '../store/names';
-import { LATEST, isSnapshotName, readLatestTarget } from '../store/user-snapshot';
+import { LATEST, isSnapshotName } from '../domain/snapshot-name';
+import { readLatestTarget } from '../store/user-snapshot';
 
 /** One table of the backup and the file its restore reads. */
 export interface SourceTable {

@@ -1,7 +1,7 @@
 /** What one restore did (or, with --dry-run, would do); printed at the end. */
-import type { SummaryClass } from '../backup/summary';
-import type { ClassFigures } from '../backup/summary';
-import type { QuiesceReport } from '../services/types';
+import type { SummaryClass } from '../domain/summary';
+import type { ClassFigures } from '../domain/summary';
+import type { QuiesceReport } from '../domain/service-report';
 import type { RestoreMode } from './plan';
 
 export interface RestoredTable {

@@ -7,7 +7,7 @@
 import type { DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { ConfigError, DatabaseError } from '../errors';
-import type { FlagRestore } from './types';
+import type { FlagRestore } from '../domain/service-report';
 import { FLAG_ROW, LOCK_FLAG_SQL, PAUSE_FLAG, READ_FLAG_SQL, SET_FLAG_SQL } from './pause-flag-sql';
 
 

@@ -14,7 +14,7 @@ import type { PauseFlagDb } from './pause-flag-db';
 import { FLAG_ROW } from './pause-flag-sql';
 import { currentOwner, isOwnerAlive, parseOwner, type Owner } from './process-identity';
 import { writeAtomic } from './recovery';
-import type { FlagRestore } from './types';
+import type { FlagRestore } from '../domain/service-report';
 
 export const PAUSE_RECORD_FILE = 'paused-flag.json';
 

@@ -21,7 +21,8 @@ import {
   type PauseFlagRecord,
 } from './pause-flag-record';
 import { FLAG_ROW, PAUSE_FLAG } from './pause-flag-sql';
-import type { PauseFlagReport, QuiesceReport, Quiescer } from './types';
+import type { Quiescer } from './types';
+import type { PauseFlagReport, QuiesceReport } from '../domain/service-report';
 
 export interface PauseFlagQuiescerOptions {
   flag: PauseFlagDb;

@@ -11,7 +11,8 @@ import type { Logger } from '../log';
 import { currentOwner } from './process-identity';
 import { clearRecoveryRecord, settleRecoveryRecord, writeRecoveryRecord, type RecoveryRecord } from './recovery';
 import type { Systemctl } from './systemctl';
-import type { QuiesceReport, Quiescer, ResumeOptions, ServiceMode } from './types';
+import type { Quiescer, ResumeOptions } from './types';
+import type { QuiesceReport, ServiceMode } from '../domain/service-report';
 
 export { waitForDatabaseFn } from './wait-for-database';
 

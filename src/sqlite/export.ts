@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { BackupConfig } from '../config/types';
-import { UsageError, VerifyError, errorMessage } from '../errors';
+import { RefusalError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { checkFiles, readBackupSource, type BackupSource, type SourceTable } from '../restore/source';
 import { classifyStatement, createdName, triggerSqlMode } from '../restore/statements';
@@ -77,7 +77,7 @@ async function readStructures(source: BackupSource): Promise<Map<string, { def: 
     out.set(t.table, { def, create });
   }
   const problems = nameProblems([...out.keys()]);
-  if (problems.length) throw new UsageError(`these tables cannot be exported to SQLite: ${problems.join('; ')}`);
+  if (problems.length) throw new RefusalError(`these tables cannot be exported to SQLite: ${problems.join('; ')}`);
   return out;
 }
 

@@ -3,7 +3,7 @@
  * and its checksums, so restore and verify can prove a backup is intact.
  * Nothing volatile in the host manifest: an unchanged run rewrites it byte for byte.
  */
-import type { SummaryClass } from '../backup/summary';
+import type { SummaryClass } from '../domain/summary';
 
 export interface ManifestTable {
   table: string;

@@ -13,6 +13,7 @@ import type { RetentionPolicy } from '../config/types';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { readLatestTarget } from './user-snapshot';
+import { snapshotNameFields } from '../domain/snapshot-name';
 
 export interface Snapshot {
   name: string;
@@ -25,7 +26,6 @@ export interface RetentionPlan {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const SNAPSHOT_NAME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})$/;
 
 /**
  * A snapshot is kept if it is among the newest `keep`, OR younger than
@@ -51,9 +51,9 @@ export function planRetention(snapshots: readonly Snapshot[], policy: RetentionP
 
 /** The time a snapshot directory name stands for, or null if the name is not a snapshot's. */
 export function parseSnapshotName(name: string): Date | null {
-  const m = SNAPSHOT_NAME.exec(name);
-  if (!m) return null;
-  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const fields = snapshotNameFields(name);
+  if (!fields) return null;
+  const [y, mo, d, h, mi, s] = fields;
   const time = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
   // Reject impossible dates (20241341...) that Date.UTC would roll over.
   if (time.getUTCMonth() !== mo - 1 || time.getUTCDate() !== d || time.getUTCHours() !== h || time.getUTCMinutes() !== mi || time.getUTCSeconds() !== s) {

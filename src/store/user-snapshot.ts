@@ -12,18 +12,8 @@ import { ensureDir, syncDir } from './fsutil';
 import { type Manifest, parseManifest, renderManifest } from './manifest';
 import { MANIFEST_FILE } from './names';
 import { TableDir } from './table-dir';
+import { LATEST, isSnapshotName, snapshotName } from '../domain/snapshot-name';
 
-export const LATEST = 'latest';
-const SNAPSHOT_NAME = /^\d{14}$/;
-
-/** UTC, so names sort in time order across DST changes. */
-export function snapshotName(now: Date): string {
-  return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-}
-
-export function isSnapshotName(name: string): boolean {
-  return SNAPSHOT_NAME.test(name);
-}
 
 export async function readLatestTarget(root: string): Promise<string | null> {
   try {

@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StatusRecord } from '../../src/daemon/status';
+import type { StatusRecord } from '../../src/bookkeeping/status';
 import { EXIT } from '../../src/errors';
 import { createSite, incompleteSnapshots, mountTmpfs, remount, STACK_TRACE, unmount, type Site } from '../helpers/faults';
 import { cleanupTempDirs } from '../helpers/tmp';

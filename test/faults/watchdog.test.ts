@@ -9,7 +9,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { BackupSummary } from '../../src/backup/summary';
+import type { BackupSummary } from '../../src/domain/summary';
 import type { BackupConfig, DbCredentials } from '../../src/config/types';
 import { runDaemon } from '../../src/daemon/daemon';
 import { createNotifier } from '../../src/daemon/notify';

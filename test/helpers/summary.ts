@@ -1,5 +1,5 @@
 /** A plausible BackupSummary for tests of what is built from one (status, metrics, the daemon's records). */
-import type { BackupSummary } from '../../src/backup/summary';
+import type { BackupSummary } from '../../src/domain/summary';
 
 export function sampleSummary(over: Partial<BackupSummary> = {}): BackupSummary {
   return {

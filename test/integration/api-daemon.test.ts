@@ -13,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createWriteStream } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import type { RunView } from '../../src/api/runs';
-import type { StatusRecord } from '../../src/daemon/status';
+import type { StatusRecord } from '../../src/bookkeeping/status';
 import { EXIT } from '../../src/errors';
 import { run } from '../../src/proc/run';
 import { CLI, runCli, writeConfig } from '../helpers/backup';

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } fr
 import { join, resolve } from 'node:path';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { startPrivateServer, type PrivateServer } from '../../scripts/lib/mariadb-server';
-import type { StatusRecord } from '../../src/daemon/status';
+import type { StatusRecord } from '../../src/bookkeeping/status';
 import { EXIT } from '../../src/errors';
 import { run } from '../../src/proc/run';
 import { CLI, runCli, writeConfig, type ConfigSpec } from '../helpers/backup';

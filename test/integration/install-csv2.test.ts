@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { fullyQualifiedHostName } from '../../src/backup/host-name';
+import { fullyQualifiedHostName } from '../../src/config/host-name';
 import { EXIT } from '../../src/errors';
 import { isOwnWrapper } from '../../src/install/csv2-wrapper';
 import { runAllowingFailure, type RunResult } from '../../src/proc/run';

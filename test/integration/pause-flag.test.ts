@@ -20,7 +20,7 @@ import { ConfigError, ServiceError } from '../../src/errors';
 import { createPauseFlagQuiescer } from '../../src/services/pause-flag';
 import { createPauseFlagDb, type PauseFlagDb } from '../../src/services/pause-flag-db';
 import { pauseRecordPath, recoverPauseFlag, type FlagTarget } from '../../src/services/pause-flag-record';
-import type { QuiesceReport } from '../../src/services/types';
+import type { QuiesceReport } from '../../src/domain/service-report';
 import { captureLog, deadPid } from '../helpers/capture-log';
 import { CSV2_CONFIGURATION, CSV2_ROWS } from '../helpers/csv2-configuration';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';

@@ -12,7 +12,7 @@ import { createConnection, type Connection, type RowDataPacket } from 'mysql2/pr
 import { loadCredentials } from '../../src/config/credentials';
 import { loadConfig } from '../../src/config/load';
 import { silentLogger } from '../../src/log';
-import { verifyLatest } from '../../src/restore/verify';
+import { verifyLatest } from '../../src/verify/verify';
 import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { parseTokenArgs, tokenCommand } from '../../src/api/token-command';
+import { parseTokenArgs, tokenCommand } from '../../src/cli/token-command';
 import { matchToken, newToken, parseTokenFile, readTokens, scopeAllows, SCOPES, tokenSha256, type StoredToken } from '../../src/api/tokens';
 import { ConfigError, UsageError } from '../../src/errors';
 

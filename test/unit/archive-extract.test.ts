@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack as tarPack, type Header } from 'tar-stream';
-import { ARCHIVE_INFO, safeRelative } from '../../src/api/archive';
+import { safeRelative } from '../../src/api/archive';
+import { ARCHIVE_INFO } from '../../src/store/archive-layout';
 import { entryNameProblem, extractArchive } from '../../src/restore/archive-extract';
 import { VerifyError } from '../../src/errors';
 

@@ -4,7 +4,7 @@ import { parseBackupArgs } from '../../src/cli/args';
 import { main } from '../../src/cli/main';
 import { parseRestoreArgs } from '../../src/cli/restore-args';
 import { parseVerifyArgs } from '../../src/cli/verify-command';
-import { parseStatusArgs } from '../../src/daemon/status-command';
+import { parseStatusArgs } from '../../src/cli/status-command';
 import { EXIT, UsageError } from '../../src/errors';
 
 describe('a flag without a value refuses an inline one (exit 2, naming the flag)', () => {

@@ -10,7 +10,7 @@ import { loadCredentials } from '../../src/config/credentials';
 import { loadConfig } from '../../src/config/load';
 import { serviceNameProblem, tableNameProblem } from '../../src/config/names';
 import { installRoot } from '../../src/config/paths';
-import { TABLE_CLASSES } from '../../src/config/types';
+import { TABLE_CLASSES } from '../../src/domain/table-class';
 import { ConfigError } from '../../src/errors';
 import { prng } from '../helpers/prng';
 

@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import type { BackupSummary } from '../../src/backup/summary';
+import type { BackupSummary } from '../../src/domain/summary';
 import type { BackupConfig } from '../../src/config/types';
 import { runDaemon, type DaemonControl, type DaemonService } from '../../src/daemon/daemon';
 import { ConfigError, EXIT } from '../../src/errors';

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderMetrics, writeMetrics } from '../../src/daemon/metrics';
-import { failureRecord, successRecord } from '../../src/daemon/status';
+import { renderMetrics, writeMetrics } from '../../src/bookkeeping/metrics';
+import { failureRecord, successRecord } from '../../src/bookkeeping/status';
 import { StoreError } from '../../src/errors';
 import { sampleSummary } from '../helpers/summary';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';

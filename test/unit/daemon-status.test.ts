@@ -1,8 +1,9 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { defaultMaxAgeHours, parseStatusArgs, statusCommand } from '../../src/daemon/status-command';
-import { failureRecord, readStatus, statusReport, STATUS_EXIT, successRecord, writeStatus, type StatusRecord } from '../../src/daemon/status';
+import { parseStatusArgs, statusCommand } from '../../src/cli/status-command';
+import { defaultMaxAgeHours } from '../../src/daemon/schedule';
+import { failureRecord, readStatus, statusReport, STATUS_EXIT, successRecord, writeStatus, type StatusRecord } from '../../src/bookkeeping/status';
 import { DatabaseError, EXIT, VerifyError } from '../../src/errors';
 import { sampleSummary } from '../helpers/summary';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';

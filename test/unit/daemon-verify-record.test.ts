@@ -1,7 +1,7 @@
 /** verify_after_backup that fails: a failed run (exit 8) in status.json and in the metrics, with the verify series. */
-import { exitCodeOfRun } from '../../src/cli/main';
-import { renderMetrics } from '../../src/daemon/metrics';
-import { statusReport, successRecord, verifyFailureRecord } from '../../src/daemon/status';
+import { exitCodeOfRun } from '../../src/cli/backup-command';
+import { renderMetrics } from '../../src/bookkeeping/metrics';
+import { statusReport, successRecord, verifyFailureRecord } from '../../src/bookkeeping/status';
 import { EXIT } from '../../src/errors';
 import { sampleSummary } from '../helpers/summary';
 

@@ -1,8 +1,8 @@
 /** The free-space check before a run: the pure estimate, and the measure of a real directory tree with an injected statfs. */
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { renderMetrics } from '../../src/daemon/metrics';
-import { successRecord } from '../../src/daemon/status';
+import { renderMetrics } from '../../src/bookkeeping/metrics';
+import { successRecord } from '../../src/bookkeeping/status';
 import { StoreError } from '../../src/errors';
 import { checkFreeSpace, measureStorage, planSpace, shortfallMessage, spaceNeeded, type BackupDirSpace, type LastBackupSizes } from '../../src/store/free-space';
 import { sampleSummary } from '../helpers/summary';

@@ -4,14 +4,14 @@
  * recovery record's format, and how the summary reports the flag.
  */
 import { savedValueColumns } from '../../src/backup/saved-values';
-import { closeSummary } from '../../src/backup/summary';
-import { usesPauseFlag } from '../../src/cli/backup-command';
+import { closeSummary } from '../../src/domain/summary';
+import { usesPauseFlag } from '../../src/app/backup';
 import { summaryText } from '../../src/cli/summary-text';
 import type { DbTableDetail } from '../../src/db/schema';
 import { rawRowSelectSql } from '../../src/dump/literals';
 import { parsePauseFlagRecord } from '../../src/services/pause-flag-record';
 import { LOCK_FLAG_SQL, READ_FLAG_SQL, SET_FLAG_SQL, savedFlagExpression } from '../../src/services/pause-flag-sql';
-import type { QuiesceReport } from '../../src/services/types';
+import type { QuiesceReport } from '../../src/domain/service-report';
 import { sampleSummary } from '../helpers/summary';
 
 const ROW = "`category` = 'ProcessMonitor' AND `config_key` = 'pause'";

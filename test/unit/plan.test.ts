@@ -1,4 +1,5 @@
-import type { ListedTable, TableClass } from '../../src/config/types';
+import type { ListedTable } from '../../src/config/types';
+import type { TableClass } from '../../src/domain/table-class';
 import type { DbTable } from '../../src/db/schema';
 import { classify, planBackup } from '../../src/plan/plan';
 import { renderPlan } from '../../src/plan/render';

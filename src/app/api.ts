@@ -1,14 +1,13 @@
 /** The daemon's HTTP API wired to the commands it stands for: host name, credentials, and restore as schema_restore runs it. */
-import { backupHostName } from '../backup/host-name';
+import { backupHostName } from '../config/host-name';
 import { apiService } from '../api/service';
 import type { ApiRestore } from '../api/server';
 import type { BackupConfig } from '../config/types';
 import type { DaemonService } from '../daemon/daemon';
 import type { Logger } from '../log';
-import { runRestore } from '../restore/run';
 import type { RestoreSummary } from '../restore/summary';
-import { readDbCredentials, withServices, type RunSettings } from './backup-command';
-import { restoreOnce } from './schema_restore';
+import { readDbCredentials, type RunSettings } from './backup';
+import { restoreOnce } from './restore';
 
 export function apiDaemonService(settings: RunSettings, deps: { log: Logger; env: NodeJS.ProcessEnv }): DaemonService {
   const { log, env } = deps;
@@ -21,15 +20,8 @@ export function apiDaemonService(settings: RunSettings, deps: { log: Logger; env
     async restore(config: BackupConfig, r: ApiRestore, signal: AbortSignal, onLocked: () => void): Promise<RestoreSummary> {
       const credentials = readDbCredentials(settings.dbConfig, config, env, log);
       const request = { credentials, hostName: await resolveHost(), snapshot: r.snapshot, database: r.database, tables: r.tables, only: r.only, mode: r.mode, dryRun: r.dryRun, definer: r.definer };
-      if (r.dryRun) {
-        onLocked();
-        return restoreOnce(config, request, r.serviceMode, { log, env, signal });
-      }
-      // schema_restore's path (restoreOnce), with a word once the lock is ours.
-      return withServices(config, credentials, r.serviceMode, { log, env }, (quiescer) => {
-        onLocked();
-        return runRestore({ ...request, config }, { log, quiescer, signal });
-      });
+      // schema_restore's path, with a word once the lock is ours.
+      return restoreOnce(config, request, r.serviceMode, { log, env, signal, onLocked });
     },
   }));
 }

@@ -5,7 +5,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import type { SummaryClass } from '../backup/summary';
+import type { SummaryClass } from '../domain/summary';
 import { writeFileAtomic } from '../store/fsutil';
 import type { StatusRecord } from './status';
 

@@ -4,17 +4,14 @@
  * exit code for monitoring (see STATUS_EXIT). Without --max-age, a success is
  * overdue after one schedule interval plus two hours (26 h for a daily schedule).
  */
-import { flags, parseOrAnswer } from '../cli/argv';
+import { flags } from './argv';
+import { runCommand, type Command, type CommandContext } from './command';
+import type { Io } from './io';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, formatConfigMessage } from '../errors';
-import { scheduleIntervalMs } from './schedule';
-import { readStatus, statusReport } from './status';
-
-export interface StatusIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-}
+import { defaultMaxAgeHours } from '../daemon/schedule';
+import { readStatus, statusReport } from '../bookkeeping/status';
 
 export interface StatusArgs {
   help: boolean;
@@ -24,7 +21,6 @@ export interface StatusArgs {
 }
 
 const USAGE = 'usage: schema_backup status [--json] [--max-age HOURS] [--config FILE]\n';
-const SLACK_HOURS = 2;
 
 /** Throws UsageError on misuse. */
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
@@ -56,14 +52,13 @@ export function parseStatusArgs(argv: readonly string[]): StatusArgs {
   return args;
 }
 
-export function defaultMaxAgeHours(schedule: string): number {
-  const interval = scheduleIntervalMs(schedule);
-  return (interval === null ? 24 : interval / 3_600_000) + SLACK_HOURS;
+export const STATUS: Command<StatusArgs> = { name: 'schema_backup status', usage: USAGE, parse: parseStatusArgs, run: status };
+
+export function statusCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return runCommand(STATUS, argv, io, env);
 }
 
-export async function statusCommand(argv: string[], io: StatusIo, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const args = parseOrAnswer(parseStatusArgs, argv, io, 'schema_backup status', USAGE);
-  if (typeof args === 'number') return args;
+async function status(args: StatusArgs, { io, env }: CommandContext): Promise<number> {
   let statusFile: string;
   let schedule: string;
   try {

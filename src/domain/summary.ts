@@ -1,6 +1,6 @@
 /** What one backup run did; printed at the end, stored in status.json, exported as metrics. */
-import type { TableClass } from '../config/types';
-import type { QuiesceReport } from '../services/types';
+import type { TableClass } from './table-class';
+import type { QuiesceReport } from './service-report';
 
 export type SummaryClass = TableClass | 'unclassified';
 

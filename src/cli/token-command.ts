@@ -4,11 +4,13 @@
  * the tokens of the daemon's HTTP API, kept in `state_dir/api-tokens`.
  * A new token is printed once, on stdout; only its hash is stored.
  */
-import { flags, parseOrAnswer } from '../cli/argv';
+import { flags } from './argv';
+import { runCommand, type Command, type CommandContext } from './command';
+import type { Io } from './io';
 import { loadConfig, resolveConfigPath } from '../config/load';
 import { defaultsRoot } from '../config/paths';
 import { ConfigError, EXIT, UsageError, errorMessage, exitCodeOf, formatConfigMessage } from '../errors';
-import { SCOPES, isScope, newToken, readTokens, tokenFilePath, tokenNameProblem, tokenSha256, writeTokens, type Scope } from './tokens';
+import { SCOPES, isScope, newToken, readTokens, tokenFilePath, tokenNameProblem, tokenSha256, writeTokens, type Scope } from '../api/tokens';
 
 export interface TokenArgs {
   help: boolean;
@@ -72,9 +74,13 @@ export function parseTokenArgs(argv: readonly string[]): TokenArgs {
   return args;
 }
 
-export async function tokenCommand(argv: string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const args = parseOrAnswer(parseTokenArgs, argv, io, 'schema_backup token', TOKEN_USAGE);
-  if (typeof args === 'number') return args;
+export const TOKEN: Command<TokenArgs> = { name: 'schema_backup token', usage: TOKEN_USAGE, parse: parseTokenArgs, run: manageTokens };
+
+export function tokenCommand(argv: string[], io: Io, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  return runCommand(TOKEN, argv, io, env);
+}
+
+async function manageTokens(args: TokenArgs, { io, env }: CommandContext): Promise<number> {
   const fail = (message: string, code: number): number => {
     io.stderr.write(`schema_backup token: ${message}\n`);
     return code;

@@ -3,7 +3,7 @@
  * file and user-data retention. Each step's failure is logged, never thrown:
  * recording a run must not turn a good backup into a failed one.
  */
-import type { BackupSummary } from '../backup/summary';
+import type { BackupSummary } from '../domain/summary';
 import type { BackupConfig } from '../config/types';
 import { VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';

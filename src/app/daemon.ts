@@ -3,12 +3,13 @@ import { runDaemon } from '../daemon/daemon';
 import { createNotifier } from '../daemon/notify';
 import { loadCredentials, systemClientEnvironment } from '../config/credentials';
 import type { Logger } from '../log';
-import { apiDaemonService } from './api-wiring';
-import { PassThrough } from 'node:stream';
-import { backupOnce, readConfig, recover, type RunSettings } from './backup-command';
-import { startProgressView } from './progress-view';
+import { apiDaemonService } from './api';
+import { backupOnce, readConfig, recover, type RunSettings } from './backup';
 
-export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env: NodeJS.ProcessEnv }): Promise<number> {
+export function runDaemonCommand(
+  settings: RunSettings,
+  deps: { log: Logger; env: NodeJS.ProcessEnv; /** Watches one run's progress (log lines under systemd); stop() when it ends. */ watchProgress: () => { stop(): void } },
+): Promise<number> {
   const { log, env } = deps;
   return runDaemon({
     // The credentials file is checked too (start and SIGHUP): otherwise a bad one only shows as a failure every tick.
@@ -19,8 +20,7 @@ export function runDaemonCommand(settings: RunSettings, deps: { log: Logger; env
     },
     // An API request may ask for another mode (e.g. online) and hears when the run holds the lock.
     runOnce: (config, signal, options) => {
-      // Under systemd the progress is log lines (journald), never a terminal line.
-      const view = startProgressView({ log, stream: new PassThrough() });
+      const view = deps.watchProgress();
       return backupOnce(config, { ...settings, mode: options?.mode ?? settings.mode }, { log, signal, env, onPhase: options?.onPhase }).finally(() => view.stop());
     },
     recover: async (config) => {

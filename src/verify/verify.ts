@@ -12,7 +12,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import type { SummaryClass } from '../backup/summary';
+import type { SummaryClass } from '../domain/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables, showCreateTable } from '../db/introspect';
@@ -20,14 +20,15 @@ import { quoteIdent, quoteQualified } from '../db/quote';
 import { prepareSession } from '../db/snapshot';
 import { dumpRows } from '../dump/rows';
 import { ROWS_MARKER, withoutAutoIncrementCounter } from '../dump/structure';
-import { PrivilegeError, UsageError, errorMessage } from '../errors';
+import { PrivilegeError, RefusalError, errorMessage } from '../errors';
 import type { Logger } from '../log';
-import type { Quiescer, QuiesceReport } from '../services/types';
+import type { Quiescer } from '../services/types';
+import type { QuiesceReport } from '../domain/service-report';
 import { FileSink } from '../store/file-sink';
-import { runRestore, scratchName } from './run';
-import { readBackupSource, type BackupSource, type SourceTable } from './source';
-import { StatementSplitter } from './split';
-import { classifyStatement } from './statements';
+import { runRestore, scratchName } from '../restore/run';
+import { readBackupSource, type BackupSource, type SourceTable } from '../restore/source';
+import { StatementSplitter } from '../restore/split';
+import { classifyStatement } from '../restore/statements';
 
 export interface VerifyRow {
   table: string;
@@ -185,9 +186,9 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
         { log, quiescer: onlineQuiescer() },
       );
     } catch (err) {
-      if (err instanceof PrivilegeError || err instanceof UsageError) clean = false;
+      if (err instanceof PrivilegeError || err instanceof RefusalError) clean = false;
       if (err instanceof PrivilegeError) throw new PrivilegeError(`verify cannot use the scratch database ${scratch}: ${err.message}${given ? '' : ' Or name a database this user may use: --database NAME or verify_database: in schema_backup.conf.'}`, { cause: err });
-      if (err instanceof UsageError) throw new UsageError(`verify needs an empty scratch database: ${err.message}`, { cause: err });
+      if (err instanceof RefusalError) throw new RefusalError(`verify needs an empty scratch database: ${err.message}`, { cause: err });
       result.error = errorMessage(err);
       log.error('backup did not restore', { hostDir, error: result.error });
       return result;
@@ -208,7 +209,7 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
     for (const t of result.tables.filter((x) => !x.ok)) log.error('table did not verify', { table: t.table, structure: t.structure, rows: t.rows, expectedRows: t.expectedRows, content: t.content });
     return result;
   } catch (err) {
-    if (err instanceof PrivilegeError || err instanceof UsageError) throw err;
+    if (err instanceof PrivilegeError || err instanceof RefusalError) throw err;
     result.error ??= errorMessage(err);
     return result;
   } finally {

@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
-import type { BackupSummary, ClassFigures, SummaryClass } from '../backup/summary';
+import type { BackupSummary, ClassFigures, SummaryClass } from '../domain/summary';
 import { EXIT, errorMessage, exitCodeOf } from '../errors';
 import { writeFileAtomic } from '../store/fsutil';
 

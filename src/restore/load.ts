@@ -210,6 +210,11 @@ async function loadFile(pool: LanePool, file: LoadFile): Promise<LoadedTable> {
     void done.finally(() => inFlight.delete(done)).catch(() => undefined);
   };
   const run = (sql: string): Promise<void> => dispatch(sql, (err) => loadError(file, err));
+  /** Waits for every statement sent; a failed one (even one that ended before the wait began) is thrown. */
+  const settle = async (): Promise<void> => {
+    await Promise.allSettled([...inFlight]);
+    if (failure !== null) throw failure;
+  };
   const refuse = (why: string): never => {
     throw new VerifyError(`${file.path}, statement ${splitter.count}: ${why}; nothing was restored`);
   };
@@ -243,7 +248,7 @@ async function loadFile(pool: LanePool, file: LoadFile): Promise<LoadedTable> {
         result.foreignKeys = staged.foreignKeys;
         // Its rows wait for the table: the CREATE completes before any INSERT is sent.
         await dispatch(asBytes(staged.create), (err) => new DatabaseError(`creating table ${file.table} (from ${file.path}): ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err }));
-        await Promise.all(inFlight);
+        await settle();
         return;
       }
       case 'session':
@@ -271,7 +276,7 @@ async function loadFile(pool: LanePool, file: LoadFile): Promise<LoadedTable> {
       for (const stmt of splitter.push(chunk as Buffer)) await handle(stmt);
     }
     for (const stmt of splitter.end()) await handle(stmt);
-    await Promise.all(inFlight);
+    await settle();
   } catch (err) {
     input?.destroy();
     gunzip?.destroy();

@@ -29,11 +29,14 @@ const taken = (path: string): Promise<boolean> => fs.lstat(path).then(() => true
 /**
  * A snapshot name no other snapshot has or will take: no complete snapshot
  * has it, and its `.partial` directory is created exclusively (mkdir fails if
- * it exists), so two runs in the same second never share a directory.
+ * it exists), so two runs in the same second never share a directory. A taken
+ * second gives the next one at once (a name a second or two ahead), rather
+ * than a wait for the clock.
  */
 async function claimName(root: string, now: () => Date): Promise<string> {
+  const start = now().getTime();
   for (let attempt = 0; attempt < 40; attempt++) {
-    const name = snapshotName(now());
+    const name = snapshotName(new Date(start + attempt * 1000));
     if (!(await taken(join(root, name)))) {
       const created = await fs.mkdir(join(root, `${name}.partial`), { mode: 0o700 }).then(
         () => true,
@@ -44,9 +47,8 @@ async function claimName(root: string, now: () => Date): Promise<string> {
       );
       if (created) return name;
     }
-    await new Promise((r) => setTimeout(r, 250)); // this second is taken: wait for a fresh name
   }
-  throw new StoreError(`cannot find a free snapshot name in ${root} within 10 seconds (is the clock stopped?); check the system time and run again`);
+  throw new StoreError(`cannot find a free snapshot name in ${root}: the 40 seconds from now on are all taken (is the clock far behind?); check the system time and run again`);
 }
 
 export class UserSnapshotWriter {

@@ -21,6 +21,7 @@ import {
 import { serviceNameProblem, tableNameProblem } from '../../src/config/names';
 import { installRoot } from '../../src/config/paths';
 import { KNOWN_KEYS } from '../../src/config/validate';
+import { renderConfigKeysTable, withConfigKeysTable } from '../../scripts/config-keys';
 
 interface PropertySchema {
   type?: string | string[];
@@ -82,6 +83,17 @@ describe('schema/schema_backup.conf.schema.json', () => {
     const doc = load(readFileSync(join(installRoot(), 'etc', 'schema_backup.conf'), 'utf8')) as Record<string, unknown>;
     expect(Object.keys(doc).length).toBeGreaterThan(5);
     for (const key of Object.keys(doc)) expect({ key, known: key in schema.properties }).toEqual({ key, known: true });
+  });
+
+  test("the README's key table is the one rendered from the schema (npm run docs:config)", () => {
+    const readme = readFileSync(join(installRoot(), 'README.md'), 'utf8');
+    expect(withConfigKeysTable(readme, renderConfigKeysTable(schema))).toBe(readme);
+    for (const key of KNOWN_KEYS) expect(readme).toContain(`| \`${key}\` |`);
+  });
+
+  test('the example etc/schema_backup.conf shows every key (set or commented out)', () => {
+    const text = readFileSync(join(installRoot(), 'etc', 'schema_backup.conf'), 'utf8');
+    for (const key of KNOWN_KEYS) expect({ key, shown: new RegExp(`^#?${key}:`, 'm').test(text) }).toEqual({ key, shown: true });
   });
 
   const validate = new Ajv({ allErrors: true, strict: false, unicodeRegExp: true }).compile(schema);

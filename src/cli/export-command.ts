@@ -3,6 +3,7 @@
  * one backup as one SQLite file (src/sqlite/export.ts); no database server is used.
  * Exit 8 when a backup file differs from its manifest (and no file is written).
  */
+import { startProgressView } from './progress-view';
 import { flags, logLevel } from './argv';
 import { backupHostName } from '../config/host-name';
 import { isSnapshotRef } from '../domain/snapshot-name';
@@ -63,7 +64,8 @@ export const EXPORT: Command<ExportArgs> = {
     // A backup publishing meanwhile would mix two backups' files.
     const lock = await acquireRunLock(config.stateDir, log);
     try {
-      const summary = await exportToSqlite({ config, hostName, snapshot: args.snapshot, file: args.sqlite as string }, { log });
+      const view = startProgressView({ log, stream: io.stderr });
+      const summary = await exportToSqlite({ config, hostName, snapshot: args.snapshot, file: args.sqlite as string }, { log }).finally(() => view.stop());
       io.stdout.write(exportSummaryText(summary));
       return EXIT.ok;
     } finally {

@@ -77,10 +77,10 @@ function terminalView(stream: NodeJS.WriteStream): ProgressView {
     const seconds = Math.max((Date.now() - since) / 1000, 0.001);
     if (!started) {
       since = Date.now();
-      bar.start(p.loadTotal, 0, { table: 'restoring', done: mib(0), rate: mib(0) });
+      bar.start(p.loadTotal, 0, { table: p.loadLabel, done: mib(0), rate: mib(0) });
       started = true;
     }
-    bar.update(Math.min(p.loadDone, p.loadTotal), { table: 'restoring', done: `${mib(p.loadDone)} of ${mib(p.loadTotal)}`, rate: mib(p.loadDone / seconds) });
+    bar.update(Math.min(p.loadDone, p.loadTotal), { table: p.loadLabel, done: `${mib(p.loadDone)} of ${mib(p.loadTotal)}`, rate: mib(p.loadDone / seconds) });
   };
   const timer = setInterval(draw, DRAW_EVERY_MS);
   timer.unref();
@@ -113,7 +113,7 @@ function logView(log: Logger, now: () => number): ProgressView {
       tableStart = now();
     }
     if (p.loadTotal > 0 && now() - lastLine >= LOG_EVERY_MS) {
-      log.info('restore progress', { bytes: p.loadDone, of: p.loadTotal });
+      log.info(`${p.loadLabel === 'restoring' ? 'restore' : p.loadLabel} progress`, { bytes: p.loadDone, of: p.loadTotal });
       lastLine = now();
     }
     if (table !== null && now() - lastLine >= LOG_EVERY_MS) {

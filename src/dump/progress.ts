@@ -22,9 +22,10 @@ export interface DumpProgress {
   /** Rows and bytes done in the whole run so far (finished tables and the current one). */
   readonly totalRows: number;
   readonly totalBytes: number;
-  /** A restore: bytes of backup files loaded so far, of loadTotal (0: no restore planned). */
+  /** A restore or export: bytes of backup files read so far, of loadTotal (0: none planned), and what it is. */
   readonly loadDone: number;
   readonly loadTotal: number;
+  readonly loadLabel: string;
 }
 
 let reading = 0;
@@ -36,9 +37,10 @@ let doneRows = 0;
 let doneBytes = 0;
 let loadDone = 0;
 let loadTotal = 0;
+let loadLabel = 'restoring';
 
 export function dumpProgress(): DumpProgress {
-  return { reading, moves, table, rows, bytes, totalRows: doneRows + rows, totalBytes: doneBytes + bytes, loadDone, loadTotal };
+  return { reading, moves, table, rows, bytes, totalRows: doneRows + rows, totalBytes: doneBytes + bytes, loadDone, loadTotal, loadLabel };
 }
 
 /** What a run expects to read: per table, the server's estimate of its rows (information_schema.TABLES) or its bytes. */
@@ -85,10 +87,11 @@ export const progress = {
       startedAt = Date.now();
     }
   },
-  /** A restore that will load `total` bytes of backup files. */
-  loadPlanned(total: number): void {
+  /** A restore (or export: `label`) that will read `total` bytes of backup files. */
+  loadPlanned(total: number, label = 'restoring'): void {
     loadTotal = total;
     loadDone = 0;
+    loadLabel = label;
   },
   /** Per chunk read (1 MiB), never per row. */
   loaded(addBytes: number): void {

@@ -296,7 +296,8 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
     progress.loadPlanned(files.reduce((n, f) => n + f.bytes, 0));
     loader = await Loader.open(req.credentials, target, req.parallel ?? RESTORE_LANES);
     log.info('loading into staging tables', { database: target, tables: plan.tables.length });
-    const loaded: Map<string, LoadedTable> = await loader.loadAll(files);
+    // The bar ends with the load, also when it fails (a daemon's later runs must not report it).
+    const loaded: Map<string, LoadedTable> = await loader.loadAll(files).finally(() => progress.loadPlanned(0));
     throwIfAborted();
 
     const merge: CommitPlan['merge'] = [];

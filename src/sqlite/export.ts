@@ -6,6 +6,7 @@
  * transaction, one reused row array: memory stays flat), keep triggers and
  * views as text, record where it all came from, and rename the file into place.
  */
+import { progress } from '../dump/progress';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
@@ -114,7 +115,7 @@ async function exportTable(out: ExportFile, t: SourceTable, def: TableDef, creat
   );
   let triggers = 0;
   let sqlMode: string | null = null;
-  const { statements, sha256 } = fileStatements(t.path, t.compressed);
+  const { statements, sha256 } = fileStatements(t.path, t.compressed, (bytes) => progress.loaded(bytes));
   let n = 0;
   for await (const item of statements) {
     if (!Buffer.isBuffer(item)) {
@@ -182,6 +183,8 @@ export async function exportToSqlite(req: ExportRequest, deps: { log: Logger; no
   const tables = new Map([...structures].map(([name, s]) => [name, sqliteTable(s.def, defs)]));
 
   const summary: ExportSummary = { file: req.file, hostDir, snapshot: source.snapshotName, tables: 0, rows: 0, views: 0, triggers: 0, warnings: [] };
+  // Progress by the bytes of backup files read (a terminal line, or log lines: src/cli/progress-view.ts).
+  progress.loadPlanned((await Promise.all(source.tables.map((t) => fs.stat(t.path).then((st) => st.size, () => 0)))).reduce((a, b) => a + b, 0), 'exporting');
   const out = await ExportFile.create(req.file);
   try {
     for (const t of source.tables) {
@@ -215,6 +218,8 @@ export async function exportToSqlite(req: ExportRequest, deps: { log: Logger; no
   } catch (err) {
     await out.abort();
     throw err;
+  } finally {
+    progress.loadPlanned(0);
   }
   for (const w of summary.warnings) log.warn('export: not kept in SQLite', { detail: w });
   return summary;

@@ -31,13 +31,15 @@ export interface StatementStream {
   sha256(): string;
 }
 
-export function fileStatements(path: string, compressed: boolean): StatementStream {
+/** `onRead`: told the bytes of the file as they are read (before gunzip), for progress. */
+export function fileStatements(path: string, compressed: boolean, onRead?: (bytes: number) => void): StatementStream {
   const hash: Hash = createHash('sha256');
   let digest: string | null = null;
   async function* statements(): AsyncGenerator<Buffer | RowPiece> {
     const hashing = new Transform({
       transform(chunk: Buffer, _encoding, done) {
         hash.update(chunk);
+        onRead?.(chunk.length);
         done(null, chunk);
       },
     });

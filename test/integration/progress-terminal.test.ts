@@ -34,6 +34,13 @@ test('on a pseudo-terminal: an updating line with the table, rows of the estimat
   expect(r.stdout).toMatch(/events \[[█░ =-]*\] \d+% \| [\d,]+ of ~[\d,]+ rows, [\d.]+ MiB \| [\d.]+ MiB\/s \| ETA/);
 });
 
+test('on a pseudo-terminal an SQLite export shows a byte bar over the backup files it reads', async () => {
+  const file = join(tempDir('progress-export-'), 'out.sqlite');
+  const command = [process.execPath, CLI, 'export', '--sqlite', file, '--config', config, '--host-name', 'h'].join(' ');
+  const r = await run('script', ['-qec', command, '/dev/null'], { env: gitEnv(), timeoutMs: 100_000 });
+  expect(r.stdout).toMatch(/exporting \[[█░ =-]*\] \d+% \| [\d.]+ MiB of [\d.]+ MiB \| [\d.]+ MiB\/s \| ETA/);
+});
+
 test('without a terminal: no progress line, only the summary', async () => {
   const r = await runCli(['--config', config, '--host-name', 'h', '--online']);
   expect(r.code).toBe(0);

@@ -19,7 +19,7 @@ import type { Logger } from '../log';
 import type { OnlyPart, RestoreMode } from '../restore/plan';
 import { resolveSnapshot } from '../restore/source';
 import type { RestoreSummary } from '../restore/summary';
-import { LOCK_FILE, acquireRunLock } from '../services/lock';
+import { LOCK_FILE, withRunLock } from '../services/lock';
 import { isOwnerAlive, parseOwner } from '../services/process-identity';
 import type { ServiceMode } from '../domain/service-report';
 import { NotFound, archiveStream, openArchive } from './archive';
@@ -293,14 +293,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const hostName = await deps.hostName();
       const opening = control.startTask(
         'archive',
-        async () => {
-          const lock = await acquireRunLock(config.stateDir, log);
-          try {
-            return await openArchive({ csv2BackupDir: config.csv2BackupDir, hostName, userDataDir: config.userDataBackupDir, wanted });
-          } finally {
-            await lock.release();
-          }
-        },
+        () => withRunLock(config.stateDir, log, () => openArchive({ csv2BackupDir: config.csv2BackupDir, hostName, userDataDir: config.userDataBackupDir, wanted })),
         { short: true },
       );
       if (!opening) throw new HttpError(409, 'a backup or restore is in progress; try again when it ends');

@@ -262,8 +262,7 @@ async function lockedRun(
     const snapTables = await listTables(snap.db);
     refuseMissingTables(req, snapTables, previousManifest);
     const plan = planFor(req, snapTables);
-    const estimates = new Map(snapTables.map((t) => [t.name, t.estimatedRows ?? null]));
-    progress.planned({ tables: new Map(plan.tables.filter((t) => t.rowsToHost || t.rowsToUser || t.rowsToEphemeral).map((t) => [t.name, { rows: estimates.get(t.name) ?? null, bytes: null }])) });
+    progress.planned(new Map(snapTables.map((t) => [t.name, t.estimatedRows ?? null])));
     for (const w of plan.warnings) log.warn(w.message, w.table !== undefined ? { table: w.table } : {});
     summary.warnings = plan.warnings.map((w) => w.message);
     for (const w of snap.warnings) {

@@ -9,7 +9,7 @@ import { backupHostName } from '../config/host-name';
 import { isSnapshotRef } from '../domain/snapshot-name';
 import { EXIT, UsageError } from '../errors';
 import type { LogLevel } from '../log';
-import { acquireRunLock } from '../services/lock';
+import { withRunLock } from '../services/lock';
 import { exportSummaryText, exportToSqlite } from '../sqlite/export';
 import { readConfig } from '../app/backup';
 import type { Command } from './command';
@@ -62,14 +62,11 @@ export const EXPORT: Command<ExportArgs> = {
     const config = readConfig(args.config, env, log);
     const hostName = await backupHostName(args.hostName);
     // A backup publishing meanwhile would mix two backups' files.
-    const lock = await acquireRunLock(config.stateDir, log);
-    try {
+    return withRunLock(config.stateDir, log, async () => {
       const view = startProgressView({ log, stream: io.stderr });
       const summary = await exportToSqlite({ config, hostName, snapshot: args.snapshot, file: args.sqlite as string }, { log }).finally(() => view.stop());
       io.stdout.write(exportSummaryText(summary));
       return EXIT.ok;
-    } finally {
-      await lock.release();
-    }
+    });
   },
 };

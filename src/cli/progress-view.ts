@@ -7,7 +7,7 @@
  * is done, and one every 30 s while a table is being read.
  */
 import { SingleBar } from 'cli-progress';
-import { dumpProgress, onTableDone, progressPlan, type DumpProgress } from '../dump/progress';
+import { dumpProgress, estimatedRows, onTableDone, type DumpProgress } from '../dump/progress';
 import type { Logger } from '../log';
 
 /** A table is "large" for the log lines from this many rows or bytes. */
@@ -37,7 +37,7 @@ export function startProgressView(options: ProgressViewOptions): ProgressView {
 
 function estimateOf(table: string | null): number | null {
   if (table === null) return null;
-  return progressPlan().tables.get(table)?.rows ?? null;
+  return estimatedRows(table);
 }
 
 function terminalView(stream: NodeJS.WriteStream): ProgressView {
@@ -53,7 +53,6 @@ function terminalView(stream: NodeJS.WriteStream): ProgressView {
   let started = false;
   let table: string | null = null;
   let since = Date.now();
-  let bytesAtStart = 0;
   const draw = () => {
     const p = dumpProgress();
     if (p.loadTotal > 0) return drawLoad(p);
@@ -61,7 +60,6 @@ function terminalView(stream: NodeJS.WriteStream): ProgressView {
     if (p.table !== table) {
       table = p.table;
       since = Date.now();
-      bytesAtStart = 0;
       const total = Math.max(estimateOf(p.table) ?? 0, p.rows, 1);
       if (!started) bar.start(total, p.rows, payload(p, 0));
       else bar.setTotal(total);
@@ -70,7 +68,7 @@ function terminalView(stream: NodeJS.WriteStream): ProgressView {
     const seconds = Math.max((Date.now() - since) / 1000, 0.001);
     // Estimates are estimates: the total grows rather than the bar overflowing.
     if (p.rows > bar.getTotal()) bar.setTotal(p.rows);
-    bar.update(p.rows, payload(p, (p.bytes - bytesAtStart) / seconds));
+    bar.update(p.rows, payload(p, p.bytes / seconds));
   };
   // A restore: one bar over the bytes of all its backup files (tables load in parallel).
   const drawLoad = (p: DumpProgress) => {

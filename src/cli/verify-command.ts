@@ -6,7 +6,7 @@
 import { databaseName, flags, targetOption, type TargetOptions } from './argv';
 import { EXIT } from '../errors';
 import { verifyLatest, verifyText } from '../verify/verify';
-import { acquireRunLock } from '../services/lock';
+import { withRunLock } from '../services/lock';
 import { checkStateDir } from '../store/state-dir';
 import { readConfig, readTarget } from '../app/backup';
 import type { Command } from './command';
@@ -44,13 +44,10 @@ export const VERIFY: Command<VerifyArgs> = {
     const { credentials, hostName } = await readTarget(config, { dbConfig: args.dbConfig, hostName: args.hostName }, { log, env });
     // A backup publishing meanwhile would mix two backups' files.
     await checkStateDir(config.stateDir, config.file);
-    const lock = await acquireRunLock(config.stateDir, log);
-    try {
+    return withRunLock(config.stateDir, log, async () => {
       const result = await verifyLatest(config, credentials, hostName, log, { database: args.database });
       io.stdout.write(args.json ? JSON.stringify(result, null, 2) + '\n' : verifyText(result));
       return result.ok ? EXIT.ok : EXIT.verify;
-    } finally {
-      await lock.release();
-    }
+    });
   },
 };

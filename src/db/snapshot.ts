@@ -69,45 +69,39 @@ export async function prepareSession(db: Db): Promise<void> {
 }
 
 const START = 'START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY';
-/** Starts the snapshot on every reader while `locker` holds every base table of the database read-locked; false (nothing started) when the locks are not granted. */
-async function startUnderTableLocks(all: Db[], locker: Db): Promise<boolean> {
-  const tables = await locker.queryArrays("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [locker.database]);
-  if (tables.length === 0) return false;
-  await locker.query(`SET SESSION lock_wait_timeout = ${GLOBAL_LOCK_WAIT}`);
+/**
+ * Starts the snapshot on every reader while `holder` holds the lock `lockSql` takes (waiting at most
+ * GLOBAL_LOCK_WAIT for it), then releases it: no write can commit between the first START and the
+ * last, so every connection sees the same data. False (nothing started) when the lock is not granted.
+ */
+async function startUnderLock(all: Db[], holder: Db, lockSql: string): Promise<boolean> {
+  await holder.query(`SET SESSION lock_wait_timeout = ${GLOBAL_LOCK_WAIT}`);
   try {
-    await locker.query(`LOCK TABLES ${tables.map(([t]) => `${quoteIdent(t as string)} READ`).join(', ')}`);
+    await holder.query(lockSql);
   } catch {
     return false;
   } finally {
-    await locker.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
+    await holder.query('SET SESSION lock_wait_timeout = DEFAULT').catch(() => undefined);
   }
   try {
     for (const db of all) await db.query(START);
   } finally {
-    await locker.query('UNLOCK TABLES');
+    // Ends LOCK TABLES; after FTWRL it releases the global lock and keeps the transaction (mariadb-dump relies on this too).
+    await holder.query('UNLOCK TABLES');
   }
   return true;
 }
 
-/** Starts the snapshot on every connection under the global read lock; false (nothing started) when the lock is refused. */
-async function startShared(all: Db[]): Promise<boolean> {
-  const [first] = all;
-  await first.query(`SET SESSION lock_wait_timeout = ${GLOBAL_LOCK_WAIT}`);
-  try {
-    await first.query('FLUSH TABLES WITH READ LOCK');
-  } catch {
-    return false;
-  } finally {
-    await first.query('SET SESSION lock_wait_timeout = DEFAULT');
-  }
-  try {
-    // No write can commit between the first START and the last: every connection sees the same data.
-    for (const db of all) await db.query(START);
-  } finally {
-    // After FTWRL, UNLOCK TABLES releases the global lock and keeps the transaction (mariadb-dump relies on this too).
-    await first.query('UNLOCK TABLES');
-  }
-  return true;
+/** Under LOCK TABLES ... READ on every base table of the database, from the side connection `locker`. */
+async function startUnderTableLocks(all: Db[], locker: Db): Promise<boolean> {
+  const tables = await locker.queryArrays("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_TYPE = 'BASE TABLE'", [locker.database]);
+  if (tables.length === 0) return false;
+  return startUnderLock(all, locker, `LOCK TABLES ${tables.map(([t]) => `${quoteIdent(t as string)} READ`).join(', ')}`);
+}
+
+/** Under the global read lock, taken by the first reader itself (FTWRL keeps its transaction startable). */
+function startShared(all: Db[]): Promise<boolean> {
+  return startUnderLock(all, all[0], 'FLUSH TABLES WITH READ LOCK');
 }
 
 export async function openSnapshot(creds: DbCredentials, options: SnapshotOptions = {}): Promise<Snapshot> {

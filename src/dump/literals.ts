@@ -25,6 +25,16 @@ function escapeSplitCommas(quoted: string): string {
   return `IF(${q} = ''',''', '''\\\\,''', IF(RIGHT(${q},4) = '\\\\'',''', CONCAT(LEFT(${q},CHAR_LENGTH(${q})-2),'\\\\,'''), ${q}))`;
 }
 
+/**
+ * The same rule on a string already escaped as QUOTE() does (without its quotes), for
+ * files written from JavaScript values (src/sqlite/materialize.ts): `\'` is the only
+ * quote such text holds, so `\',` at its end is a comma after a quote.
+ */
+export function escapeSplitCommasText(escaped: string): string {
+  const ended = escaped === ',' || escaped.endsWith("\\',") ? `${escaped.slice(0, -1)}\\,` : escaped;
+  return ended.replace(/\),\(/g, ')\\,(');
+}
+
 /** The SQL expression that renders one column's value as a literal; never NULL itself. */
 export function literalExpression(column: DbColumn): string {
   const c = quoteIdent(column.name);

@@ -43,15 +43,11 @@ export function dumpProgress(): DumpProgress {
   return { reading, moves, table, rows, bytes, totalRows: doneRows + rows, totalBytes: doneBytes + bytes, loadDone, loadTotal, loadLabel };
 }
 
-/** What a run expects to read: per table, the server's estimate of its rows (information_schema.TABLES) or its bytes. */
-export interface ProgressPlan {
-  tables: Map<string, { rows: number | null; bytes: number | null }>;
-}
+/** Per table, the server's estimate of its rows (information_schema.TABLES.TABLE_ROWS), for the percentage shown. */
+let estimates: ReadonlyMap<string, number | null> = new Map();
 
-let plan: ProgressPlan = { tables: new Map() };
-
-export function progressPlan(): ProgressPlan {
-  return plan;
+export function estimatedRows(table: string): number | null {
+  return estimates.get(table) ?? null;
 }
 
 export interface TableDone {
@@ -73,8 +69,8 @@ export function onTableDone(listener: (done: TableDone) => void): () => void {
 
 export const progress = {
   /** A new run: its estimates, and every count back to zero. */
-  planned(next: ProgressPlan): void {
-    plan = next;
+  planned(next: ReadonlyMap<string, number | null>): void {
+    estimates = next;
     table = null;
     rows = bytes = doneRows = doneBytes = 0;
   },

@@ -30,18 +30,21 @@ async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise
 /** max_allowed_packet per snapshot: one query per run, not one per table (a site has dozens of small tables). */
 const packetLimits = new WeakMap<Snapshot, number>();
 
-/** The longest INSERT statement this snapshot's files get (recorded in the manifest, so verify cuts rows alike). */
-export async function snapshotStatementBytes(snapshot: Snapshot): Promise<number> {
+async function snapshotPacket(snapshot: Snapshot): Promise<number> {
   let packet = packetLimits.get(snapshot);
   if (packet === undefined) packetLimits.set(snapshot, (packet = await maxAllowedPacket(snapshot.db)));
-  return statementLimit(packet);
+  return packet;
+}
+
+/** The longest INSERT statement this snapshot's files get (recorded in the manifest, so verify cuts rows alike). */
+export async function snapshotStatementBytes(snapshot: Snapshot): Promise<number> {
+  return statementLimit(await snapshotPacket(snapshot));
 }
 
 /** `columnExpressions`: see RowSelectOptions (values saved other than the snapshot's). */
 export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, sink: RowSink, columnExpressions?: ReadonlyMap<string, string>): Promise<RowsResult> {
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
-  let maxTupleBytes = packetLimits.get(snapshot);
-  if (maxTupleBytes === undefined) packetLimits.set(snapshot, (maxTupleBytes = await maxAllowedPacket(snapshot.db)));
+  const maxTupleBytes = await snapshotPacket(snapshot);
   const { key, ranges } = await keyRanges(snapshot.db, table, readers.length);
   // Every query is queued at once; each connection runs its own in turn, each reader pausing when far ahead.
   const channels = ranges.map((range, i) => {

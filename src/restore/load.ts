@@ -198,26 +198,26 @@ async function loadFile(pool: LanePool, file: LoadFile): Promise<LoadedTable> {
   const dispatch = async (sql: string, onError: (err: unknown) => unknown): Promise<void> => {
     const db = await pool.acquire();
     if (db === null) throw failure ?? new DatabaseError(`loading table ${file.table}: stopped, another table failed`);
-    const done = execute(db.raw, sql).then(
-      (rows) => {
-        result.rows += rows;
+    // Never rejects: a failure is kept in `failure`, which settle() and the next dispatch check.
+    const done: Promise<void> = execute(db.raw, sql)
+      .then(
+        (rows) => {
+          result.rows += rows;
+        },
+        (err: unknown) => {
+          failure ??= onError(err);
+        },
+      )
+      .finally(() => {
         pool.release(db);
-      },
-      (err: unknown) => {
-        failure ??= onError(err);
-        pool.release(db);
-        throw failure;
-      },
-    );
-    // Awaited at the end (or when it fails); until then a failure must not count as unhandled.
-    done.catch(() => undefined);
+        inFlight.delete(done);
+      });
     inFlight.add(done);
-    void done.finally(() => inFlight.delete(done)).catch(() => undefined);
   };
   const run = (sql: string): Promise<void> => dispatch(sql, (err) => loadError(file, err));
   /** Waits for every statement sent; a failed one (even one that ended before the wait began) is thrown. */
   const settle = async (): Promise<void> => {
-    await Promise.allSettled([...inFlight]);
+    await Promise.all([...inFlight]);
     if (failure !== null) throw failure;
   };
   const refuse = (why: string): never => {
@@ -286,7 +286,7 @@ async function loadFile(pool: LanePool, file: LoadFile): Promise<LoadedTable> {
     input?.destroy();
     gunzip?.destroy();
     // Statements still running must settle before the failure is reported (and it is not reported twice).
-    await Promise.allSettled(inFlight);
+    await Promise.all([...inFlight]);
     if (failure !== null) throw failure;
     if (err instanceof DatabaseError || err instanceof VerifyError) throw err;
     throw new StoreError(`cannot read ${file.path}: ${errorMessage(err)}`, { cause: err });

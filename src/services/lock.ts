@@ -113,6 +113,16 @@ export async function acquireRunLock(stateDir: string, log: Logger): Promise<Run
 }
 
 /** The lock a run takes inside each backup directory (hidden: never a table file). */
+/** Runs `body` holding the run lock of `stateDir` (BusyError, exit 7, while another run holds it). */
+export async function withRunLock<T>(stateDir: string, log: Logger, body: () => Promise<T>): Promise<T> {
+  const lock = await acquireRunLock(stateDir, log);
+  try {
+    return await body();
+  } finally {
+    await lock.release();
+  }
+}
+
 export const DIR_LOCK_FILE = '.schema_backup.lock';
 
 /**

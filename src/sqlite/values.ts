@@ -7,6 +7,7 @@
  * same value. Values from an SQLite file are checked before they become SQL:
  * a number is written only if it is one.
  */
+import { escapeSplitCommasText } from '../dump/literals';
 import type { Codec } from './type-map';
 
 /** What SQLite stores (better-sqlite3 with safeIntegers: integers as bigint). */
@@ -259,10 +260,9 @@ export function decodeRows(stmt: Buffer, rowsAt: number, codecs: readonly (Codec
 
 /** A string as a MariaDB literal: the escapes QUOTE() uses, and CR/LF escaped so a statement stays on its line. */
 export function quoteText(s: string): string {
-  let escaped = s.replace(/[\\'\0\x1a\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === "'" ? "\\'" : c === '\0' ? '\\0' : c === '\x1a' ? '\\Z' : c === '\r' ? '\\r' : '\\n'));
-  // The dump's comma rule (commaNeedsEscape in src/dump/tuples.ts): no `),(` or `','` inside a value, so rows split on them.
-  if (escaped === ',' || escaped.endsWith("\\',")) escaped = `${escaped.slice(0, -1)}\\,`;
-  return `'${escaped.replace(/\),\(/g, ')\\,(')}'`;
+  const escaped = s.replace(/[\\'\0\x1a\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === "'" ? "\\'" : c === '\0' ? '\\0' : c === '\x1a' ? '\\Z' : c === '\r' ? '\\r' : '\\n'));
+  // The dump's comma rule: no `),(` or `','` inside a value, so rows split on them.
+  return `'${escapeSplitCommasText(escaped)}'`;
 }
 
 /** The shortest decimal text that reads back to the same double (what the backup writes for FLOAT/DOUBLE). */

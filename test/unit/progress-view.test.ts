@@ -15,7 +15,7 @@ test('without a terminal: a line per large table, a line every 30 s while readin
   const { log, text: logText } = captureLog();
   const lines = () => logText().split('\n');
   let now = 0;
-  progress.planned({ tables: new Map([['big', { rows: 400_000, bytes: null }], ['small', { rows: 10, bytes: null }]]) });
+  progress.planned(new Map([['big', 400_000], ['small', 10]]));
   const view = startProgressView({ log, stream: new PassThrough(), now: () => now });
 
   progress.readStarted('small');
@@ -42,7 +42,7 @@ test('a restore reports the bytes of its files loaded so far', () => {
   const { log, text: logText } = captureLog();
   const lines = () => logText().split('\n');
   let now = 0;
-  progress.planned({ tables: new Map() });
+  progress.planned(new Map());
   progress.loadPlanned(10 << 20);
   const view = startProgressView({ log, stream: new PassThrough(), now: () => now });
   progress.loaded(4 << 20);

@@ -197,7 +197,7 @@ class LanePool {
 /** One file: CREATE TABLE on a free connection, then each INSERT on the next free one (the next read meanwhile). */
 async function loadFile(pool: LanePool, file: LoadFile, pieceBytes: number): Promise<LoadedTable> {
   const result: LoadedTable = { table: file.table, rows: 0, foreignKeys: [] };
-  const splitter = new StatementSplitter({ reuse: true, capacity: file.statementBytes ? file.statementBytes + 2 * READ_CHUNK : 0 });
+  const splitter = new StatementSplitter({ reuse: true, capacity: file.statementBytes ? file.statementBytes + 2 * READ_CHUNK : 0, insertLines: file.rowPieces === true });
   const inFlight = new Set<Promise<void>>();
   let failure: unknown = null;
   let hasRows = false;

@@ -125,3 +125,57 @@ test('a reusing splitter gives the same statements from one buffer', () => {
   // The long statements grew one buffer (a few doublings at the start), not a new series each.
   expect(buffers.size).toBeLessThanOrEqual(12);
 });
+
+describe('insertLines: the one-line layout, each INSERT found by its newline', () => {
+  // The layout a manifest with statementBytes promises: every INSERT one line ending in `;`, raw newlines escaped.
+  const LAYOUT = [
+    '-- schema_backup table: structure and rows',
+    "/*!40101 SET NAMES utf8mb4 */;",
+    'DROP TABLE IF EXISTS `t`;',
+    'CREATE TABLE `t` (',
+    '  `id` int(11) NOT NULL,',
+    "  `v` text DEFAULT 'a;b',",
+    '  PRIMARY KEY (`id`)',
+    ') ENGINE=InnoDB;',
+    '-- Rows',
+    "INSERT INTO `t` VALUES (1,'semi; colon'),(2,'it\\'s \\\\'),(3,'line\\nbreak;\\n'),(4,'a)\\,(b'),(5,NULL);",
+    "INSERT INTO `t` VALUES (6,'😀 ü'),(7,'-- not a comment /* nor this */');",
+    '-- Triggers',
+    'DELIMITER ;;',
+    "CREATE TRIGGER `g` BEFORE INSERT ON `t` FOR EACH ROW BEGIN",
+    "  INSERT INTO `log` VALUES (NEW.id);",
+    'END ;;',
+    'DELIMITER ;',
+    '/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;',
+    '',
+  ].join('\n');
+
+  const split = (text: string, size: number, options: ConstructorParameters<typeof StatementSplitter>[0]): string[] => {
+    const s = new StatementSplitter(options);
+    const input = Buffer.from(text, 'utf8');
+    const out: string[] = [];
+    for (let i = 0; i < input.length; i += size) out.push(...s.push(Buffer.from(input.subarray(i, i + size))).map(String));
+    out.push(...s.end().map(String));
+    return out;
+  };
+
+  test.each([1, 2, 3, 7, 64, 4096])('gives the statements the full scan gives (%i-byte chunks, plain and reusing)', (size) => {
+    const full = splitStatements(LAYOUT);
+    expect(full.filter((s) => s.startsWith('INSERT INTO `t`'))).toHaveLength(2);
+    expect(split(LAYOUT, size, { insertLines: true })).toEqual(full);
+    expect(split(LAYOUT, size, { insertLines: true, reuse: true })).toEqual(full);
+  });
+
+  test('a last INSERT line without a newline after it is kept', () => {
+    const text = "SET NAMES utf8mb4;\nINSERT INTO `t` VALUES (1,'x');  ";
+    expect(split(text, 5, { insertLines: true })).toEqual(['SET NAMES utf8mb4', "INSERT INTO `t` VALUES (1,'x')"]);
+  });
+
+  test('an INSERT line that does not end in ; is refused, naming the statement (not loaded as two)', () => {
+    const raw = "SET NAMES utf8mb4;\nINSERT INTO `t` VALUES (1,'raw\nnewline');\n";
+    expect(() => split(raw, 4096, { insertLines: true })).toThrow(/INSERT line that does not end in ';' \(statement 2\)/);
+    expect(() => split("INSERT INTO `t` VALUES (1,'x')", 4096, { insertLines: true })).toThrow(/statement 1/);
+    // Without the promise of the layout, the full scan reads the same text as one statement.
+    expect(splitStatements(raw)).toEqual(['SET NAMES utf8mb4', "INSERT INTO `t` VALUES (1,'raw\nnewline')"]);
+  });
+});

@@ -35,6 +35,22 @@ export interface BackupSummary {
   verify?: { ok: boolean; message: string | null; at?: string };
 }
 
+/** Per-class figures, all zero. */
+export function emptyClassFigures(): Record<SummaryClass, ClassFigures> {
+  const zero = () => ({ tables: 0, rows: 0 });
+  return { global: zero(), local: zero(), ephemeral: zero(), ignore: zero(), unclassified: zero() };
+}
+
+/** Per-class figures of a list of tables, each with its class and rows. */
+export function classFigures(tables: readonly { class: SummaryClass; rows: number }[]): Record<SummaryClass, ClassFigures> {
+  const figures = emptyClassFigures();
+  for (const t of tables) {
+    figures[t.class].tables++;
+    figures[t.class].rows += t.rows;
+  }
+  return figures;
+}
+
 /** The end of a backup or restore summary: service failures become errors, and the run's times are set. */
 export function closeSummary<T extends { services: QuiesceReport | null; errors: string[]; finishedAt: string; durationMs: number }>(summary: T, started: Date, finished: Date): T {
   for (const f of summary.services?.restartFailures ?? []) summary.errors.push(`consumer ${f.service} could not be started again: ${f.error}`);

@@ -9,18 +9,26 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { closeSummary, type SummaryClass } from '../domain/summary';
+import { classFigures, closeSummary } from '../domain/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
-import { quoteIdent, quoteQualified } from '../db/quote';
+import { quoteIdent } from '../db/quote';
+import { progress } from '../dump/progress';
 import { withoutAutoIncrementCounter } from '../dump/structure';
 import { InterruptedError, PrivilegeError, RefusalError, UsageError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
-import { splitStatements } from './split';
 import { commitRestore, type CommitPlan } from './commit';
-import { progress } from '../dump/progress';
+import { Loader, readTriggers, type LoadedTable } from './load';
+import { planRestore, type OnlyPart, type RestoreMode, type RestorePlan } from './plan';
+import { privilegeProblem, readGrants, type Grants } from './privileges';
+import { checkFiles, readBackupSource, type BackupSource } from './source';
+import { splitStatements } from './split';
+import { accountCount, createDatabaseSql, dropDatabaseSql, dropTablesSql, schemaExists, schemaObjects, showCreateTableSql, uniqueKeyOf, useDatabaseSql } from './sql';
+import { isLeftover, parkedName, stagingCreate, stagingName, type RunId } from './staging';
+import { classifyStatement, createdName, definerOf, withCurrentDefiner, type RoutineDef } from './statements';
+import { newRestoreSummary, type RestoredTable, type RestoreSummary } from './summary';
 
 /**
  * Loading connections. The server does the work (parsing and inserting: about 3/4 of
@@ -28,13 +36,6 @@ import { progress } from '../dump/progress';
  * and each holds a statement of up to 16 MiB twice (text and packet), so more cost memory.
  */
 const RESTORE_LANES = 2;
-import { Loader, readTriggers, type LoadedTable } from './load';
-import { planRestore, type OnlyPart, type RestoreMode } from './plan';
-import { privilegeProblem, readGrants, type Grants } from './privileges';
-import { isLeftover, parkedName, stagingCreate, stagingName } from './staging';
-import { checkFiles, readBackupSource, type BackupSource } from './source';
-import { classifyStatement, createdName, definerOf, withCurrentDefiner, type RoutineDef } from './statements';
-import { emptyClassFigures, type RestoreSummary } from './summary';
 
 export interface RestoreRequest {
   config: BackupConfig;
@@ -74,8 +75,8 @@ export function scratchName(prefix: string): string {
 
 /** What the target holds: its tables and views, and staging tables a killed restore left behind. */
 async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string>; sequences: Set<string>; leftovers: string[] }> {
-  const schema = await db.queryArrays('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [database]);
-  const rows = await db.queryArrays('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [database]);
+  const schema = await db.queryArrays(...schemaExists(database));
+  const rows = await db.queryArrays(...schemaObjects(database));
   const tables = new Set<string>();
   const views = new Set<string>();
   const sequences = new Set<string>();
@@ -106,7 +107,7 @@ async function missingDefiners(db: Db, routines: { kind: 'trigger' | 'view'; def
     const key = `${definer[0]}@${definer[1]}`;
     if (!known.has(key)) {
       try {
-        const rows = await db.queryArrays('SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?', definer);
+        const rows = await db.queryArrays(...accountCount(...definer));
         known.set(key, Number(rows[0]?.[0]) > 0);
       } catch (err) {
         log.warn('cannot check whether a definer exists (no access to mysql.user)', { definer: key, error: errorMessage(err) });
@@ -121,7 +122,7 @@ async function missingDefiners(db: Db, routines: { kind: 'trigger' | 'view'; def
 /** SHOW CREATE TABLE of the target's table and of its staging copy, modulo name, foreign keys and AUTO_INCREMENT counter: equal, or why not. */
 async function structureDifference(db: Db, target: string, table: string, staging: string, matchRows: boolean): Promise<string | null> {
   const show = async (name: string) =>
-    withoutAutoIncrementCounter(stagingCreate((await db.queryArrays(`SHOW CREATE TABLE ${quoteQualified(target, name)}`))[0]?.[1] as string, name, 'x').create);
+    withoutAutoIncrementCounter(stagingCreate((await db.queryArrays(showCreateTableSql(target, name)))[0]?.[1] as string, name, 'x').create);
   if ((await show(staging)) !== (await show(table))) return 'its structure in the target differs from the backup';
   // Rows are matched by key; a sequence merges by moving forward (SETVAL), a table without rows has nothing to match.
   return matchRows ? keyProblem(db, target, table) : null;
@@ -129,10 +130,7 @@ async function structureDifference(db: Db, target: string, table: string, stagin
 
 /** Why rows of the target's `table` cannot be matched to the backup's, or null. */
 async function keyProblem(db: Db, target: string, table: string): Promise<string | null> {
-  const keys = await db.queryArrays(
-    "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND NON_UNIQUE = 0 LIMIT 1",
-    [target, table],
-  );
+  const keys = await db.queryArrays(...uniqueKeyOf(target, table));
   return keys.length === 0 ? 'it has no primary or unique key, so rows cannot be matched' : null;
 }
 
@@ -155,213 +153,271 @@ function foreignDefiners(routines: readonly RoutineDef[], grants: Grants): strin
   return [...out];
 }
 
+/** What the steps of one restore share; the cleanup reads what was created and opened from here. */
+interface RestoreRun {
+  req: RestoreRequest;
+  deps: RestoreDeps;
+  log: Logger;
+  target: string;
+  admin: Db;
+  summary: RestoreSummary;
+  /** One run's staging names: `_sbr_<run>_<hash of the table name>`. */
+  id: RunId;
+  staged: string[];
+  createdTarget: boolean;
+  loader: Loader | null;
+  quiesced: boolean;
+}
+
+/** Triggers and views the restore creates, as they will be created (with `--definer current`, rewritten). */
+interface Routines {
+  triggers: RoutineDef[];
+  views: RoutineDef[];
+}
+
+type TargetObjects = Awaited<ReturnType<typeof targetObjects>>;
+
+const throwIfAborted = (run: RestoreRun): void => {
+  if (run.deps.signal?.aborted) throw new InterruptedError('restore interrupted by a signal; the target was not changed');
+};
+
 export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promise<RestoreSummary> {
-  const { log } = deps;
   const now = deps.now ?? (() => new Date());
   const started = now();
   const hostDir = join(req.config.csv2BackupDir, req.hostName);
   const target = req.database ?? req.credentials.database;
-  const source = await readBackupSource({ hostDir, userDataDir: req.config.userDataBackupDir, snapshot: req.snapshot });
-  if (req.config.userDataBackupDir && !source.snapshotName) log.warn('no user-data snapshot: local tables come back without rows', { dir: req.config.userDataBackupDir });
-
-  const summary: RestoreSummary = {
-    startedAt: started.toISOString(),
-    finishedAt: '',
-    durationMs: 0,
-    dryRun: req.dryRun,
-    mode: req.mode,
-    target,
-    hostDir,
-    snapshot: source.snapshotName,
-    tables: [],
-    perClass: emptyClassFigures(),
-    triggers: 0,
-    views: 0,
-    mismatched: [],
-    missingDefiners: [],
-    services: null,
-    warnings: [],
-    errors: [],
-  };
-
+  const source = await readSource(req, hostDir, deps.log);
+  const summary = newRestoreSummary(started, { dryRun: req.dryRun, mode: req.mode, target, hostDir, snapshot: source.snapshotName });
   const admin = await connect({ ...req.credentials, database: '' });
-  // One run's staging names: `_sbr_<run>_<hash of the table name>`.
-  const run = randomBytes(4).toString('hex');
-  const staged: string[] = [];
-  let createdTarget = false;
-  let loader: Loader | null = null;
-  let quiesced = false;
+  const run: RestoreRun = { req, deps, log: deps.log, target, admin, summary, id: randomBytes(4).toString('hex'), staged: [], createdTarget: false, loader: null, quiesced: false };
   let failed = true;
-  const throwIfAborted = () => {
-    if (deps.signal?.aborted) throw new InterruptedError('restore interrupted by a signal; the target was not changed');
-  };
-  const onAbort = () => loader?.destroy();
+  const onAbort = () => run.loader?.destroy();
   deps.signal?.addEventListener('abort', onAbort);
   try {
     const existing = await targetObjects(admin, target);
     const views = await readViews(source);
-    const plan = planRestore(source.tables, { tables: req.tables, only: req.only, mode: req.mode }, existing, source.views?.names ?? []);
-    if (plan.unknown.length) throw new UsageError(`--tables: not in the backup of ${req.hostName}: ${plan.unknown.join(', ')}`);
-    if (plan.conflicts.length) {
-      throw new RefusalError(
-        req.mode === 'empty'
-          ? `database ${target} already holds ${plan.conflicts.join(', ')}; nothing was changed. Restore into another database (--database NAME), or pass --merge (backup rows win, other rows stay) or --replace (drops and recreates them)`
-          : `database ${target}: a table would take the place of a view or the reverse: ${plan.conflicts.join(', ')}; nothing was changed`,
-      );
-    }
-    if (req.mode === 'merge') {
-      // A table without a key cannot be merged: said before anything is loaded (--dry-run too).
-      const unkeyed: { table: string; reason: string }[] = [];
-      for (const t of plan.tables.filter((x) => x.action === 'merge' && x.withRows && !existing.sequences.has(x.source.table))) {
-        const why = await keyProblem(admin, target, t.source.table);
-        if (why) unkeyed.push({ table: t.source.table, reason: why });
-      }
-      if (unkeyed.length) throw mergeRefusal(target, unkeyed);
-    }
-    if (req.mode === 'replace') {
-      const replaced = plan.tables.filter((t) => t.action === 'replace').map((t) => t.source.table);
-      if (replaced.length) log.warn('--replace: these tables are dropped and recreated from the backup', { database: target, tables: replaced.join(',') });
-    }
-    if (!req.skipChecksums) {
-      const files = plan.tables.map((t) => ({ path: t.source.path, sha256: t.source.sha256 }));
-      if (plan.views && source.views) files.push({ path: source.views.path, sha256: source.views.sha256 });
-      const bad = await checkFiles(files);
-      if (bad.length) {
-        throw new VerifyError(`backup files differ from their manifest; nothing was restored:\n${bad.map((b) => `  ${b.path}: ${b.problem}`).join('\n')}`);
-      }
-    } else {
-      log.warn('checksums of the backup files are not checked (internal option)');
-    }
-
-    const restoredViews = plan.views ? views.filter((v) => source.views?.names.includes(v.name)) : [];
-    const rewrite = (r: RoutineDef): RoutineDef => (req.definer === 'current' ? { ...r, create: withCurrentDefiner(r.create) } : r);
-    // Triggers of merged tables are the target's own; the others come back with their tables.
-    const triggers: RoutineDef[] = [];
-    for (const t of plan.tables) {
-      if (t.action !== 'merge' && t.source.triggers.length > 0) triggers.push(...(await readTriggers(t.source.path, t.source.compressed, t.source.table)).map(rewrite));
-    }
-    const viewDefs = restoredViews.map(rewrite);
-
-    // Every privilege the restore will use, checked before anything is touched (a dry run too).
-    const grants = await readGrants(admin);
-    const problem = privilegeProblem(
-      grants,
-      {
-        database: target,
-        createDatabase: !existing.exists,
-        merge: plan.tables.some((t) => t.action === 'merge'),
-        triggers: triggers.length > 0 || plan.tables.some((t) => t.action === 'replace'),
-        views: viewDefs.length > 0,
-        foreignDefiners: foreignDefiners([...triggers, ...viewDefs], grants),
-      },
-      `restore into database ${target}`,
-    );
-    if (problem && grants.roleActive) log.warn('privileges may be missing (those of the active role cannot be checked)', { problem });
-    else if (problem) throw new PrivilegeError(problem);
-
-    for (const t of plan.tables) {
-      summary.tables.push({ table: t.source.table, class: t.source.class, action: t.action, withRows: t.withRows, rows: t.withRows ? t.source.rows ?? 0 : 0, origin: t.source.origin });
-    }
+    const plan = await planChecked(run, source, existing);
+    await checkChecksums(run, plan, source);
+    const routines = await readRoutines(req, plan, source, views);
+    await checkPrivileges(run, existing, plan, routines);
+    summary.tables = plannedTables(plan);
     if (req.dryRun) {
-      for (const t of summary.tables) {
-        summary.perClass[t.class].tables++;
-        summary.perClass[t.class].rows += t.rows;
-      }
-      summary.triggers = triggers.length;
-      summary.views = restoredViews.length;
-      if (existing.leftovers.length) summary.warnings.push(`staging tables of an interrupted restore would be removed: ${existing.leftovers.join(', ')}`);
+      dryRunFigures(summary, routines, existing);
       failed = false;
       return summary;
     }
-
-    throwIfAborted();
-    await deps.quiescer.quiesce();
-    quiesced = true;
-    throwIfAborted();
-
-    if (!existing.exists) {
-      await admin.query(`CREATE DATABASE ${quoteIdent(target)}`);
-      createdTarget = true;
-    }
-    if (existing.leftovers.length) {
-      log.warn('removing staging tables of an interrupted restore', { database: target, tables: existing.leftovers.join(',') });
-      await admin.query(`DROP TABLE IF EXISTS ${existing.leftovers.map((n) => quoteQualified(target, n)).join(', ')}`);
-    }
-    const files = [];
-    for (const t of plan.tables) {
-      const staging = stagingName(run, t.source.table);
-      staged.push(staging);
-      files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size, rowPieces: t.source.statementBytes !== null, statementBytes: t.source.statementBytes });
-    }
-    progress.loadPlanned(files.reduce((n, f) => n + f.bytes, 0));
-    loader = await Loader.open(req.credentials, target, req.parallel ?? RESTORE_LANES);
-    log.info('loading into staging tables', { database: target, tables: plan.tables.length });
-    // The bar ends with the load, also when it fails (a daemon's later runs must not report it).
-    const loaded: Map<string, LoadedTable> = await loader.loadAll(files).finally(() => progress.loadPlanned(0));
-    throwIfAborted();
-
-    const merge: CommitPlan['merge'] = [];
-    const details = plan.tables.some((t) => t.action === 'merge') ? await describeTables({ ...admin, database: target }) : null;
-    for (const t of plan.tables.filter((x) => x.action === 'merge')) {
-      const staging = stagingName(run, t.source.table);
-      const sequence = existing.sequences.has(t.source.table);
-      const why = await structureDifference(admin, target, t.source.table, staging, t.withRows && !sequence);
-      if (why) {
-        summary.mismatched.push({ table: t.source.table, reason: why });
-        continue;
-      }
-      const detail = details?.get(staging);
-      // Period columns are the server's to set on current rows; the backup's history rows are added with theirs.
-      const columns = (detail?.columns ?? []).filter((c) => !c.generated && !c.period).map((c) => c.name);
-      const v = detail?.versioning;
-      merge.push({ table: t.source.table, staging, columns, sequence, history: v ? { rowStart: v.rowStart, rowEnd: v.rowEnd } : undefined });
-    }
-    // Nothing of the target has changed yet: a merge that cannot be whole is refused, not done in part.
-    if (summary.mismatched.length) throw mergeRefusal(target, summary.mismatched);
-    summary.missingDefiners = await missingDefiners(admin, [...triggers.map((def) => ({ kind: 'trigger' as const, def })), ...viewDefs.map((def) => ({ kind: 'view' as const, def }))], log);
-    for (const d of summary.missingDefiners) log.warn('definer does not exist: fails when used (error 1449)', { [d.kind]: d.name, definer: d.definer });
-
-    await admin.query(`USE ${quoteIdent(target)}`);
-    // The last point at which a signal stops the restore: commitRestore moves everything in, or undoes itself.
-    throwIfAborted();
-    const moved = (action: 'create' | 'replace') =>
-      plan.tables
-        .filter((t) => t.action === action)
-        .map((t) => ({ table: t.source.table, staging: stagingName(run, t.source.table), parked: parkedName(run, t.source.table), foreignKeys: loaded.get(t.source.table)?.foreignKeys ?? [] }));
-    await commitRestore(admin, { target, create: moved('create'), replace: moved('replace'), merge, triggers, views: viewDefs }, log);
-
-    const skipped = new Set(summary.mismatched.map((m) => m.table));
-    summary.tables = summary.tables.filter((t) => !skipped.has(t.table));
-    for (const t of summary.tables) {
-      t.rows = loaded.get(t.table)?.rows ?? 0;
-      const figures = summary.perClass[t.class as SummaryClass];
-      figures.tables++;
-      figures.rows += t.rows;
-    }
-    summary.triggers = triggers.length;
-    summary.views = viewDefs.length;
+    await quiesce(run);
+    await prepareTarget(run, existing);
+    const loaded = await loadStaging(run, plan);
+    const merge = await mergePlan(run, plan, existing);
+    await checkDefiners(run, routines);
+    await commit(run, plan, loaded, merge, routines);
+    restoredFigures(summary, loaded, routines);
     failed = false;
   } catch (err) {
     if (deps.signal?.aborted && !(err instanceof InterruptedError)) throw new InterruptedError('restore interrupted by a signal; the target was not changed', { cause: err });
     throw err;
   } finally {
     deps.signal?.removeEventListener('abort', onAbort);
-    if (loader) {
-      if (failed) loader.destroy();
-      else await loader.close();
-    }
-    // Staging tables not moved in (merged ones, or all of them after a failure).
-    if (staged.length && !(failed && createdTarget)) {
-      await admin
-        .query(`DROP TABLE IF EXISTS ${staged.map((n) => quoteQualified(target, n)).join(', ')}`)
-        .catch((err) => log.warn('could not drop the staging tables (the next restore into this database removes them)', { database: target, error: errorMessage(err) }));
-    }
-    if (failed && createdTarget) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(target)}`).catch(() => undefined);
-    await admin.close();
-    if (quiesced) {
-      await deps.quiescer.resume({ backupFailed: failed });
-      summary.services = deps.quiescer.report();
-    }
+    await cleanUp(run, failed);
   }
   return closeSummary(summary, started, now());
+}
+
+async function readSource(req: RestoreRequest, hostDir: string, log: Logger): Promise<BackupSource> {
+  const source = await readBackupSource({ hostDir, userDataDir: req.config.userDataBackupDir, snapshot: req.snapshot });
+  if (req.config.userDataBackupDir && !source.snapshotName) log.warn('no user-data snapshot: local tables come back without rows', { dir: req.config.userDataBackupDir });
+  return source;
+}
+
+/** The plan, or why not: unknown tables, conflicts with the target, tables --merge cannot match. */
+async function planChecked(run: RestoreRun, source: BackupSource, existing: TargetObjects): Promise<RestorePlan> {
+  const { req, target } = run;
+  const plan = planRestore(source.tables, { tables: req.tables, only: req.only, mode: req.mode }, existing, source.views?.names ?? []);
+  if (plan.unknown.length) throw new UsageError(`--tables: not in the backup of ${req.hostName}: ${plan.unknown.join(', ')}`);
+  if (plan.conflicts.length) {
+    throw new RefusalError(
+      req.mode === 'empty'
+        ? `database ${target} already holds ${plan.conflicts.join(', ')}; nothing was changed. Restore into another database (--database NAME), or pass --merge (backup rows win, other rows stay) or --replace (drops and recreates them)`
+        : `database ${target}: a table would take the place of a view or the reverse: ${plan.conflicts.join(', ')}; nothing was changed`,
+    );
+  }
+  if (req.mode === 'merge') {
+    // A table without a key cannot be merged: said before anything is loaded (--dry-run too).
+    const unkeyed: { table: string; reason: string }[] = [];
+    for (const t of plan.tables.filter((x) => x.action === 'merge' && x.withRows && !existing.sequences.has(x.source.table))) {
+      const why = await keyProblem(run.admin, target, t.source.table);
+      if (why) unkeyed.push({ table: t.source.table, reason: why });
+    }
+    if (unkeyed.length) throw mergeRefusal(target, unkeyed);
+  }
+  if (req.mode === 'replace') {
+    const replaced = plan.tables.filter((t) => t.action === 'replace').map((t) => t.source.table);
+    if (replaced.length) run.log.warn('--replace: these tables are dropped and recreated from the backup', { database: target, tables: replaced.join(',') });
+  }
+  return plan;
+}
+
+/** Every file the plan reads must match its manifest: nothing is restored otherwise. */
+async function checkChecksums(run: RestoreRun, plan: RestorePlan, source: BackupSource): Promise<void> {
+  if (run.req.skipChecksums) {
+    run.log.warn('checksums of the backup files are not checked (internal option)');
+    return;
+  }
+  const files = plan.tables.map((t) => ({ path: t.source.path, sha256: t.source.sha256 }));
+  if (plan.views && source.views) files.push({ path: source.views.path, sha256: source.views.sha256 });
+  const bad = await checkFiles(files);
+  if (bad.length) {
+    throw new VerifyError(`backup files differ from their manifest; nothing was restored:\n${bad.map((b) => `  ${b.path}: ${b.problem}`).join('\n')}`);
+  }
+}
+
+async function readRoutines(req: RestoreRequest, plan: RestorePlan, source: BackupSource, views: RoutineDef[]): Promise<Routines> {
+  const restoredViews = plan.views ? views.filter((v) => source.views?.names.includes(v.name)) : [];
+  const rewrite = (r: RoutineDef): RoutineDef => (req.definer === 'current' ? { ...r, create: withCurrentDefiner(r.create) } : r);
+  // Triggers of merged tables are the target's own; the others come back with their tables.
+  const triggers: RoutineDef[] = [];
+  for (const t of plan.tables) {
+    if (t.action !== 'merge' && t.source.triggers.length > 0) triggers.push(...(await readTriggers(t.source.path, t.source.compressed, t.source.table)).map(rewrite));
+  }
+  return { triggers, views: restoredViews.map(rewrite) };
+}
+
+/** Every privilege the restore will use, checked before anything is touched (a dry run too). */
+async function checkPrivileges(run: RestoreRun, existing: TargetObjects, plan: RestorePlan, routines: Routines): Promise<void> {
+  const grants = await readGrants(run.admin);
+  const problem = privilegeProblem(
+    grants,
+    {
+      database: run.target,
+      createDatabase: !existing.exists,
+      merge: plan.tables.some((t) => t.action === 'merge'),
+      triggers: routines.triggers.length > 0 || plan.tables.some((t) => t.action === 'replace'),
+      views: routines.views.length > 0,
+      foreignDefiners: foreignDefiners([...routines.triggers, ...routines.views], grants),
+    },
+    `restore into database ${run.target}`,
+  );
+  if (problem && grants.roleActive) run.log.warn('privileges may be missing (those of the active role cannot be checked)', { problem });
+  else if (problem) throw new PrivilegeError(problem);
+}
+
+function plannedTables(plan: RestorePlan): RestoredTable[] {
+  return plan.tables.map((t) => ({ table: t.source.table, class: t.source.class, action: t.action, withRows: t.withRows, rows: t.withRows ? t.source.rows ?? 0 : 0, origin: t.source.origin }));
+}
+
+/** What a dry run says it would restore: the manifest's row counts. */
+function dryRunFigures(summary: RestoreSummary, routines: Routines, existing: TargetObjects): void {
+  summary.perClass = classFigures(summary.tables);
+  summary.triggers = routines.triggers.length;
+  summary.views = routines.views.length;
+  if (existing.leftovers.length) summary.warnings.push(`staging tables of an interrupted restore would be removed: ${existing.leftovers.join(', ')}`);
+}
+
+async function quiesce(run: RestoreRun): Promise<void> {
+  throwIfAborted(run);
+  await run.deps.quiescer.quiesce();
+  run.quiesced = true;
+  throwIfAborted(run);
+}
+
+/** Creates the target if missing; removes the staging tables a killed restore left there. */
+async function prepareTarget(run: RestoreRun, existing: TargetObjects): Promise<void> {
+  if (!existing.exists) {
+    await run.admin.query(createDatabaseSql(run.target));
+    run.createdTarget = true;
+  }
+  if (existing.leftovers.length) {
+    run.log.warn('removing staging tables of an interrupted restore', { database: run.target, tables: existing.leftovers.join(',') });
+    await run.admin.query(dropTablesSql(run.target, existing.leftovers));
+  }
+}
+
+/** Loads every planned table into its staging table. */
+async function loadStaging(run: RestoreRun, plan: RestorePlan): Promise<Map<string, LoadedTable>> {
+  const files = [];
+  for (const t of plan.tables) {
+    const staging = stagingName(run.id, t.source.table);
+    run.staged.push(staging);
+    files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size, rowPieces: t.source.statementBytes !== null, statementBytes: t.source.statementBytes });
+  }
+  progress.loadPlanned(files.reduce((n, f) => n + f.bytes, 0));
+  run.loader = await Loader.open(run.req.credentials, run.target, run.req.parallel ?? RESTORE_LANES);
+  run.log.info('loading into staging tables', { database: run.target, tables: plan.tables.length });
+  // The bar ends with the load, also when it fails (a daemon's later runs must not report it).
+  const loaded = await run.loader.loadAll(files).finally(() => progress.loadPlanned(0));
+  throwIfAborted(run);
+  return loaded;
+}
+
+/** The merged tables' columns and kinds; a merge that cannot be whole is refused (nothing of the target has changed yet). */
+async function mergePlan(run: RestoreRun, plan: RestorePlan, existing: TargetObjects): Promise<CommitPlan['merge']> {
+  const { admin, target, summary } = run;
+  const merge: CommitPlan['merge'] = [];
+  const details = plan.tables.some((t) => t.action === 'merge') ? await describeTables({ ...admin, database: target }) : null;
+  for (const t of plan.tables.filter((x) => x.action === 'merge')) {
+    const staging = stagingName(run.id, t.source.table);
+    const sequence = existing.sequences.has(t.source.table);
+    const why = await structureDifference(admin, target, t.source.table, staging, t.withRows && !sequence);
+    if (why) {
+      summary.mismatched.push({ table: t.source.table, reason: why });
+      continue;
+    }
+    const detail = details?.get(staging);
+    // Period columns are the server's to set on current rows; the backup's history rows are added with theirs.
+    const columns = (detail?.columns ?? []).filter((c) => !c.generated && !c.period).map((c) => c.name);
+    const v = detail?.versioning;
+    merge.push({ table: t.source.table, staging, columns, sequence, history: v ? { rowStart: v.rowStart, rowEnd: v.rowEnd } : undefined });
+  }
+  if (summary.mismatched.length) throw mergeRefusal(target, summary.mismatched);
+  return merge;
+}
+
+async function checkDefiners(run: RestoreRun, routines: Routines): Promise<void> {
+  const all = [...routines.triggers.map((def) => ({ kind: 'trigger' as const, def })), ...routines.views.map((def) => ({ kind: 'view' as const, def }))];
+  run.summary.missingDefiners = await missingDefiners(run.admin, all, run.log);
+  for (const d of run.summary.missingDefiners) run.log.warn('definer does not exist: fails when used (error 1449)', { [d.kind]: d.name, definer: d.definer });
+}
+
+/** Moves the staging tables into place, merges, creates triggers and views: all of it, or (undone) none. */
+async function commit(run: RestoreRun, plan: RestorePlan, loaded: Map<string, LoadedTable>, merge: CommitPlan['merge'], routines: Routines): Promise<void> {
+  await run.admin.query(useDatabaseSql(run.target));
+  // The last point at which a signal stops the restore: commitRestore moves everything in, or undoes itself.
+  throwIfAborted(run);
+  const moved = (action: 'create' | 'replace') =>
+    plan.tables
+      .filter((t) => t.action === action)
+      .map((t) => ({ table: t.source.table, staging: stagingName(run.id, t.source.table), parked: parkedName(run.id, t.source.table), foreignKeys: loaded.get(t.source.table)?.foreignKeys ?? [] }));
+  await commitRestore(run.admin, { target: run.target, create: moved('create'), replace: moved('replace'), merge, triggers: routines.triggers, views: routines.views }, run.log);
+}
+
+/** What the restore did: the rows loaded, without the tables --merge left alone. */
+function restoredFigures(summary: RestoreSummary, loaded: Map<string, LoadedTable>, routines: Routines): void {
+  const skipped = new Set(summary.mismatched.map((m) => m.table));
+  summary.tables = summary.tables.filter((t) => !skipped.has(t.table));
+  for (const t of summary.tables) t.rows = loaded.get(t.table)?.rows ?? 0;
+  summary.perClass = classFigures(summary.tables);
+  summary.triggers = routines.triggers.length;
+  summary.views = routines.views.length;
+}
+
+/** On every path: the loader closed, staging tables not moved in dropped, a target this run created and failed dropped, consumers resumed. */
+async function cleanUp(run: RestoreRun, failed: boolean): Promise<void> {
+  const { admin, target, log } = run;
+  if (run.loader) {
+    if (failed) run.loader.destroy();
+    else await run.loader.close();
+  }
+  // Staging tables not moved in (merged ones, or all of them after a failure).
+  if (run.staged.length && !(failed && run.createdTarget)) {
+    await admin
+      .query(dropTablesSql(target, run.staged))
+      .catch((err) => log.warn('could not drop the staging tables (the next restore into this database removes them)', { database: target, error: errorMessage(err) }));
+  }
+  if (failed && run.createdTarget) await admin.query(dropDatabaseSql(target)).catch(() => undefined);
+  await admin.close();
+  if (run.quiesced) {
+    await run.deps.quiescer.resume({ backupFailed: failed });
+    run.summary.services = run.deps.quiescer.report();
+  }
 }

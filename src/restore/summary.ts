@@ -1,6 +1,5 @@
 /** What one restore did (or, with --dry-run, would do); printed at the end. */
-import type { SummaryClass } from '../domain/summary';
-import type { ClassFigures } from '../domain/summary';
+import { emptyClassFigures, type ClassFigures, type SummaryClass } from '../domain/summary';
 import type { QuiesceReport } from '../domain/service-report';
 import type { RestoreMode } from './plan';
 
@@ -37,9 +36,23 @@ export interface RestoreSummary {
   errors: string[];
 }
 
-export function emptyClassFigures(): Record<SummaryClass, ClassFigures> {
-  const zero = () => ({ tables: 0, rows: 0 });
-  return { global: zero(), local: zero(), ephemeral: zero(), ignore: zero(), unclassified: zero() };
+/** A restore's summary before anything is done: no tables, nothing counted. */
+export function newRestoreSummary(started: Date, fields: Pick<RestoreSummary, 'dryRun' | 'mode' | 'target' | 'hostDir' | 'snapshot'>): RestoreSummary {
+  return {
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    durationMs: 0,
+    ...fields,
+    tables: [],
+    perClass: emptyClassFigures(),
+    triggers: 0,
+    views: 0,
+    mismatched: [],
+    missingDefiners: [],
+    services: null,
+    warnings: [],
+    errors: [],
+  };
 }
 
 const CLASSES: SummaryClass[] = ['global', 'local', 'ephemeral', 'unclassified'];

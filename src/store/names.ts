@@ -43,3 +43,8 @@ export const META_DIR = '.schema_backup';
 export const VIEWS_FILE = `${META_DIR}/views.sql`;
 export const MANIFEST_FILE = `${META_DIR}/manifest.json`;
 export const TMP_DIR = `${META_DIR}/tmp`;
+
+/** A table's file in a user-data snapshot: compressed files say so (db_upgrade cannot read them directly). */
+export function userDataFileName(file: string, gzip: boolean): string {
+  return gzip ? `${file}.gz` : file;
+}

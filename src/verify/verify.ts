@@ -16,7 +16,6 @@ import type { SummaryClass } from '../domain/summary';
 import type { BackupConfig, DbCredentials } from '../config/types';
 import { connect, type Db } from '../db/connect';
 import { describeTables, showCreateTable } from '../db/introspect';
-import { quoteIdent, quoteQualified } from '../db/quote';
 import { prepareSession } from '../db/snapshot';
 import { dumpRows } from '../dump/rows';
 import { ROWS_MARKER, withoutAutoIncrementCounter } from '../dump/structure';
@@ -28,7 +27,9 @@ import { FileSink } from '../store/file-sink';
 import { runRestore, scratchName } from '../restore/run';
 import { readBackupSource, type BackupSource, type SourceTable } from '../restore/source';
 import { StatementSplitter } from '../restore/split';
+import { dropDatabaseSql, dropTablesSql, schemaExists, schemaObjects } from '../restore/sql';
 import { classifyStatement } from '../restore/statements';
+import { NO_FOREIGN_KEY_CHECKS_SQL, dropViewsSql, rowCountSql, triggerNames, viewNames } from './sql';
 
 export interface VerifyRow {
   table: string;
@@ -133,7 +134,7 @@ async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<
   const restored = withoutAutoIncrementCounter(await showCreateTable(db, t.table));
   row.structure = backup !== null && withoutAutoIncrementCounter(backup) === restored ? 'ok' : 'differs';
   // A system-versioned table's manifest counts its history rows too.
-  row.rows = Number((await db.queryArrays(`SELECT COUNT(*) FROM ${quoteIdent(t.table)}${detail.versioning ? ' FOR SYSTEM_TIME ALL' : ''}`))[0]?.[0]);
+  row.rows = Number((await db.queryArrays(rowCountSql(t.table, detail.versioning !== undefined)))[0]?.[0]);
   // A backup of the earlier row-per-line layout cannot be re-rendered: its rows are checked by count only.
   if (t.rowsSaved && t.contentSha256 !== null && t.statementBytes !== null) {
     const head = await backupHead(t.path, t.compressed);
@@ -147,13 +148,13 @@ async function compareTable(db: Db, t: SourceTable, details: Awaited<ReturnType<
 
 /** Removes what a verify restored into a scratch database it keeps: the backup's tables and views (it held none of them before). */
 async function emptyScratch(db: Db, scratch: string, source: BackupSource): Promise<void> {
-  const rows = await db.queryArrays('SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?', [scratch]);
+  const rows = await db.queryArrays(...schemaObjects(scratch));
   const ours = new Set([...source.tables.map((t) => t.table), ...(source.views?.names ?? [])]);
-  const views = rows.filter(([n, t]) => t === 'VIEW' && ours.has(n as string)).map(([n]) => quoteQualified(scratch, n as string));
-  const tables = rows.filter(([n, t]) => t !== 'VIEW' && ours.has(n as string)).map(([n]) => quoteQualified(scratch, n as string));
-  if (views.length) await db.query(`DROP VIEW IF EXISTS ${views.join(', ')}`);
-  await db.query('SET SESSION foreign_key_checks = 0');
-  if (tables.length) await db.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`);
+  const views = rows.filter(([n, t]) => t === 'VIEW' && ours.has(n as string)).map(([n]) => n as string);
+  const tables = rows.filter(([n, t]) => t !== 'VIEW' && ours.has(n as string)).map(([n]) => n as string);
+  if (views.length) await db.query(dropViewsSql(scratch, views));
+  await db.query(NO_FOREIGN_KEY_CHECKS_SQL);
+  if (tables.length) await db.query(dropTablesSql(scratch, tables));
 }
 
 export interface VerifyOptions {
@@ -170,7 +171,7 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
   // The server must answer: that failure is the database's (exit 4), not the backup's.
   const probe = await connect({ ...credentials, database: '' });
   try {
-    result.scratchKept = given !== null && (await probe.queryArrays('SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = ?', [scratch])).length > 0;
+    result.scratchKept = given !== null && (await probe.queryArrays(...schemaExists(scratch))).length > 0;
   } finally {
     await probe.close();
   }
@@ -198,9 +199,9 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
       await prepareSession(db);
       const details = await describeTables(db);
       for (const t of source.tables) result.tables.push(await compareTable(db, t, details));
-      const views = new Set((await db.queryArrays('SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ?', [scratch])).map((r) => r[0] as string));
+      const views = new Set((await db.queryArrays(...viewNames(scratch))).map((r) => r[0] as string));
       for (const v of source.views?.names ?? []) if (!views.has(v)) result.missing.push(`view ${v}`);
-      const triggers = new Set((await db.queryArrays('SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = ?', [scratch])).map((r) => r[0] as string));
+      const triggers = new Set((await db.queryArrays(...triggerNames(scratch))).map((r) => r[0] as string));
       for (const t of source.tables) for (const name of t.triggers) if (!triggers.has(name)) result.missing.push(`trigger ${name}`);
     } finally {
       await db.close();
@@ -215,7 +216,7 @@ export async function verifyLatest(config: BackupConfig, credentials: DbCredenti
   } finally {
     const admin = clean ? await connect({ ...credentials, database: '' }).catch(() => null) : null;
     // No admin connection when the restore refused (clean false): the scratch database is then left alone.
-    const cleanup = !admin ? undefined : result.scratchKept ? (source ? emptyScratch(admin, scratch, source) : undefined) : admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(scratch)}`);
+    const cleanup = !admin ? undefined : result.scratchKept ? (source ? emptyScratch(admin, scratch, source) : undefined) : admin.query(dropDatabaseSql(scratch));
     if (admin) await Promise.resolve(cleanup).catch((err) => log.warn('could not clean up the scratch database', { database: scratch, error: errorMessage(err) }));
     await admin?.close();
     result.durationMs = Date.now() - started;

@@ -15,7 +15,6 @@ import { connect, type Db } from '../db/connect';
 import { describeTables } from '../db/introspect';
 import { quoteIdent } from '../db/quote';
 import { progress } from '../dump/progress';
-import { withoutAutoIncrementCounter } from '../dump/structure';
 import { InterruptedError, PrivilegeError, RefusalError, UsageError, VerifyError, errorMessage } from '../errors';
 import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
@@ -25,10 +24,11 @@ import { planRestore, type OnlyPart, type RestoreMode, type RestorePlan } from '
 import { privilegeProblem, readGrants, type Grants } from './privileges';
 import { checkFiles, readBackupSource, type BackupSource } from './source';
 import { splitStatements } from './split';
-import { accountCount, createDatabaseSql, dropDatabaseSql, dropTablesSql, schemaExists, schemaObjects, showCreateTableSql, uniqueKeyOf, useDatabaseSql } from './sql';
-import { isLeftover, parkedName, stagingCreate, stagingName, type RunId } from './staging';
+import { createDatabaseSql, dropDatabaseSql, dropTablesSql, useDatabaseSql } from './sql';
+import { parkedName, stagingName, type RunId } from './staging';
 import { classifyStatement, createdName, definerOf, withCurrentDefiner, type RoutineDef } from './statements';
 import { newRestoreSummary, type RestoredTable, type RestoreSummary } from './summary';
+import { keyProblem, missingDefiners, structureDifference, targetObjects, type TargetObjects } from './target';
 
 /**
  * Loading connections. The server does the work (parsing and inserting: about 3/4 of
@@ -73,22 +73,6 @@ export function scratchName(prefix: string): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
 }
 
-/** What the target holds: its tables and views, and staging tables a killed restore left behind. */
-async function targetObjects(db: Db, database: string): Promise<{ exists: boolean; tables: Set<string>; views: Set<string>; sequences: Set<string>; leftovers: string[] }> {
-  const schema = await db.queryArrays(...schemaExists(database));
-  const rows = await db.queryArrays(...schemaObjects(database));
-  const tables = new Set<string>();
-  const views = new Set<string>();
-  const sequences = new Set<string>();
-  const leftovers: string[] = [];
-  for (const [name, type] of rows) {
-    if (type !== 'VIEW' && isLeftover(name as string)) leftovers.push(name as string);
-    else (type === 'VIEW' ? views : tables).add(name as string);
-    if (type === 'SEQUENCE') sequences.add(name as string);
-  }
-  return { exists: schema.length > 0, tables, views, sequences, leftovers };
-}
-
 /** The views file's CREATE VIEW statements, in its (dependency) order. */
 async function readViews(source: BackupSource): Promise<RoutineDef[]> {
   if (!source.views) return [];
@@ -96,42 +80,6 @@ async function readViews(source: BackupSource): Promise<RoutineDef[]> {
   return splitStatements(text)
     .filter((s) => classifyStatement(s) === 'create-view')
     .map((create) => ({ name: createdName(create, 'VIEW') ?? '?', table: null, sqlMode: 'NO_AUTO_VALUE_ON_ZERO', create }));
-}
-
-async function missingDefiners(db: Db, routines: { kind: 'trigger' | 'view'; def: RoutineDef }[], log: Logger): Promise<RestoreSummary['missingDefiners']> {
-  const out: RestoreSummary['missingDefiners'] = [];
-  const known = new Map<string, boolean>();
-  for (const { kind, def } of routines) {
-    const definer = definerOf(def.create);
-    if (!definer) continue;
-    const key = `${definer[0]}@${definer[1]}`;
-    if (!known.has(key)) {
-      try {
-        const rows = await db.queryArrays(...accountCount(...definer));
-        known.set(key, Number(rows[0]?.[0]) > 0);
-      } catch (err) {
-        log.warn('cannot check whether a definer exists (no access to mysql.user)', { definer: key, error: errorMessage(err) });
-        known.set(key, true);
-      }
-    }
-    if (!known.get(key)) out.push({ kind, name: def.name, definer: `${quoteIdent(definer[0])}@${quoteIdent(definer[1])}` });
-  }
-  return out;
-}
-
-/** SHOW CREATE TABLE of the target's table and of its staging copy, modulo name, foreign keys and AUTO_INCREMENT counter: equal, or why not. */
-async function structureDifference(db: Db, target: string, table: string, staging: string, matchRows: boolean): Promise<string | null> {
-  const show = async (name: string) =>
-    withoutAutoIncrementCounter(stagingCreate((await db.queryArrays(showCreateTableSql(target, name)))[0]?.[1] as string, name, 'x').create);
-  if ((await show(staging)) !== (await show(table))) return 'its structure in the target differs from the backup';
-  // Rows are matched by key; a sequence merges by moving forward (SETVAL), a table without rows has nothing to match.
-  return matchRows ? keyProblem(db, target, table) : null;
-}
-
-/** Why rows of the target's `table` cannot be matched to the backup's, or null. */
-async function keyProblem(db: Db, target: string, table: string): Promise<string | null> {
-  const keys = await db.queryArrays(...uniqueKeyOf(target, table));
-  return keys.length === 0 ? 'it has no primary or unique key, so rows cannot be matched' : null;
 }
 
 /** --merge cannot do all it was asked: refused before the target is changed (exit 2), naming each table and why. */
@@ -175,7 +123,6 @@ interface Routines {
   views: RoutineDef[];
 }
 
-type TargetObjects = Awaited<ReturnType<typeof targetObjects>>;
 
 const throwIfAborted = (run: RestoreRun): void => {
   if (run.deps.signal?.aborted) throw new InterruptedError('restore interrupted by a signal; the target was not changed');

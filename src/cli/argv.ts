@@ -49,8 +49,9 @@ export interface TargetOptions {
   logLevel: LogLevel;
 }
 
-/** Takes one of the shared options into `args`; false for any other flag. */
-export function targetOption(flag: Flag, args: TargetOptions): boolean {
+/** Takes one of the shared options into `args`; false for any other flag, and for those a command does not take (`without`). */
+export function targetOption(flag: Flag, args: TargetOptions, without: readonly string[] = []): boolean {
+  if (without.includes(flag.name)) return false;
   switch (flag.name) {
     case '--config': args.config = flag.value(); return true;
     case '--db-config': args.dbConfig = flag.value(); return true;

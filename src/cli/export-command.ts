@@ -4,7 +4,7 @@
  * Exit 8 when a backup file differs from its manifest (and no file is written).
  */
 import { startProgressView } from './progress-view';
-import { flags, logLevel } from './argv';
+import { flags, targetOption } from './argv';
 import { backupHostName } from '../config/host-name';
 import { isSnapshotRef } from '../domain/snapshot-name';
 import { EXIT, UsageError } from '../errors';
@@ -42,12 +42,11 @@ export function parseExportArgs(argv: readonly string[]): ExportArgs {
         args.snapshot = s;
         break;
       }
-      case '--config': args.config = flag.value(); break;
-      case '--host-name': args.hostName = flag.value(); break;
-      case '--log-level': args.logLevel = logLevel(flag.value()); break;
       case '-h':
       case '--help': args.help = true; break;
-      default: flag.unknown();
+      // Export reads files only: no database, so no --db-config.
+      default:
+        if (!targetOption(flag, args, ['--db-config'])) flag.unknown();
     }
   }
   if (!args.help && args.sqlite === null) throw new UsageError('--sqlite FILE is required');

@@ -4,6 +4,7 @@ import { parseBackupArgs } from '../../src/cli/args';
 import { main } from '../../src/cli/main';
 import { parseRestoreArgs } from '../../src/cli/restore-args';
 import { parseVerifyArgs } from '../../src/cli/verify-command';
+import { parseExportArgs } from '../../src/cli/export-command';
 import { parseStatusArgs } from '../../src/cli/status-command';
 import { EXIT, UsageError } from '../../src/errors';
 
@@ -52,5 +53,15 @@ describe('--daemon', () => {
       expect({ argv, code }).toEqual({ argv, code: EXIT.usage });
       expect(err).toMatch(/^schema_backup: --(dry-run|online)/);
     }
+  });
+});
+
+describe('export takes the shared options but --db-config (it reads files, no database)', () => {
+  test('--config, --host-name and --log-level are taken', () => {
+    expect(parseExportArgs(['--sqlite', 'f.db', '--config', 'c.conf', '--host-name', 'h', '--log-level', 'warn'])).toMatchObject({ sqlite: 'f.db', config: 'c.conf', hostName: 'h', logLevel: 'warn' });
+  });
+  test('--db-config is an unknown option (exit 2)', () => {
+    expect(() => parseExportArgs(['--sqlite', 'f.db', '--db-config', 'creds.yaml'])).toThrow(UsageError);
+    expect(() => parseExportArgs(['--sqlite', 'f.db', '--db-config', 'creds.yaml'])).toThrow(/--db-config/);
   });
 });

@@ -16,6 +16,7 @@
 import type { Db } from '../db/connect';
 import { toDatabaseError } from '../db/connect';
 import { DatabaseError } from '../errors';
+import { MYSQL2_VERSION, installedMysql2, internalsChanged } from '../db/mysql2-internals';
 import type { DbTableDetail } from '../db/schema';
 import type { RowSink } from '../store/file-sink';
 import { progress } from './progress';
@@ -105,24 +106,6 @@ interface QueryStates {
   row: (packet: RawPacket, connection: unknown) => unknown;
   done(): unknown;
   on(event: 'error' | 'end', listener: (err: unknown) => void): unknown;
-}
-
-/** The mysql2 release the raw row state was written and tested against; package.json pins exactly this one. */
-export const MYSQL2_VERSION = '3.24.6';
-
-function installedMysql2(): string {
-  try {
-    return (require('mysql2/package.json') as { version: string }).version;
-  } catch {
-    return '(version unknown)';
-  }
-}
-
-function internalsChanged(what: string): DatabaseError {
-  return new DatabaseError(
-    `mysql2 ${installedMysql2()} changed its internals (${what}); schema_backup needs exactly mysql2 ${MYSQL2_VERSION}: ` +
-      `reinstall its dependencies as package-lock.json pins them (npm ci)`,
-  );
 }
 
 /** The Query command still has the states this reader replaces (mysql2 calls them through `this`). */

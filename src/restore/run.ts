@@ -31,9 +31,8 @@ import { newRestoreSummary, type RestoredTable, type RestoreSummary } from './su
 import { keyProblem, missingDefiners, structureDifference, targetObjects, type TargetObjects } from './target';
 
 /**
- * Loading connections. The server does the work (parsing and inserting: about 3/4 of
- * the CPU of a restore); two keep it busy while the client reads the next statement,
- * and each holds a statement of up to 16 MiB twice (text and packet), so more cost memory.
+ * Loading connections. The server does the work (parsing and inserting: about 9/10 of
+ * the CPU of a restore); two keep both cores busy while the client reads the next query.
  */
 const RESTORE_LANES = 2;
 
@@ -56,7 +55,7 @@ export interface RestoreRequest {
    * from the manifest, to prove that a load failing part-way changes nothing.
    */
   skipChecksums?: boolean;
-  /** Loading connections (default 3). */
+  /** Loading connections (default RESTORE_LANES). */
   parallel?: number;
 }
 
@@ -138,7 +137,7 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
   const admin = await connect({ ...req.credentials, database: '' });
   const run: RestoreRun = { req, deps, log: deps.log, target, admin, summary, id: randomBytes(4).toString('hex'), staged: [], createdTarget: false, loader: null, quiesced: false };
   let failed = true;
-  const onAbort = () => run.loader?.destroy();
+  const onAbort = () => run.loader?.destroy(admin);
   deps.signal?.addEventListener('abort', onAbort);
   try {
     const existing = await targetObjects(admin, target);

@@ -157,11 +157,6 @@ export function foreignKeyName(item: string): string | null {
 const INSERT_INTO = Buffer.from('INSERT INTO ');
 const BACKTICK = 0x60;
 
-/**
- * An INSERT of a backup file, redirected to the staging table. Only the head
- * is read: the rest (any number of rows, with or without a column list) is
- * passed on as it is. Throws when the statement writes another table.
- */
 /** Where the table name of `INSERT INTO \`name\`` ends (its closing backtick), after checking it names `table`. */
 function insertTarget(stmt: Buffer, table: string): number {
   if (stmt.length < INSERT_INTO.length + 2 || !stmt.subarray(0, INSERT_INTO.length).toString('latin1').toUpperCase().startsWith('INSERT INTO ') || stmt[INSERT_INTO.length] !== BACKTICK) {
@@ -180,16 +175,6 @@ function insertTarget(stmt: Buffer, table: string): number {
   const name = stmt.toString('utf8', INSERT_INTO.length + 1, i).replace(/``/g, '`');
   if (name !== table || stmt[i + 1] === 0x2e) throw new Error(`an INSERT writes table ${quoteIdent(name)}${stmt[i + 1] === 0x2e ? '.…' : ''}, not ${quoteIdent(table)}`);
   return i;
-}
-
-/**
- * The INSERT redirected to its staging table, as a byte string (one character per
- * byte, latin1): the loader sends it on a connection that writes strings byte for
- * byte, so 16 MiB of rows are neither decoded nor encoded again.
- */
-export function stagingInsert(stmt: Buffer, table: string, staging: string): string {
-  const i = insertTarget(stmt, table);
-  return `INSERT INTO ${Buffer.from(quoteIdent(staging), 'utf8').toString('latin1')}${stmt.toString('latin1', i + 1)}`;
 }
 
 const VALUES = Buffer.from(' VALUES (');
@@ -217,21 +202,37 @@ function rowsStart(stmt: Buffer, afterName: number): number {
 }
 
 /**
- * The INSERT redirected to its staging table in pieces of about `pieceBytes` of rows,
- * each a complete INSERT (byte strings, as stagingInsert): cut only where one row
- * ends and the next begins (`),(`), which the dump never writes inside a value
- * (src/dump/tuples.ts, commaNeedsEscape). Only for files of that layout (a manifest
- * with statementBytes); smaller statements load over every connection and each
- * holds far less memory than a 16 MiB one.
+ * An INSERT of a backup file redirected to its staging table, as bytes: `head`
+ * takes the place of everything before the rows, and each piece is a range
+ * [from, to) of the statement's rows, so a query is head + piece, the file's
+ * own bytes (the loader copies them into its query packet; see db/query-bytes).
  */
-export function* stagingInsertPieces(stmt: Buffer, table: string, staging: string, pieceBytes: number): Generator<string> {
+export interface StagingInsert {
+  head: Buffer;
+  pieces: Iterable<readonly [number, number]>;
+}
+
+/**
+ * The INSERT redirected to its staging table. With `pieceBytes`, its rows are cut
+ * into pieces of about that many bytes, only where one row ends and the next begins
+ * (`),(`), which the dump never writes inside a value (src/dump/tuples.ts,
+ * commaNeedsEscape): only for files of that layout (a manifest with statementBytes).
+ * Without, the whole statement after the table name is one piece, whatever it holds.
+ * Throws when the statement writes another table.
+ */
+export function stagingInsert(stmt: Buffer, table: string, staging: string, pieceBytes: number | null): StagingInsert {
   const name = insertTarget(stmt, table) + 1;
+  const into = Buffer.from(`INSERT INTO ${quoteIdent(staging)}`, 'utf8');
+  if (pieceBytes === null) return { head: into, pieces: [[name, stmt.length]] };
   const start = rowsStart(stmt, name);
-  const prefix = `INSERT INTO ${Buffer.from(quoteIdent(staging), 'utf8').toString('latin1')}${stmt.toString('latin1', name, start)}`;
+  return { head: Buffer.concat([into, stmt.subarray(name, start)]), pieces: rowPieces(stmt, start, pieceBytes) };
+}
+
+function* rowPieces(stmt: Buffer, start: number, pieceBytes: number): Generator<readonly [number, number]> {
   for (let from = start; from < stmt.length; ) {
     const cut = stmt.length - from <= pieceBytes ? -1 : stmt.indexOf(ROW_BOUNDARY, from + pieceBytes);
     const to = cut < 0 ? stmt.length : cut + 1;
-    yield prefix + stmt.toString('latin1', from, to);
+    yield [from, to];
     from = cut < 0 ? stmt.length : cut + 2;
   }
 }

@@ -13,7 +13,8 @@ import type { DbCredentials } from '../../src/config/types';
 import { connect, type Db } from '../../src/db/connect';
 import { describeTables } from '../../src/db/introspect';
 import type { DbTableDetail } from '../../src/db/schema';
-import { BlockChannel, dumpRows, MYSQL2_VERSION, readTupleBlocks } from '../../src/dump/rows';
+import { BlockChannel, dumpRows, readTupleBlocks } from '../../src/dump/rows';
+import { MYSQL2_VERSION } from '../../src/db/mysql2-internals';
 import { DatabaseError } from '../../src/errors';
 import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
 

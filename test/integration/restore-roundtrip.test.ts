@@ -11,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { loadCredentials } from '../../src/config/credentials';
 import { loadConfig } from '../../src/config/load';
-import { DatabaseError } from '../../src/errors';
+import { DatabaseError, InterruptedError } from '../../src/errors';
 import { createLogger, silentLogger } from '../../src/log';
 import { runRestore } from '../../src/restore/run';
 import { checksumTable, createTestDatabase, quoteIdent, rowCount, testDatabaseName, testServer, type TestDatabase } from '../helpers/db';
@@ -250,6 +250,39 @@ test('with the check bypassed, a SQL error part-way leaves the target as it was'
   expect(await leftoverStaging(dst)).toEqual([]);
   expect(lines.join('')).not.toMatch(/sbrestore_/);
 });
+
+test('a signal while the server holds a statement stops the restore within seconds: the target as it was, no staging table left', async () => {
+  const b = await backup();
+  // A statement the server holds for 60 s: it waits for a user lock this test holds (loadable with the check bypassed).
+  const file = join(b.dir, 'user', 'latest', 't_local');
+  await fs.writeFile(file, (await fs.readFile(file, 'utf8')).replace("(5,'five',", "(5+0*GET_LOCK('sbt_restore_abort',60),'five',"));
+  await admin.query("SELECT GET_LOCK('sbt_restore_abort', 0)");
+  const dst = newDatabaseName('restore_abort');
+  const q = quoteIdent(dst);
+  await admin.query(`CREATE DATABASE ${q}; CREATE TABLE ${q}.t_local (id INT PRIMARY KEY, v TEXT); INSERT INTO ${q}.t_local VALUES (1, 'before')`);
+  const before = await checksumTable(admin, dst, 't_local');
+  const conf = loadConfig(b.conf, { installRoot: ROOT }).config;
+  const credentials = loadCredentials({ cliPath: src.credentialsFile, configured: null });
+  const quiet = { quiesce: async () => undefined, release: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
+  const request = { config: conf, credentials, hostName: HOST, snapshot: 'latest', database: dst, tables: null, only: null, mode: 'replace' as const, dryRun: false, definer: 'keep' as const, skipChecksums: true };
+  const abort = new AbortController();
+  const started = Date.now();
+  const restored = runRestore(request, { log: silentLogger(), quiescer: quiet, signal: abort.signal }).then(() => null, (err: unknown) => err);
+  // Abort once the server is in the sleeping statement.
+  for (let i = 0; i < 200; i++) {
+    const [rows] = await admin.query<RowDataPacket[]>("SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE INFO LIKE '%GET_LOCK(''sbt_restore_abort'',60)%' AND INFO NOT LIKE '%PROCESSLIST%'");
+    if (Number(rows[0]?.n) > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  abort.abort();
+  const err = await restored;
+  await admin.query("SELECT RELEASE_LOCK('sbt_restore_abort')");
+  expect(err).toBeInstanceOf(InterruptedError);
+  expect(Date.now() - started).toBeLessThan(30_000);
+  expect(await checksumTable(admin, dst, 't_local')).toEqual(before);
+  expect(await tablesOf(dst)).toEqual(['t_local']);
+  expect(await leftoverStaging(dst)).toEqual([]);
+}, 90_000);
 
 test('restores from a gzip user-data snapshot', async () => {
   const b = await backup({ gzip: true });

@@ -13,6 +13,7 @@
 import { DatabaseError } from '../errors';
 import type { RowSink } from '../store/file-sink';
 import { ValueKind } from './literals';
+import { Byte } from '../domain/sql-bytes';
 
 /**
  * The stock client's default max_allowed_packet (16 MiB): a statement longer than
@@ -67,8 +68,7 @@ QUOTE_ESCAPES[0x5c] = 0x5c; // \\
 QUOTE_ESCAPES[0x00] = 0x30; // \0
 QUOTE_ESCAPES[0x1a] = 0x5a; // \Z
 /** Marks the comma: escaped or not by its neighbours (see commaNeedsEscape). */
-const COMMA = 0x2c;
-QUOTE_ESCAPES[COMMA] = 1;
+QUOTE_ESCAPES[Byte.COMMA] = 1;
 /** Text columns: also CR and LF, as the REPLACE around QUOTE does. */
 const TEXT_ESCAPES = Uint8Array.from(QUOTE_ESCAPES);
 TEXT_ESCAPES[0x0d] = 0x72; // \r

@@ -6,6 +6,7 @@
  * newlines and `;` inside string literals, so nothing is split on lines.
  * Bytes in, bytes out: a statement is never decoded here.
  */
+import { Byte } from '../domain/sql-bytes';
 
 const enum S {
   Normal,
@@ -18,20 +19,9 @@ const enum S {
   InsertLine,
 }
 
-const NL = 0x0a;
-const QUOTE = 0x27;
-const DQUOTE = 0x22;
-const BACKTICK = 0x60;
-const BACKSLASH = 0x5c;
-const DASH = 0x2d;
-const HASH = 0x23;
-const SLASH = 0x2f;
-const STAR = 0x2a;
-const BANG = 0x21;
-const SEMICOLON = 0x3b;
 const INSERT_PREFIX = Buffer.from('INSERT INTO ');
 
-const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === NL || c === 0x0d || c === 0x0b || c === 0x0c;
+const isSpace = (c: number): boolean => c === 0x20 || c === 0x09 || c === Byte.NL || c === 0x0d || c === 0x0b || c === 0x0c;
 
 const DELIMITER_COMMAND = /^delimiter[ \t]+(\S+)[ \t]*\r?$/i;
 
@@ -109,7 +99,7 @@ export class StatementSplitter {
       // The last line, without a newline after it.
       let e = this.len;
       while (e > this.start && isSpace(this.buf[e - 1] as number)) e--;
-      if (this.buf[e - 1] !== SEMICOLON) throw new Error(`an INSERT line that does not end in ';' (statement ${this.count + 1})`);
+      if (this.buf[e - 1] !== Byte.SEMICOLON) throw new Error(`an INSERT line that does not end in ';' (statement ${this.count + 1})`);
       this.emit(out, e - 1, 1);
       this.state = S.Normal;
     }
@@ -158,7 +148,7 @@ export class StatementSplitter {
               continue;
             }
           }
-          if (c === 0x49 && !this.content && this.options.insertLines && dlen === 1 && d0 === SEMICOLON) {
+          if (c === 0x49 && !this.content && this.options.insertLines && dlen === 1 && d0 === Byte.SEMICOLON) {
             if (i + INSERT_PREFIX.length > n && !eof) {
               this.pos = i;
               this.state = state;
@@ -171,34 +161,34 @@ export class StatementSplitter {
               continue;
             }
           }
-          if (c === QUOTE) state = S.Single;
-          else if (c === DQUOTE) state = S.Double;
-          else if (c === BACKTICK) state = S.Backtick;
-          else if (c === HASH) {
+          if (c === Byte.QUOTE) state = S.Single;
+          else if (c === Byte.DQUOTE) state = S.Double;
+          else if (c === Byte.BACKTICK) state = S.Backtick;
+          else if (c === Byte.HASH) {
             state = S.LineComment;
             i++;
             continue;
-          } else if (c === DASH || c === SLASH) {
+          } else if (c === Byte.DASH || c === Byte.SLASH) {
             if (i + 3 >= n && !eof) {
               this.pos = i;
               this.state = state;
               return;
             }
             const c1 = b[i + 1];
-            if (c === DASH && c1 === DASH && (i + 2 >= n || isSpace(b[i + 2] as number))) {
+            if (c === Byte.DASH && c1 === Byte.DASH && (i + 2 >= n || isSpace(b[i + 2] as number))) {
               state = S.LineComment;
               i += 2;
               continue;
             }
             // /*! … */ and /*M! … */ are executable comments: their text is SQL.
-            if (c === SLASH && c1 === STAR && b[i + 2] !== BANG && !(b[i + 2] === 0x4d && b[i + 3] === BANG)) {
+            if (c === Byte.SLASH && c1 === Byte.STAR && b[i + 2] !== Byte.BANG && !(b[i + 2] === 0x4d && b[i + 3] === Byte.BANG)) {
               state = S.BlockComment;
               i += 2;
               continue;
             }
           } else if (!this.content && (c === 0x44 || c === 0x64)) {
             // The client's DELIMITER command: a line of its own where a statement would start.
-            let nl = b.indexOf(NL, i);
+            let nl = b.indexOf(Byte.NL, i);
             if (nl < 0 && !eof) {
               this.pos = i;
               this.state = state;
@@ -224,12 +214,12 @@ export class StatementSplitter {
         case S.Single:
         case S.Double:
         case S.Backtick: {
-          const q = state === S.Single ? QUOTE : state === S.Double ? DQUOTE : BACKTICK;
+          const q = state === S.Single ? Byte.QUOTE : state === S.Double ? Byte.DQUOTE : Byte.BACKTICK;
           // Fast inner loop: a literal is most of a row file.
           while (i < n) {
             const x = b[i] as number;
             if (x === q) break;
-            if (x === BACKSLASH && q !== BACKTICK) {
+            if (x === Byte.BACKSLASH && q !== Byte.BACKTICK) {
               if (i + 1 >= n && !eof) {
                 this.pos = i;
                 this.state = state;
@@ -256,19 +246,19 @@ export class StatementSplitter {
           break;
         }
         case S.InsertLine: {
-          const nl = b.indexOf(NL, i);
+          const nl = b.indexOf(Byte.NL, i);
           if (nl < 0) {
             i = n;
             break;
           }
-          if (b[nl - 1] !== SEMICOLON) throw new Error(`an INSERT line that does not end in ';' (statement ${this.count + 1})`);
+          if (b[nl - 1] !== Byte.SEMICOLON) throw new Error(`an INSERT line that does not end in ';' (statement ${this.count + 1})`);
           this.emit(out, nl - 1, 2);
           i = nl + 1;
           state = S.Normal;
           break;
         }
         case S.LineComment: {
-          const nl = b.indexOf(NL, i);
+          const nl = b.indexOf(Byte.NL, i);
           if (nl < 0) {
             i = n;
             break;
@@ -279,13 +269,13 @@ export class StatementSplitter {
           break;
         }
         case S.BlockComment: {
-          if (c === STAR) {
+          if (c === Byte.STAR) {
             if (i + 1 >= n && !eof) {
               this.pos = i;
               this.state = state;
               return;
             }
-            if (b[i + 1] === SLASH) {
+            if (b[i + 1] === Byte.SLASH) {
               i += 2;
               state = S.Normal;
               if (!this.content) this.start = i;

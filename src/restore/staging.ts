@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { quoteIdent } from '../db/quote';
+import { Byte } from '../domain/sql-bytes';
 
 /** `_sbr_<run>_<hash>` (staging) and `_sbo_<run>_<hash>` (a replaced table parked until the commit). */
 const PREFIX = { staging: '_sbr_', parked: '_sbo_' } as const;
@@ -155,18 +156,17 @@ export function foreignKeyName(item: string): string | null {
 }
 
 const INSERT_INTO = Buffer.from('INSERT INTO ');
-const BACKTICK = 0x60;
 
 /** Where the table name of `INSERT INTO \`name\`` ends (its closing backtick), after checking it names `table`. */
 function insertTarget(stmt: Buffer, table: string): number {
-  if (stmt.length < INSERT_INTO.length + 2 || !stmt.subarray(0, INSERT_INTO.length).toString('latin1').toUpperCase().startsWith('INSERT INTO ') || stmt[INSERT_INTO.length] !== BACKTICK) {
+  if (stmt.length < INSERT_INTO.length + 2 || !stmt.subarray(0, INSERT_INTO.length).toString('latin1').toUpperCase().startsWith('INSERT INTO ') || stmt[INSERT_INTO.length] !== Byte.BACKTICK) {
     throw new Error('not an INSERT INTO `name` statement');
   }
   let i = INSERT_INTO.length + 1;
   for (;;) {
-    i = stmt.indexOf(BACKTICK, i);
+    i = stmt.indexOf(Byte.BACKTICK, i);
     if (i < 0) throw new Error('unterminated table name in an INSERT statement');
-    if (stmt[i + 1] === BACKTICK) {
+    if (stmt[i + 1] === Byte.BACKTICK) {
       i += 2;
       continue;
     }
@@ -182,12 +182,12 @@ const VALUES = Buffer.from(' VALUES (');
 /** Where the rows of an INSERT start (its first `(` after VALUES), past an optional list of backticked column names. */
 function rowsStart(stmt: Buffer, afterName: number): number {
   let j = afterName;
-  if (stmt[j] === 0x20 && stmt[j + 1] === 0x28 && stmt[j + 2] === BACKTICK) {
+  if (stmt[j] === 0x20 && stmt[j + 1] === 0x28 && stmt[j + 2] === Byte.BACKTICK) {
     j += 2;
     for (;;) {
-      if (stmt[j] !== BACKTICK) throw new Error('a column list that is not backticked names');
-      j = stmt.indexOf(BACKTICK, j + 1);
-      while (j >= 0 && stmt[j + 1] === BACKTICK) j = stmt.indexOf(BACKTICK, j + 2);
+      if (stmt[j] !== Byte.BACKTICK) throw new Error('a column list that is not backticked names');
+      j = stmt.indexOf(Byte.BACKTICK, j + 1);
+      while (j >= 0 && stmt[j + 1] === Byte.BACKTICK) j = stmt.indexOf(Byte.BACKTICK, j + 2);
       if (j < 0) throw new Error('unterminated column name in an INSERT statement');
       j++;
       if (stmt[j] === 0x2c) j++;

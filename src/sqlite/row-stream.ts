@@ -5,10 +5,8 @@
  */
 import type { Codec } from './type-map';
 import { decodeRows, readInsertHead, type InsertHead, type SqliteValue } from './values';
+import { Byte } from '../domain/sql-bytes';
 
-const QUOTE = 0x27;
-const BACKSLASH = 0x5c;
-const CLOSE = 0x29;
 
 /**
  * Offset just after the last complete tuple in b[from..]: values hold no
@@ -21,10 +19,10 @@ export function lastTupleEnd(b: Buffer, from: number): number {
   for (let i = from; i < b.length; i++) {
     const c = b[i];
     if (quoted) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) quoted = false; // a doubled '' closes and reopens: the same state after both
-    } else if (c === QUOTE) quoted = true;
-    else if (c === CLOSE) last = i + 1;
+      if (c === Byte.BACKSLASH) i++;
+      else if (c === Byte.QUOTE) quoted = false; // a doubled '' closes and reopens: the same state after both
+    } else if (c === Byte.QUOTE) quoted = true;
+    else if (c === Byte.CLOSE) last = i + 1;
   }
   return last;
 }

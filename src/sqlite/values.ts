@@ -9,18 +9,13 @@
  */
 import { escapeSplitCommasText } from '../dump/literals';
 import type { Codec } from './type-map';
+import { Byte } from '../domain/sql-bytes';
 
 /** What SQLite stores (better-sqlite3 with safeIntegers: integers as bigint). */
 export type SqliteValue = null | bigint | number | string | Buffer;
 
 export const INT64_MAX = 9223372036854775807n;
 
-const QUOTE = 0x27;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN = 0x28;
-const CLOSE = 0x29;
-const BACKTICK = 0x60;
 
 /** The letter after a backslash -> the byte it stands for (MariaDB's escapes; \% and \_ keep their backslash). */
 const UNESCAPE = new Int16Array(256).fill(-1);
@@ -40,14 +35,14 @@ export interface InsertHead {
 }
 
 function readIdent(b: Buffer, at: number): { name: string; end: number } {
-  if (b[at] !== BACKTICK) throw new Error(`expected a backquoted name at byte ${at}`);
+  if (b[at] !== Byte.BACKTICK) throw new Error(`expected a backquoted name at byte ${at}`);
   let i = at + 1;
   const parts: Buffer[] = [];
   let from = i;
   for (;;) {
-    i = b.indexOf(BACKTICK, i);
+    i = b.indexOf(Byte.BACKTICK, i);
     if (i < 0) throw new Error('unterminated backquoted name');
-    if (b[i + 1] === BACKTICK) {
+    if (b[i + 1] === Byte.BACKTICK) {
       parts.push(b.subarray(from, i + 1));
       i += 2;
       from = i;
@@ -70,15 +65,15 @@ export function readInsertHead(stmt: Buffer): InsertHead {
   const t = readIdent(stmt, prefix.length);
   let i = skipSpace(stmt, t.end);
   let columns: string[] | null = null;
-  if (stmt[i] === OPEN) {
+  if (stmt[i] === Byte.OPEN) {
     columns = [];
     i = skipSpace(stmt, i + 1);
     for (;;) {
       const c = readIdent(stmt, i);
       columns.push(c.name);
       i = skipSpace(stmt, c.end);
-      if (stmt[i] === COMMA) i = skipSpace(stmt, i + 1);
-      else if (stmt[i] === CLOSE) break;
+      if (stmt[i] === Byte.COMMA) i = skipSpace(stmt, i + 1);
+      else if (stmt[i] === Byte.CLOSE) break;
       else throw new Error(`unexpected byte in the column list of an INSERT into ${t.name}`);
     }
     i = skipSpace(stmt, i + 1);
@@ -94,9 +89,9 @@ function readQuoted(b: Buffer, at: number): { bytes: Buffer; end: number } {
   // Fast path: no escape before the closing quote (most values).
   for (; i < b.length; i++) {
     const c = b[i];
-    if (c === BACKSLASH) break;
-    if (c === QUOTE) {
-      if (b[i + 1] === QUOTE) break;
+    if (c === Byte.BACKSLASH) break;
+    if (c === Byte.QUOTE) {
+      if (b[i + 1] === Byte.QUOTE) break;
       return { bytes: b.subarray(start, i), end: i + 1 };
     }
   }
@@ -104,9 +99,9 @@ function readQuoted(b: Buffer, at: number): { bytes: Buffer; end: number } {
   let end = i;
   for (; end < b.length; end++) {
     const c = b[end];
-    if (c === BACKSLASH) end++;
-    else if (c === QUOTE) {
-      if (b[end + 1] !== QUOTE) break;
+    if (c === Byte.BACKSLASH) end++;
+    else if (c === Byte.QUOTE) {
+      if (b[end + 1] !== Byte.QUOTE) break;
       end++;
     }
   }
@@ -114,17 +109,17 @@ function readQuoted(b: Buffer, at: number): { bytes: Buffer; end: number } {
   let n = b.copy(out, 0, start, i);
   for (; i < b.length; i++) {
     const c = b[i] as number;
-    if (c === BACKSLASH) {
+    if (c === Byte.BACKSLASH) {
       const e = b[++i] as number;
       const u = UNESCAPE[e] as number;
       if (u >= 0) out[n++] = u;
       else {
-        if (e === 0x25 || e === 0x5f) out[n++] = BACKSLASH; // \% \_ are two characters
+        if (e === 0x25 || e === 0x5f) out[n++] = Byte.BACKSLASH; // \% \_ are two characters
         out[n++] = e;
       }
-    } else if (c === QUOTE) {
-      if (b[i + 1] !== QUOTE) return { bytes: out.subarray(0, n), end: i + 1 };
-      out[n++] = QUOTE;
+    } else if (c === Byte.QUOTE) {
+      if (b[i + 1] !== Byte.QUOTE) return { bytes: out.subarray(0, n), end: i + 1 };
+      out[n++] = Byte.QUOTE;
       i++;
     } else out[n++] = c;
   }
@@ -205,30 +200,30 @@ export function decodeRows(stmt: Buffer, rowsAt: number, codecs: readonly (Codec
     throw new Error(`row ${rows + 1}: ${why}`);
   };
   for (;;) {
-    if (b[i] !== OPEN) fail(`expected "(" at byte ${i}`);
+    if (b[i] !== Byte.OPEN) fail(`expected "(" at byte ${i}`);
     i++;
     let out = 0;
     for (let c = 0; c < codecs.length; c++) {
       if (c > 0) {
-        if (b[i] !== COMMA) fail(`expected "," after value ${c} at byte ${i}`);
+        if (b[i] !== Byte.COMMA) fail(`expected "," after value ${c} at byte ${i}`);
         i++;
       }
       const codec = codecs[c] as Codec | null;
       const ch = b[i];
       let value: SqliteValue;
-      if (ch === QUOTE) {
+      if (ch === Byte.QUOTE) {
         const q = readQuoted(b, i);
         i = q.end;
         value = codec === null ? null : fromString(q.bytes, codec);
-      } else if ((ch === 0x58 || ch === 0x78 || ch === 0x62 || ch === 0x42) && b[i + 1] === QUOTE) {
-        const close = b.indexOf(QUOTE, i + 2);
+      } else if ((ch === 0x58 || ch === 0x78 || ch === 0x62 || ch === 0x42) && b[i + 1] === Byte.QUOTE) {
+        const close = b.indexOf(Byte.QUOTE, i + 2);
         if (close < 0) fail('unterminated literal');
         const body = b.toString('latin1', i + 2, close);
         value = codec === null ? null : ch === 0x58 || ch === 0x78 ? fromHex(body, codec) : fromBits(body, codec);
         i = close + 1;
       } else {
         let e = i;
-        while (e < n && b[e] !== COMMA && b[e] !== CLOSE) e++;
+        while (e < n && b[e] !== Byte.COMMA && b[e] !== Byte.CLOSE) e++;
         const word = b.toString('latin1', i, e).trim();
         i = e;
         const upper = word.toUpperCase();
@@ -247,13 +242,13 @@ export function decodeRows(stmt: Buffer, rowsAt: number, codecs: readonly (Codec
       }
       if (codec !== null) values[out++] = value;
     }
-    if (b[i] !== CLOSE) fail(`expected ")" after ${codecs.length} values at byte ${i}`);
+    if (b[i] !== Byte.CLOSE) fail(`expected ")" after ${codecs.length} values at byte ${i}`);
     i++;
     rows++;
     onRow(values);
     i = skipSpace(b, i);
     if (i >= n) return rows;
-    if (b[i] !== COMMA) fail(`expected "," between rows at byte ${i}`);
+    if (b[i] !== Byte.COMMA) fail(`expected "," between rows at byte ${i}`);
     i = skipSpace(b, i + 1);
   }
 }

@@ -12,13 +12,36 @@
 import mysql, { type Connection } from 'mysql2';
 import { internalsChanged } from './mysql2-internals';
 
-/** Room before the statement in a query packet: the 4-byte packet header and the command byte. */
-export const QUERY_HEAD = 5;
+/**
+ * Room before the statement in a query packet: the 4-byte packet header, the command
+ * byte, and the two bytes of an empty attribute list where the server takes query
+ * attributes (MySQL 8.0.23+; MariaDB does not offer them).
+ */
+export const QUERY_HEAD = 7;
 const COM_QUERY = 0x03;
+/** The protocol's capability flag (CLIENT_QUERY_ATTRIBUTES), as mysql2's Query packet tests it. */
+const CLIENT_QUERY_ATTRIBUTES = 0x08000000;
 
-/** A query packet buffer of at least `bytes` of statement; `reuse` is taken when it is large enough. */
+/** A query packet buffer with room for `bytes` of statement; `reuse` is taken when it is large enough. */
 export function queryPacketBuffer(bytes: number, reuse?: Buffer): Buffer {
-  return reuse && reuse.length >= QUERY_HEAD + bytes ? reuse : Buffer.allocUnsafe(QUERY_HEAD + Math.max(bytes, 1 << 16));
+  if (reuse && reuse.length >= QUERY_HEAD + bytes) return reuse;
+  // An eighth more than asked: a lane's statements grow a little at a time, not one allocation each.
+  return Buffer.allocUnsafe(QUERY_HEAD + Math.max(bytes + (bytes >> 3), 1 << 16));
+}
+
+/**
+ * The COM_QUERY packet for the statement at [QUERY_HEAD, QUERY_HEAD + length) of `packet`:
+ * its command bytes written just before the statement, the packet (header room included)
+ * returned as a view. The header itself is mysql2's to write (sequence id).
+ */
+export function frameQuery(packet: Buffer, length: number, withAttributes: boolean): Buffer {
+  const start = withAttributes ? 0 : 2;
+  packet[start + 4] = COM_QUERY;
+  if (withAttributes) {
+    packet[5] = 0; // parameter_count
+    packet[6] = 1; // parameter_set_count
+  }
+  return packet.subarray(start, QUERY_HEAD + length);
 }
 
 /** What the packet writer of a mysql2 connection reads of a packet. */
@@ -37,7 +60,8 @@ interface QueryCommand {
   options: unknown;
 }
 interface ConnectionInternals {
-  config: unknown;
+  config: { clientFlags?: number };
+  serverCapabilityFlags?: number;
   writePacket(packet: OutgoingPacket): void;
 }
 interface Mysql2Statics {
@@ -77,22 +101,22 @@ export function queryBytes(raw: Connection, packet: Buffer, length: number): Pro
     }
     const statics = m as Mysql2Statics;
     const next = (Object.getPrototypeOf(query) as { resultsetHeader: unknown }).resultsetHeader;
-    const total = QUERY_HEAD + length;
-    packet[4] = COM_QUERY;
-    const outgoing: OutgoingPacket = {
-      buffer: packet.length === total ? packet : packet.subarray(0, total),
-      length: () => total,
-      writeHeader(sequenceId: number) {
-        packet.writeUIntLE(Math.min(total - 4, 0xffffff), 0, 3);
-        packet[3] = sequenceId;
-      },
-    };
     // What Query.start does, with our packet instead of one encoded from a string.
     query.start = function (this: QueryCommand, _packet: unknown, connection: ConnectionInternals): unknown {
       this._connection = connection;
       this.options = statics.ConnectionConfig.queryOptions(connection.config, this._queryOptions);
       this._setTimeout();
-      connection.writePacket(outgoing);
+      const withAttributes = ((connection.config.clientFlags ?? 0) & (connection.serverCapabilityFlags ?? 0) & CLIENT_QUERY_ATTRIBUTES) !== 0;
+      const framed = frameQuery(packet, length, withAttributes);
+      connection.writePacket({
+        buffer: framed,
+        length: () => framed.length,
+        // Only for packets under 16 MiB; longer ones are cut and framed by mysql2 itself.
+        writeHeader(sequenceId: number) {
+          framed.writeUIntLE(framed.length - 4, 0, 3);
+          framed[3] = sequenceId;
+        },
+      });
       return next;
     };
     conn.query(query);

@@ -53,11 +53,19 @@ interface Lane {
   db: Db;
   packet: Buffer;
   /**
-   * Rejects when the lane is cut: mysql2 never answers a query in flight on a connection it
-   * closes, so a statement the server holds (a lock wait) would otherwise keep its caller forever.
+   * Rejects the query in flight (while there is one): mysql2 never answers a query in flight
+   * on a connection it closes, so a cut lane fails its query here instead of hanging.
    */
-  cut: Promise<never>;
-  cutWith(err: unknown): void;
+  abandon: ((err: unknown) => void) | null;
+  /** Why the lane was cut; a cut lane sends nothing more (its packet may still be on its way out). */
+  cut: unknown;
+}
+
+/** Cuts the lane: its query in flight fails at once, and it takes no other. */
+function cutLane(lane: Lane, err: unknown): void {
+  lane.cut ??= err;
+  lane.abandon?.(err);
+  lane.db.destroy();
 }
 
 /** Writes `parts` one after the other into the lane's packet; returns the statement's length. */
@@ -72,26 +80,28 @@ function fill(lane: Lane, parts: readonly Buffer[]): number {
 
 /** Runs `parts` as one statement on the lane; resolves with affected rows. */
 async function sendBytes(lane: Lane, parts: readonly Buffer[]): Promise<number> {
+  if (lane.cut) throw lane.cut;
   const length = fill(lane, parts); // before lane.packet is read: it may have grown
-  const result = await Promise.race([queryBytes(lane.db.raw, lane.packet, length), lane.cut]);
+  const result = await new Promise<unknown>((resolve, reject) => {
+    lane.abandon = reject;
+    queryBytes(lane.db.raw, lane.packet, length).then(resolve, reject);
+  }).finally(() => {
+    lane.abandon = null;
+  });
   return (result as { affectedRows?: number }).affectedRows ?? 0;
 }
 
 async function openSession(creds: DbCredentials, database: string, autocommit: boolean): Promise<Lane> {
   // Statements go as the file's bytes (db/query-bytes); byte strings read the server's messages back as bytes too.
   const db = await connect({ ...creds, database }, { byteStrings: true });
-  let cutWith: (err: unknown) => void = () => undefined;
-  const cut = new Promise<never>((_, reject) => {
-    cutWith = reject;
-  });
-  cut.catch(() => undefined); // a lane cut while idle has no one waiting
-  const lane: Lane = { db, packet: queryPacketBuffer(0), cut, cutWith: (err) => cutWith(err) };
+  const lane: Lane = { db, packet: queryPacketBuffer(0), abandon: null, cut: null };
   try {
     // The server would report SET NAMES' new character_set_client, and mysql2 would then encode as utf8mb4 again.
     await db.query("SET SESSION session_track_system_variables = ''").catch(() => undefined);
     for (const sql of LOAD_SESSION) await db.query(sql);
     // Proof, not trust: a two-byte character sent as its bytes must reach the server as exactly those bytes.
-    const rows = (await queryBytes(db.raw, lane.packet, fill(lane, [Buffer.from("SELECT HEX('ü') AS h", 'utf8')]))) as { h?: string }[] | string[][]; // fits the first packet
+    const check = fill(lane, [Buffer.from("SELECT HEX('ü') AS h", 'utf8')]);
+    const rows = (await queryBytes(db.raw, lane.packet, check)) as { h?: string }[] | string[][];
     const first = rows[0];
     const hex = Array.isArray(first) ? first[0] : first?.h;
     if (hex !== 'C3BC') throw new DatabaseError(`the loading connection does not pass bytes through unchanged (got ${hex} for C3BC); nothing was restored`);
@@ -145,24 +155,34 @@ function loadError(file: LoadFile, err: unknown): DatabaseError {
   return new DatabaseError(`loading table ${file.table} from ${file.path}: ${serverMessage((err as { cause?: unknown }).cause ?? err)}`, { cause: err });
 }
 
+export interface LoaderOptions {
+  /** Loading connections. */
+  lanes: number;
+  /** Rows per query when a statement is cut (default PIECE_BYTES). */
+  pieceBytes?: number;
+  /** A connection of the same user, to kill the loading connections' statements on the server when the load is cut. */
+  admin?: Db;
+}
+
 export class Loader {
   private failure: unknown = null;
+  private pool: LanePool | null = null;
 
   private constructor(
     private readonly lanes: Lane[],
-    private readonly pieceBytes: number,
+    private readonly options: LoaderOptions,
   ) {}
 
-  /** Opens `lanes` loading connections on `database`; a cut statement's pieces hold about `pieceBytes` of rows. */
-  static async open(creds: DbCredentials, database: string, lanes = 3, pieceBytes = PIECE_BYTES): Promise<Loader> {
-    const dbs: Lane[] = [];
+  /** Opens the loading connections on `database`. */
+  static async open(creds: DbCredentials, database: string, options: LoaderOptions): Promise<Loader> {
+    const lanes: Lane[] = [];
     try {
-      for (let i = 0; i < lanes; i++) dbs.push(await openSession(creds, database, true));
+      for (let i = 0; i < options.lanes; i++) lanes.push(await openSession(creds, database, true));
     } catch (err) {
-      for (const d of dbs) d.db.destroy();
+      for (const l of lanes) l.db.destroy();
       throw err;
     }
-    return new Loader(dbs, pieceBytes);
+    return new Loader(lanes, options);
   }
 
   /**
@@ -174,16 +194,14 @@ export class Loader {
     const queue = [...files].sort((a, b) => b.bytes - a.bytes);
     const loaded = new Map<string, LoadedTable>();
     const pool = new LanePool(this.lanes, () => this.failure !== null);
+    this.pool = pool;
     const reader = async () => {
       for (let file = queue.shift(); file && this.failure === null; file = queue.shift()) {
         try {
-          loaded.set(file.table, await loadFile(pool, file, this.pieceBytes));
+          loaded.set(file.table, await loadFile(pool, file, this.options.pieceBytes ?? PIECE_BYTES));
         } catch (err) {
-          if (this.failure === null) {
-            this.failure = err;
-            this.destroy(); // every connection stops at once: the restore has failed
-            pool.abandon();
-          }
+          // The first failure cuts every connection at once: the restore has failed.
+          if (this.failure === null) this.cut(err);
         }
       }
     };
@@ -196,19 +214,26 @@ export class Loader {
     await Promise.all(this.lanes.map((l) => l.db.close()));
   }
 
+  /** Stops the load (a signal): as a failure would, with the error loadAll then throws. */
+  destroy(): void {
+    this.cut(new DatabaseError('loading stopped: its connections were cut'));
+  }
+
   /**
-   * Cuts every connection: statements in flight fail here at once, and, given `admin` (a
-   * connection of the same user), are killed on the server too, so that their locks on the
-   * staging tables end and the cleanup can drop them. Autocommit: the server rolls each back.
+   * Cuts every connection, `err` being the load's failure: statements in flight fail here at
+   * once and no lane takes another; with `admin`, they are killed on the server too, so that
+   * their locks on the staging tables end and the cleanup can drop them (autocommit: the
+   * server rolls each back).
    */
-  destroy(admin?: Db): void {
-    const err = new DatabaseError('loading stopped: its connections were cut');
+  private cut(err: unknown): void {
+    this.failure ??= err;
+    const { admin } = this.options;
     for (const l of this.lanes) {
-      l.cutWith(err);
       const id = l.db.raw.threadId;
-      if (admin && id) admin.query(`KILL QUERY ${Number(id)}`).catch(() => undefined);
-      l.db.destroy();
+      if (admin && id && !l.cut) admin.query(`KILL QUERY ${Number(id)}`).catch(() => undefined);
+      cutLane(l, err);
     }
+    this.pool?.abandon();
   }
 }
 

@@ -137,7 +137,7 @@ export async function runRestore(req: RestoreRequest, deps: RestoreDeps): Promis
   const admin = await connect({ ...req.credentials, database: '' });
   const run: RestoreRun = { req, deps, log: deps.log, target, admin, summary, id: randomBytes(4).toString('hex'), staged: [], createdTarget: false, loader: null, quiesced: false };
   let failed = true;
-  const onAbort = () => run.loader?.destroy(admin);
+  const onAbort = () => run.loader?.destroy();
   deps.signal?.addEventListener('abort', onAbort);
   try {
     const existing = await targetObjects(admin, target);
@@ -288,7 +288,9 @@ async function loadStaging(run: RestoreRun, plan: RestorePlan): Promise<Map<stri
     files.push({ table: t.source.table, staging, path: t.source.path, compressed: t.source.compressed, withRows: t.withRows, bytes: (await fs.stat(t.source.path)).size, rowPieces: t.source.statementBytes !== null, statementBytes: t.source.statementBytes });
   }
   progress.loadPlanned(files.reduce((n, f) => n + f.bytes, 0));
-  run.loader = await Loader.open(run.req.credentials, run.target, run.req.parallel ?? RESTORE_LANES);
+  run.loader = await Loader.open(run.req.credentials, run.target, { lanes: run.req.parallel ?? RESTORE_LANES, admin: run.admin });
+  // A signal while the connections opened found no loader to stop.
+  throwIfAborted(run);
   run.log.info('loading into staging tables', { database: run.target, tables: plan.tables.length });
   // The bar ends with the load, also when it fails (a daemon's later runs must not report it).
   const loaded = await run.loader.loadAll(files).finally(() => progress.loadPlanned(0));

@@ -45,15 +45,17 @@ export class StatementSplitter {
 
   /**
    * `reuse`: the caller is done with every statement of a push before the next push
-   * (the loader turns each into a query string at once), so one buffer serves the
+   * (the loader copies each into a query packet at once), so one buffer serves the
    * whole file: a 16 MiB statement costs one buffer, not a doubling series of them;
    * and the chunks are copied, so the caller may read every chunk into one buffer.
    *
    * `insertLines`: the text is of the one-line layout (a manifest with statementBytes):
    * every INSERT is one line ending in `;`, its values never holding a raw newline (the
-   * dump escapes them, as db_upgrade's line reader needs), and the file's sha256 was
-   * checked against the manifest. Such a statement is found with one memchr for its
-   * newline instead of a byte-by-byte scan of its quotes: most of a restore's bytes.
+   * dump escapes them, as db_upgrade's line reader needs), which the file's sha256,
+   * checked against the manifest, vouches for (a file loaded unchecked that breaks the
+   * layout fails as a statement the server or the loader refuses, never as rows lost).
+   * Such a statement is found with one memchr for its newline instead of a byte-by-byte
+   * scan of its quotes: most of a restore's bytes.
    */
   constructor(private readonly options: { reuse?: boolean; capacity?: number; insertLines?: boolean } = {}) {}
 
@@ -251,8 +253,11 @@ export class StatementSplitter {
             i = n;
             break;
           }
-          if (b[nl - 1] !== Byte.SEMICOLON) throw new Error(`an INSERT line that does not end in ';' (statement ${this.count + 1})`);
-          this.emit(out, nl - 1, 2);
+          // Spaces or a CR before the newline are allowed, as at the end of the text.
+          let e = nl;
+          while (e > this.start && isSpace(b[e - 1] as number)) e--;
+          if (b[e - 1] !== Byte.SEMICOLON) throw new Error(`an INSERT line that does not end in ';' (statement ${this.count + 1})`);
+          this.emit(out, e - 1, nl + 2 - e);
           i = nl + 1;
           state = S.Normal;
           break;

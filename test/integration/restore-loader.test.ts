@@ -40,7 +40,7 @@ test('tables cut into 256-byte pieces over 8 connections load whole, round after
   for (let round = 0; round < 12; round++) {
     const staged = files.map((f) => ({ ...f, staging: `s${round}_${f.table}` }));
     const creds = { ...testServer(), socketPath: null, database: db.name, source: 'test' };
-    const loader = await Loader.open(creds, db.name, 8, 256);
+    const loader = await Loader.open(creds, db.name, { lanes: 8, pieceBytes: 256 });
     let outcome: string;
     try {
       const loaded = await loader.loadAll(staged);
@@ -55,3 +55,14 @@ test('tables cut into 256-byte pieces over 8 connections load whole, round after
     expect((counts as { n: number }[]).map((c) => Number(c.n))).toEqual(staged.map(() => ROWS));
   }
 }, 60_000);
+
+test('a load cut before it starts (a signal) fails at once with the cut, and sends nothing', async () => {
+  const creds = { ...testServer(), socketPath: null, database: db.name, source: 'test' };
+  const loader = await Loader.open(creds, db.name, { lanes: 2 });
+  loader.destroy();
+  const started = Date.now();
+  await expect(loader.loadAll(files.slice(0, 3).map((f) => ({ ...f, staging: `cut_${f.table}` })))).rejects.toThrow(/loading stopped: its connections were cut/);
+  expect(Date.now() - started).toBeLessThan(5000);
+  const [tables] = await db.conn.query("SELECT COUNT(*) AS n FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME LIKE 'cut\\_%'");
+  expect(tables).toEqual([{ n: 0 }]);
+});

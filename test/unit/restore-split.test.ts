@@ -171,6 +171,13 @@ describe('insertLines: the one-line layout, each INSERT found by its newline', (
     expect(split(text, 5, { insertLines: true })).toEqual(['SET NAMES utf8mb4', "INSERT INTO `t` VALUES (1,'x')"]);
   });
 
+  test('spaces or a CR before the newline are allowed mid-file, as at its end', () => {
+    const text = "INSERT INTO `t` VALUES (1,'a');\r\nINSERT INTO `t` VALUES (2,'b'); \nSET NAMES utf8mb4;\nINSERT INTO `t` VALUES (3,'c'); \r\n";
+    for (const size of [1, 3, 4096]) {
+      expect(split(text, size, { insertLines: true })).toEqual(["INSERT INTO `t` VALUES (1,'a')", "INSERT INTO `t` VALUES (2,'b')", 'SET NAMES utf8mb4', "INSERT INTO `t` VALUES (3,'c')"]);
+    }
+  });
+
   test('an INSERT line that does not end in ; is refused, naming the statement (not loaded as two)', () => {
     const raw = "SET NAMES utf8mb4;\nINSERT INTO `t` VALUES (1,'raw\nnewline');\n";
     expect(() => split(raw, 4096, { insertLines: true })).toThrow(/INSERT line that does not end in ';' \(statement 2\)/);

@@ -5,6 +5,7 @@
  */
 import { connect } from 'node:net';
 import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { describeListen, type ListenAddress } from '../config/api-listen';
 import type { BackupConfig } from '../config/types';
@@ -42,8 +43,13 @@ async function listen(app: FastifyInstance, at: ListenAddress, config: BackupCon
   try {
     if (at.kind === 'unix') {
       await clearStaleSocket(at.path, config.file);
-      await app.listen({ path: at.path });
-      await fs.chmod(at.path, SOCKET_MODE);
+      // Bound under a name of its own, given its mode, then moved into place: no client ever
+      // finds the socket with the umask's mode (a test saw 0755 between listen and chmod).
+      const bound = join(dirname(at.path), `.sb${process.pid}`);
+      await fs.rm(bound, { force: true });
+      await app.listen({ path: bound });
+      await fs.chmod(bound, SOCKET_MODE);
+      await fs.rename(bound, at.path);
     } else {
       await app.listen({ host: at.host, port: at.port });
     }

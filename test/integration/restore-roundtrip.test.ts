@@ -226,6 +226,15 @@ test('a file changed by one byte, or truncated, is refused by its sha256, naming
   expect(await databaseExists(dst)).toBe(false);
 });
 
+/** runRestore called in this process (no CLI), --replace into `dst`, touching no service. */
+function inProcessRestore(b: Backup, dst: string) {
+  const config = loadConfig(b.conf, { installRoot: ROOT }).config;
+  const credentials = loadCredentials({ cliPath: src.credentialsFile, configured: null });
+  const quiet = { quiesce: async () => undefined, release: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
+  const request = { config, credentials, hostName: HOST, snapshot: 'latest', database: dst, tables: null, only: null, mode: 'replace' as const, dryRun: false, definer: 'keep' as const };
+  return { request, quiet };
+}
+
 test('with the check bypassed, a SQL error part-way leaves the target as it was', async () => {
   const b = await backup();
   // Break the last statements of one table: earlier tables load fine, this one fails mid-file.
@@ -237,10 +246,7 @@ test('with the check bypassed, a SQL error part-way leaves the target as it was'
   await admin.query(`CREATE DATABASE ${q}; CREATE TABLE ${q}.t_local (id INT PRIMARY KEY, v TEXT); INSERT INTO ${q}.t_local VALUES (1, 'before')`);
   await admin.query(`CREATE TABLE ${q}.types_g (id INT); INSERT INTO ${q}.types_g VALUES (3)`);
   const before = { local: await checksumTable(admin, dst, 't_local'), types: await checksumTable(admin, dst, 'types_g') };
-  const conf = loadConfig(b.conf, { installRoot: ROOT }).config;
-  const credentials = loadCredentials({ cliPath: src.credentialsFile, configured: null });
-  const quiet = { quiesce: async () => undefined, release: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
-  const request = { config: conf, credentials, hostName: HOST, snapshot: 'latest', database: dst, tables: null, only: null, mode: 'replace' as const, dryRun: false, definer: 'keep' as const };
+  const { request, quiet } = inProcessRestore(b, dst);
   await expect(runRestore(request, { log: silentLogger(), quiescer: quiet })).rejects.toThrow(/checksum|differs from the manifest/);
   const lines: string[] = [];
   const sink = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
@@ -261,10 +267,8 @@ test('a signal while the server holds a statement stops the restore within secon
   const q = quoteIdent(dst);
   await admin.query(`CREATE DATABASE ${q}; CREATE TABLE ${q}.t_local (id INT PRIMARY KEY, v TEXT); INSERT INTO ${q}.t_local VALUES (1, 'before')`);
   const before = await checksumTable(admin, dst, 't_local');
-  const conf = loadConfig(b.conf, { installRoot: ROOT }).config;
-  const credentials = loadCredentials({ cliPath: src.credentialsFile, configured: null });
-  const quiet = { quiesce: async () => undefined, release: async () => undefined, resume: async () => undefined, report: () => ({ mode: 'online' as const, stopped: [], alreadyStopped: [], restarted: [], restartFailures: [], providersRestarted: [], downtimeMs: null }) };
-  const request = { config: conf, credentials, hostName: HOST, snapshot: 'latest', database: dst, tables: null, only: null, mode: 'replace' as const, dryRun: false, definer: 'keep' as const, skipChecksums: true };
+  const { request: checked, quiet } = inProcessRestore(b, dst);
+  const request = { ...checked, skipChecksums: true };
   const abort = new AbortController();
   const started = Date.now();
   const restored = runRestore(request, { log: silentLogger(), quiescer: quiet, signal: abort.signal }).then(() => null, (err: unknown) => err);

@@ -91,7 +91,7 @@ async function sendBytes(lane: Lane, parts: readonly Buffer[]): Promise<number> 
   return (result as { affectedRows?: number }).affectedRows ?? 0;
 }
 
-async function openSession(creds: DbCredentials, database: string, autocommit: boolean): Promise<Lane> {
+async function openSession(creds: DbCredentials, database: string): Promise<Lane> {
   // Statements go as the file's bytes (db/query-bytes); byte strings read the server's messages back as bytes too.
   const db = await connect({ ...creds, database }, { byteStrings: true });
   const lane: Lane = { db, packet: queryPacketBuffer(0), abandon: null, cut: null };
@@ -109,7 +109,6 @@ async function openSession(creds: DbCredentials, database: string, autocommit: b
     await db.query('SET SESSION sql_log_bin = 0').catch(() => undefined);
     // History rows of system-versioned tables keep their period (MariaDB 10.11+); without it their INSERT fails, naming the table.
     await db.query('SET SESSION system_versioning_insert_history = 1').catch(() => undefined);
-    if (!autocommit) await db.query('SET SESSION autocommit = 0');
   } catch (err) {
     db.destroy();
     throw err;
@@ -177,7 +176,7 @@ export class Loader {
   static async open(creds: DbCredentials, database: string, options: LoaderOptions): Promise<Loader> {
     const lanes: Lane[] = [];
     try {
-      for (let i = 0; i < options.lanes; i++) lanes.push(await openSession(creds, database, true));
+      for (let i = 0; i < options.lanes; i++) lanes.push(await openSession(creds, database));
     } catch (err) {
       for (const l of lanes) l.db.destroy();
       throw err;
@@ -254,10 +253,10 @@ class LanePool {
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
-  release(db: Lane): void {
+  release(lane: Lane): void {
     const next = this.waiting.shift();
-    if (next) next(this.failed() ? null : db);
-    else this.free.push(db);
+    if (next) next(this.failed() ? null : lane);
+    else this.free.push(lane);
   }
 
   /** Wakes every waiter with null (the load failed). */

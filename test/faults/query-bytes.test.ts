@@ -7,11 +7,10 @@
  */
 import { dirname, join } from 'node:path';
 import mysql from 'mysql2';
-import type { DbCredentials } from '../../src/config/types';
 import { connect, type Db } from '../../src/db/connect';
 import { QUERY_HEAD, frameQuery, queryBytes, queryPacketBuffer } from '../../src/db/query-bytes';
 import { DatabaseError } from '../../src/errors';
-import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, testCredentials, type TestDatabase } from '../helpers/db';
 
 let tdb: TestDatabase;
 let db: Db;
@@ -27,9 +26,7 @@ async function run(sql: string | Buffer, packet = queryPacketBuffer(0)): Promise
 beforeAll(async () => {
   tdb = await createTestDatabase('query_bytes');
   await tdb.conn.query('CREATE TABLE t (id INT PRIMARY KEY, v MEDIUMTEXT CHARACTER SET utf8mb4, b BLOB)');
-  const server = testServer();
-  const creds: DbCredentials = { ...server, database: tdb.name, socketPath: null, source: 'test' };
-  db = await connect(creds, { byteStrings: true });
+  db = await connect(testCredentials(tdb.name), { byteStrings: true });
   await db.query('SET NAMES utf8mb4');
 });
 afterAll(async () => {

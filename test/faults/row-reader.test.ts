@@ -9,14 +9,13 @@ import { MemorySink } from '../helpers/memory-sink';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DbCredentials } from '../../src/config/types';
 import { connect, type Db } from '../../src/db/connect';
 import { describeTables } from '../../src/db/introspect';
 import type { DbTableDetail } from '../../src/db/schema';
 import { BlockChannel, dumpRows, readTupleBlocks } from '../../src/dump/rows';
 import { MYSQL2_VERSION } from '../../src/db/mysql2-internals';
 import { DatabaseError } from '../../src/errors';
-import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, testCredentials, type TestDatabase } from '../helpers/db';
 
 jest.setTimeout(60_000);
 
@@ -38,9 +37,7 @@ let table: DbTableDetail;
 beforeAll(async () => {
   tdb = await createTestDatabase('rowreader');
   await tdb.conn.query("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')");
-  const server = testServer();
-  const creds: DbCredentials = { host: server.host, port: server.port, user: server.user, password: server.password, database: tdb.name, socketPath: null, source: "test" };
-  db = await connect(creds);
+  db = await connect(testCredentials(tdb.name));
   table = (await describeTables(db)).get('t') as DbTableDetail;
 });
 afterAll(async () => {

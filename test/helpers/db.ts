@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import type { DbCredentials } from '../../src/config/types';
 import { run, type RunResult } from '../../src/proc/run';
 
 export interface TestServer {
@@ -26,6 +27,11 @@ export function testServer(): TestServer {
     user: env.SB_TEST_USER || 'root',
     password: env.SB_TEST_PASSWORD ?? '',
   };
+}
+
+/** Credentials for `database` on the shared server, as the tool's own code takes them (TCP, no file behind them). */
+export function testCredentials(database: string): DbCredentials {
+  return { ...testServer(), socketPath: null, database, source: 'test' };
 }
 
 export interface TestDatabase {

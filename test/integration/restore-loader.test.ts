@@ -10,7 +10,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Loader, type LoadFile } from '../../src/restore/load';
-import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, testCredentials, type TestDatabase } from '../helpers/db';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 const TABLES = 40;
@@ -39,8 +39,7 @@ afterAll(async () => {
 test('tables cut into 256-byte pieces over 8 connections load whole, round after round, without a deadlock', async () => {
   for (let round = 0; round < 12; round++) {
     const staged = files.map((f) => ({ ...f, staging: `s${round}_${f.table}` }));
-    const creds = { ...testServer(), socketPath: null, database: db.name, source: 'test' };
-    const loader = await Loader.open(creds, db.name, { lanes: 8, pieceBytes: 256 });
+    const loader = await Loader.open(testCredentials(db.name), db.name, { lanes: 8, pieceBytes: 256 });
     let outcome: string;
     try {
       const loaded = await loader.loadAll(staged);
@@ -57,8 +56,7 @@ test('tables cut into 256-byte pieces over 8 connections load whole, round after
 }, 60_000);
 
 test('a load cut before it starts (a signal) fails at once with the cut, and sends nothing', async () => {
-  const creds = { ...testServer(), socketPath: null, database: db.name, source: 'test' };
-  const loader = await Loader.open(creds, db.name, { lanes: 2 });
+  const loader = await Loader.open(testCredentials(db.name), db.name, { lanes: 2 });
   loader.destroy();
   const started = Date.now();
   await expect(loader.loadAll(files.slice(0, 3).map((f) => ({ ...f, staging: `cut_${f.table}` })))).rejects.toThrow(/loading stopped: its connections were cut/);

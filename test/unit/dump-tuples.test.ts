@@ -2,7 +2,7 @@
 import { ValueKind } from '../../src/dump/literals';
 import { planKeyRanges, rangeCondition, rangeKey, PARALLEL_MIN_ROWS } from '../../src/dump/ranges';
 import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, statementLimit, type TupleBlock } from '../../src/dump/tuples';
-import type { RowSink } from '../../src/store/file-sink';
+import { MemorySink } from '../helpers/memory-sink';
 
 /** A text-protocol row: each value length-coded, null as 0xfb. */
 function packet(values: (Buffer | string | null)[]): Buffer {
@@ -37,23 +37,6 @@ function encodeOne(kinds: ValueKind[], values: (Buffer | string | null)[]): stri
   expect(block.lengths).toHaveLength(1);
   expect(block.data.subarray(block.lengths[0]).toString('latin1')).toBe(',');
   return block.data.subarray(0, block.lengths[0]).toString('utf8');
-}
-
-class MemorySink implements RowSink {
-  chunks: Buffer[] = [];
-  flushes = 0;
-  push(chunk: Buffer | string): boolean {
-    this.chunks.push(Buffer.isBuffer(chunk) ? Buffer.from(chunk) : Buffer.from(chunk));
-    return false;
-  }
-  async flush(): Promise<void> {
-    this.flushes++;
-  }
-  startRows(): void {}
-  endRows(): void {}
-  text(): string {
-    return Buffer.concat(this.chunks).toString('latin1');
-  }
 }
 
 /** The row-at-a-time rule the statement writer must reproduce exactly: a statement takes rows while it fits `limit`. */
@@ -191,7 +174,7 @@ describe('StatementWriter', () => {
       expect(line.length).toBeLessThanOrEqual(LIMIT);
       if (i < lines.length - 1) expect(line.length).toBeGreaterThan(LIMIT - 250);
     });
-    expect(sink.text()).toBe(expected);
+    expect(sink.text('latin1')).toBe(expected);
   });
 
   test('a table that fits is one statement on one line', () => {
@@ -199,7 +182,7 @@ describe('StatementWriter', () => {
     const writer = new StatementWriter(Buffer.from(prefix), sink, LIMIT);
     for (const b of blocksOf(['(1)', "('a')", '(NULL)'], () => true)) writer.add(b);
     writer.end();
-    expect(sink.text()).toBe("INSERT INTO `t` VALUES (1),('a'),(NULL);\n");
+    expect(sink.text('latin1')).toBe("INSERT INTO `t` VALUES (1),('a'),(NULL);\n");
     expect(writer.statements).toBe(1);
   });
 
@@ -209,7 +192,7 @@ describe('StatementWriter', () => {
     const big = `('${'x'.repeat(200)}')`;
     for (const b of blocksOf(['(1)', big, '(2)'], () => false)) writer.add(b);
     writer.end();
-    expect(sink.text()).toBe(`${prefix}(1);\n${prefix}${big};\n${prefix}(2);\n`);
+    expect(sink.text('latin1')).toBe(`${prefix}(1);\n${prefix}${big};\n${prefix}(2);\n`);
     expect(writer.statements).toBe(3);
   });
 
@@ -222,7 +205,7 @@ describe('StatementWriter', () => {
     const sink = new MemorySink();
     const writer = new StatementWriter(Buffer.from(prefix), sink, LIMIT);
     writer.end();
-    expect(sink.text()).toBe('');
+    expect(sink.text('latin1')).toBe('');
     expect(writer.statements).toBe(0);
   });
 });

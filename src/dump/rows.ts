@@ -21,7 +21,7 @@ import type { DbTableDetail } from '../db/schema';
 import type { RowSink } from '../store/file-sink';
 import { progress } from './progress';
 import { columnRead, insertPrefix, rawRowSelectSql, rowColumns, type RowSelectOptions } from './literals';
-import { StatementWriter, TupleEncoder, recycleBlock, statementLimit, type TupleBlock } from './tuples';
+import { StatementWriter, TupleEncoder, recycleBlock, statementLimit, type RowBatch, type TupleBlock } from './tuples';
 
 export interface RowsResult {
   rows: number;
@@ -120,6 +120,30 @@ function isRawPacket(packet: unknown): packet is RawPacket {
   return !!p && Buffer.isBuffer(p.buffer) && typeof p.offset === 'number' && typeof p.end === 'number' && typeof p.isEOF === 'function';
 }
 
+/** Rows per batch at most (a 64 KiB socket chunk of the narrowest rows holds about 4,000). */
+const BATCH_ROWS = 8192;
+
+/** The row packets of one socket chunk, gathered to be encoded in one call. */
+class RowBatcher implements RowBatch {
+  src: Buffer = Buffer.alloc(0);
+  readonly ranges = new Int32Array(2 * BATCH_ROWS);
+  count = 0;
+
+  /** False when the row belongs to another chunk or the batch is full: encode, then add again. */
+  add(src: Buffer, start: number, end: number): boolean {
+    if (this.count > 0 && (src !== this.src || this.count === BATCH_ROWS)) return false;
+    this.src = src;
+    this.ranges[2 * this.count] = start;
+    this.ranges[2 * this.count + 1] = end;
+    this.count++;
+    return true;
+  }
+
+  clear(): void {
+    this.count = 0;
+  }
+}
+
 export interface ReadSpec {
   table: DbTableDetail;
   where?: string;
@@ -141,6 +165,25 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     paused = false;
     db.raw.resume();
   };
+  const batch = new RowBatcher();
+  const onBlock = (block: TupleBlock): void => {
+    if (channel.put(block) && !paused) {
+      paused = true;
+      db.raw.pause();
+    }
+  };
+  /** Encodes the rows gathered so far; false (the channel failed) when that throws. */
+  const encodeBatch = (): boolean => {
+    try {
+      encoder.encodeRows(batch, onBlock);
+      return true;
+    } catch (err) {
+      channel.fail(err);
+      return false;
+    } finally {
+      batch.clear();
+    }
+  };
   const query = db.raw.query({ sql, rowsAsArray: true }) as unknown as QueryStates;
   const problem = queryInternalsProblem(query);
   if (problem !== null) {
@@ -151,22 +194,17 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
   const mysql2Row = query.row;
   const row = function (this: QueryStates, packet: RawPacket): unknown {
     if (packet.isEOF()) {
-      if (!channel.failed) {
+      if (!channel.failed && encodeBatch()) {
         if (!encoder.empty) channel.put(encoder.take());
         channel.finish();
       }
       return this.done();
     }
     if (channel.failed) return row; // drain what is left of a failed read
-    try {
-      encoder.encodeRow(packet.buffer, packet.offset, packet.end);
-    } catch (err) {
-      channel.fail(err);
-      return row;
-    }
-    if (encoder.full && channel.put(encoder.take())) {
-      paused = true;
-      db.raw.pause();
+    // Rows are encoded a socket chunk at a time: the chunk's bytes stay as they are until the next one comes.
+    if (!batch.add(packet.buffer, packet.offset, packet.end)) {
+      encodeBatch();
+      batch.add(packet.buffer, packet.offset, packet.end);
     }
     return row;
   };

@@ -14,6 +14,7 @@ import { DatabaseError } from '../errors';
 import type { RowSink } from '../store/file-sink';
 import { ValueKind } from './literals';
 import { Byte } from '../domain/sql-bytes';
+import { NativeStatus, nativeEncoder, type NativeEncoder } from './native-encoder';
 
 /**
  * The stock client's default max_allowed_packet (16 MiB): a statement longer than
@@ -58,8 +59,18 @@ export function recycleBlock(block: TupleBlock): void {
 /** Rendered tuples, each followed by `,`; lengths[i] is tuple i's length without that separator. */
 export interface TupleBlock {
   data: Buffer;
-  lengths: number[];
+  lengths: ArrayLike<number>;
 }
+
+/** Row packets that arrived in one socket chunk: `ranges` holds [start, end) pairs into `src`. */
+export interface RowBatch {
+  src: Buffer;
+  ranges: Int32Array;
+  count: number;
+}
+
+/** Tuple lengths a fresh block has room for (it grows if rows are smaller). */
+const LENGTHS_START = 1 << 14;
 
 /** For each byte, the letter after the backslash that escapes it, or 0: what QUOTE() escapes. */
 const QUOTE_ESCAPES = new Uint8Array(256);
@@ -119,13 +130,17 @@ export class TupleEncoder {
   // Taken lazily: an encoder whose range ends (or is empty) must not strand a buffer.
   private out: Buffer = EMPTY;
   private pos = 0;
-  private lengths: number[] = [];
+  private lengths = new Int32Array(LENGTHS_START);
+  private count = 0;
+  /** The native encoder's results: [new pos, status]. */
+  private readonly state = new Int32Array(2);
 
   /** maxTupleBytes: a larger tuple fails, as the server-side rendering does beyond max_allowed_packet. */
   constructor(
     private readonly kinds: Uint8Array,
     private readonly table: string,
     private readonly maxTupleBytes: number,
+    private readonly native: NativeEncoder | null = nativeEncoder(),
   ) {}
 
   /** True once the current block is big enough to hand on (take()). */
@@ -134,15 +149,65 @@ export class TupleEncoder {
   }
 
   get empty(): boolean {
-    return this.lengths.length === 0;
+    return this.count === 0;
   }
 
   take(): TupleBlock {
-    const block = { data: this.out.subarray(0, this.pos), lengths: this.lengths };
+    const block = { data: this.out.subarray(0, this.pos), lengths: this.lengths.subarray(0, this.count) };
     this.out = EMPTY;
     this.pos = 0;
-    this.lengths = [];
+    this.lengths = new Int32Array(Math.max(LENGTHS_START, this.count));
+    this.count = 0;
     return block;
+  }
+
+  /**
+   * Encodes a batch of rows, handing each full block to `onBlock` (which may pause the
+   * connection: the batch has arrived already). Native code does the bytes where it is built.
+   */
+  encodeRows(batch: RowBatch, onBlock: (block: TupleBlock) => void): void {
+    const { src, ranges, count } = batch;
+    for (let first = 0; first < count; ) {
+      if (this.out === EMPTY) this.out = blockBuffer();
+      if (this.native) first += this.encodeNative(src, ranges, first, count - first);
+      else {
+        this.encodeRow(src, ranges[2 * first], ranges[2 * first + 1]);
+        first++;
+      }
+      if (this.full) onBlock(this.take());
+    }
+  }
+
+  /** Rows encoded by native code, from `first`; it stops at a full block or where the next row might not fit. */
+  private encodeNative(src: Buffer, ranges: Int32Array, first: number, count: number): number {
+    const state = this.state;
+    const done = (this.native as NativeEncoder).encodeRows(
+      src, ranges, first, count, this.kinds, this.out, this.pos, BLOCK_BYTES, this.lengths, this.count, this.maxTupleBytes, state,
+    );
+    this.pos = state[0];
+    this.count += done;
+    if (state[1] === NativeStatus.TooLarge) throw this.tooLarge();
+    if (state[1] === NativeStatus.Malformed) {
+      throw new DatabaseError(`table ${this.table}: a row packet from the server is malformed (its values run past its end); run the backup again`);
+    }
+    if (done === 0 && !this.full) {
+      // No room: for more lengths, or in the buffer for the next row.
+      if (this.count === this.lengths.length) this.growLengths();
+      else this.grow(2 * (ranges[2 * first + 1] - ranges[2 * first]) + 7 * this.kinds.length + 8);
+    }
+    return done;
+  }
+
+  private tooLarge(): DatabaseError {
+    return new DatabaseError(
+      `table ${this.table}: a row is larger than the server's max_allowed_packet once rendered; raise max_allowed_packet (SET GLOBAL max_allowed_packet=1073741824) and run again`,
+    );
+  }
+
+  private growLengths(): void {
+    const bigger = new Int32Array(this.lengths.length * 2);
+    bigger.set(this.lengths);
+    this.lengths = bigger;
   }
 
   /** Encodes one text-protocol row: `kinds.length` length-coded values in src[start, end). */
@@ -215,13 +280,10 @@ export class TupleEncoder {
     }
     out[pos++] = 0x29; // )
     const length = pos - tupleStart;
-    if (length > this.maxTupleBytes) {
-      throw new DatabaseError(
-        `table ${this.table}: a row is larger than the server's max_allowed_packet once rendered; raise max_allowed_packet (SET GLOBAL max_allowed_packet=1073741824) and run again`,
-      );
-    }
+    if (length > this.maxTupleBytes) throw this.tooLarge();
     out[pos++] = 0x2c; // ,
-    this.lengths.push(length);
+    if (this.count === this.lengths.length) this.growLengths();
+    this.lengths[this.count++] = length;
     this.pos = pos;
   }
 

@@ -1,7 +1,9 @@
 /** The row encoder and the statement writer, without a server: crafted packets in, exact bytes out. */
 import { ValueKind } from '../../src/dump/literals';
 import { planKeyRanges, rangeCondition, rangeKey, PARALLEL_MIN_ROWS } from '../../src/dump/ranges';
+import { nativeEncoder, nativeEncoderProblem, type NativeEncoder } from '../../src/dump/native-encoder';
 import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, statementLimit, type TupleBlock } from '../../src/dump/tuples';
+import { prng } from '../helpers/prng';
 import { MemorySink } from '../helpers/memory-sink';
 
 /** A text-protocol row: each value length-coded, null as 0xfb. */
@@ -27,13 +29,30 @@ function packet(values: (Buffer | string | null)[]): Buffer {
   return Buffer.concat(parts);
 }
 
-function encodeOne(kinds: ValueKind[], values: (Buffer | string | null)[]): string {
-  const enc = new TupleEncoder(Uint8Array.from(kinds), 't', 1 << 30);
+/** The encoders under test: the JavaScript reference, and the native one `npm ci` builds. */
+const ENCODERS: [string, NativeEncoder | null][] = [
+  ['JavaScript', null],
+  ['native', nativeEncoder()],
+];
+
+function encoder(kinds: ValueKind[], native: NativeEncoder | null, maxTupleBytes = 1 << 30): TupleEncoder {
+  return new TupleEncoder(Uint8Array.from(kinds), 't', maxTupleBytes, native);
+}
+
+/** Encodes rows given as [start, end) ranges of `src` in one batch; returns every block. */
+function encodeBatch(enc: TupleEncoder, src: Buffer, ranges: number[]): TupleBlock[] {
+  const blocks: TupleBlock[] = [];
+  enc.encodeRows({ src, ranges: Int32Array.from(ranges), count: ranges.length / 2 }, (b) => blocks.push(b));
+  if (!enc.empty) blocks.push(enc.take());
+  return blocks;
+}
+
+function encodeOne(kinds: ValueKind[], values: (Buffer | string | null)[], native: NativeEncoder | null = null): string {
   // Offset the row inside a larger buffer, as packets sit inside socket chunks.
   const row = packet(values);
   const src = Buffer.concat([Buffer.from('junk'), row, Buffer.from('junk')]);
-  enc.encodeRow(src, 4, 4 + row.length);
-  const block = enc.take();
+  const [block, ...more] = encodeBatch(encoder(kinds, native), src, [4, 4 + row.length]);
+  expect(more).toHaveLength(0);
   expect(block.lengths).toHaveLength(1);
   expect(block.data.subarray(block.lengths[0]).toString('latin1')).toBe(',');
   return block.data.subarray(0, block.lengths[0]).toString('utf8');
@@ -56,30 +75,30 @@ function reference(prefix: string, tuples: string[], limit: number): string {
   return out;
 }
 
-describe('TupleEncoder', () => {
+describe.each(ENCODERS)('TupleEncoder (%s)', (_name, native) => {
   test('numbers are copied, NULL is NULL', () => {
-    expect(encodeOne([ValueKind.Number, ValueKind.Number, ValueKind.Number], ['42', null, '-1.50'])).toBe('(42,NULL,-1.50)');
+    expect(encodeOne([ValueKind.Number, ValueKind.Number, ValueKind.Number], ['42', null, '-1.50'], native)).toBe('(42,NULL,-1.50)');
   });
 
   test('strings are escaped exactly as QUOTE(): \\ \' NUL ^Z, CR and LF left raw', () => {
     const raw = "a'b\\c\0d\x1ae\rf\ng\"h`";
-    expect(encodeOne([ValueKind.String], [raw])).toBe("('a\\'b\\\\c\\0d\\Ze\rf\ng\"h`')");
+    expect(encodeOne([ValueKind.String], [raw], native)).toBe("('a\\'b\\\\c\\0d\\Ze\rf\ng\"h`')");
   });
 
   test('text also escapes CR and LF as \\r \\n', () => {
-    expect(encodeOne([ValueKind.Text], ["x\r\ny'"])).toBe("('x\\r\\ny\\'')");
+    expect(encodeOne([ValueKind.Text], ["x\r\ny'"], native)).toBe("('x\\r\\ny\\'')");
   });
 
   test('multi-byte UTF-8 passes through untouched', () => {
-    expect(encodeOne([ValueKind.Text], ['ü€😀'])).toBe("('ü€😀')");
+    expect(encodeOne([ValueKind.Text], ['ü€😀'], native)).toBe("('ü€😀')");
   });
 
   test('binary becomes upper-case hex, empty binary X\'\'', () => {
-    expect(encodeOne([ValueKind.Hex, ValueKind.Hex, ValueKind.Hex], [Buffer.from([0, 0xff, 0x27, 0x5c, 0xab]), Buffer.alloc(0), null])).toBe("(X'00FF275CAB',X'',NULL)");
+    expect(encodeOne([ValueKind.Hex, ValueKind.Hex, ValueKind.Hex], [Buffer.from([0, 0xff, 0x27, 0x5c, 0xab]), Buffer.alloc(0), null], native)).toBe("(X'00FF275CAB',X'',NULL)");
   });
 
   test('BIT digits become b\'...\'', () => {
-    expect(encodeOne([ValueKind.Bit, ValueKind.Bit], ['101', null])).toBe("(b'101',NULL)");
+    expect(encodeOne([ValueKind.Bit, ValueKind.Bit], ['101', null], native)).toBe("(b'101',NULL)");
   });
 
   test.each([
@@ -95,37 +114,87 @@ describe('TupleEncoder', () => {
     [')x,(', "')x,('"],
     ['x,', "'x,'"],
   ])('a comma in %j is written so db_upgrade cannot split on it', (value, written) => {
-    for (const kind of [ValueKind.String, ValueKind.Text]) expect(encodeOne([kind, ValueKind.Number], [value, '1'])).toBe(`(${written},1)`);
+    for (const kind of [ValueKind.String, ValueKind.Text]) expect(encodeOne([kind, ValueKind.Number], [value, '1'], native)).toBe(`(${written},1)`);
   });
 
   test('a generated column is written DEFAULT in its place', () => {
-    expect(encodeOne([ValueKind.Number, ValueKind.Default, ValueKind.Number], ['1', null, '2'])).toBe('(1,DEFAULT,2)');
+    expect(encodeOne([ValueKind.Number, ValueKind.Default, ValueKind.Number], ['1', null, '2'], native)).toBe('(1,DEFAULT,2)');
   });
 
   test('every length encoding is read (1, 2, 3 bytes)', () => {
     const mid = 'x'.repeat(300);
     const big = 'y'.repeat(70000);
-    expect(encodeOne([ValueKind.String, ValueKind.String, ValueKind.Number], [mid, big, '7'])).toBe(`('${mid}','${big}',7)`);
+    expect(encodeOne([ValueKind.String, ValueKind.String, ValueKind.Number], [mid, big, '7'], native)).toBe(`('${mid}','${big}',7)`);
   });
 
   test('a row larger than the limit fails like the server-side rendering did', () => {
-    const enc = new TupleEncoder(Uint8Array.from([ValueKind.String]), 'tbl', 10);
+    const enc = new TupleEncoder(Uint8Array.from([ValueKind.String]), 'tbl', 10, native);
     const row = packet(['0123456789']);
-    expect(() => enc.encodeRow(row, 0, row.length)).toThrow(/table tbl: a row is larger than the server's max_allowed_packet/);
+    expect(() => encodeBatch(enc, row, [0, row.length])).toThrow(/table tbl: a row is larger than the server's max_allowed_packet/);
   });
 
   test('a row larger than a block gets a buffer of its own', () => {
-    const enc = new TupleEncoder(Uint8Array.from([ValueKind.Hex]), 't', 1 << 30);
     const small = packet([Buffer.from('ab')]);
-    enc.encodeRow(small, 0, small.length);
-    const huge = Buffer.alloc(BLOCK_BYTES, 0x11);
-    const row = packet([huge]);
-    enc.encodeRow(row, 0, row.length);
-    expect(enc.full).toBe(true);
-    const block = enc.take();
-    expect(block.lengths).toEqual([9, 2 * BLOCK_BYTES + 5]);
+    const row = packet([Buffer.alloc(BLOCK_BYTES, 0x11)]);
+    const blocks = encodeBatch(encoder([ValueKind.Hex], native), Buffer.concat([small, row]), [0, small.length, small.length, small.length + row.length]);
+    expect(blocks).toHaveLength(1);
+    const [block] = blocks;
+    expect(Array.from(block.lengths)).toEqual([9, 2 * BLOCK_BYTES + 5]);
     expect(block.data.subarray(0, 11).toString()).toBe("(X'6162'),(");
     expect(block.data.length).toBe(9 + 1 + 2 * BLOCK_BYTES + 5 + 1);
+  });
+
+  test('many small rows in one batch: blocks cut at the block size, every length kept', () => {
+    // 300,000 rows of 4 bytes each overflow the first lengths array and fill more than one block.
+    const rows = 300_000;
+    const one = packet(['7']);
+    const src = Buffer.concat(Array.from({ length: rows }, () => one));
+    const ranges = Array.from({ length: rows }, (_, i) => [i * one.length, (i + 1) * one.length]).flat();
+    const blocks = encodeBatch(encoder([ValueKind.Number], native), src, ranges);
+    expect(blocks.length).toBeGreaterThan(1);
+    for (const b of blocks.slice(0, -1)) expect(b.data.length).toBeGreaterThanOrEqual(BLOCK_BYTES);
+    expect(blocks.reduce((n, b) => n + b.lengths.length, 0)).toBe(rows);
+    expect(Buffer.concat(blocks.map((b) => b.data)).toString('latin1')).toBe('(7),'.repeat(rows));
+  });
+});
+
+describe('the native encoder', () => {
+  test('is built (npm ci builds it with node-gyp; without it rows are encoded in JavaScript, about 3x slower)', () => {
+    expect(nativeEncoderProblem()).toBeNull();
+  });
+
+  /** Values made mostly of the bytes that matter: quotes, backslashes, commas and brackets, CR, LF, NUL, ^Z, UTF-8. */
+  function randomValue(next: () => number, kind: ValueKind): Buffer | string | null {
+    if (next() < 0.1) return null;
+    const length = next() < 0.01 ? 250 + Math.floor(next() * 3000) : Math.floor(next() * 12);
+    if (kind === ValueKind.Number) return String(Math.floor(next() * 1e9) - 5e8);
+    if (kind === ValueKind.Bit) return Array.from({ length }, () => (next() < 0.5 ? '0' : '1')).join('');
+    const alphabet = ["'", '\\', ',', ')', '(', '\r', '\n', '\0', '\x1a', 'a', 'é', '😀', '"'];
+    if (kind === ValueKind.Hex) return Buffer.from(Array.from({ length }, () => Math.floor(next() * 256)));
+    return Array.from({ length }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+  }
+
+  test('writes exactly the bytes of the JavaScript encoder on random rows of every kind', () => {
+    const native = nativeEncoder();
+    const next = prng(20261130);
+    const kindsOf = [ValueKind.Number, ValueKind.String, ValueKind.Text, ValueKind.Hex, ValueKind.Bit, ValueKind.Default];
+    for (let round = 0; round < 20; round++) {
+      const kinds = Array.from({ length: 1 + Math.floor(next() * 8) }, () => kindsOf[Math.floor(next() * kindsOf.length)]);
+      const rows = Array.from({ length: 1000 }, () => packet(kinds.map((k) => (k === ValueKind.Default ? null : randomValue(next, k)))));
+      const src = Buffer.concat(rows);
+      const ranges: number[] = [];
+      for (let at = 0, i = 0; i < rows.length; at += rows[i].length, i++) ranges.push(at, at + rows[i].length);
+      const js = encodeBatch(encoder(kinds, null), src, ranges);
+      const fast = encodeBatch(encoder(kinds, native), src, ranges);
+      expect(Buffer.concat(fast.map((b) => b.data)).equals(Buffer.concat(js.map((b) => b.data)))).toBe(true);
+      expect(fast.flatMap((b) => Array.from(b.lengths))).toEqual(js.flatMap((b) => Array.from(b.lengths)));
+    }
+  });
+
+  test('a row whose values run past its packet is refused, naming the table', () => {
+    const row = packet(['abcdef']);
+    const enc = new TupleEncoder(Uint8Array.from([ValueKind.String]), 'tbl', 1 << 30, nativeEncoder());
+    expect(() => encodeBatch(enc, row, [0, row.length - 2])).toThrow(/table tbl: a row packet from the server is malformed/);
   });
 });
 

@@ -99,10 +99,19 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   deps.onPhase?.('checking');
   log.debug('phase', { phase: 'checking' });
   await checkBackupDirAllowed(config.csv2BackupDir, config.file);
-  const probed = await probeRepository(config.csv2BackupDir);
-  if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, probed);
-  // The database must answer before any service is stopped.
-  const previewTables = await tablesNow(req);
+  // The repository and the database are asked at once; a problem with the directories is reported first.
+  const [repoCheck, tablesCheck] = await Promise.allSettled([
+    probeRepository(config.csv2BackupDir).then(async (repo) => {
+      if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, repo);
+      return repo;
+    }),
+    // The database must answer before any service is stopped.
+    tablesNow(req),
+  ]);
+  if (repoCheck.status === 'rejected') throw repoCheck.reason;
+  if (tablesCheck.status === 'rejected') throw tablesCheck.reason;
+  const probed = repoCheck.value;
+  const previewTables = tablesCheck.value;
   const preview = planFor(req, previewTables);
   // Runs with another state_dir (another config file) may share these directories: one writer at a time.
   const locks: RunLock[] = [];

@@ -265,6 +265,22 @@ async function gitWithIndex(repoTop: string, indexFile: string, args: string[], 
 }
 
 /**
+ * True when the paths hold exactly HEAD's files, as the index says and as
+ * untracked files show (with no HEAD yet: no files there, so nothing to
+ * commit either). Read-only: --no-optional-locks keeps git from refreshing
+ * (and locking) the operator's index. An error is false: the full commit
+ * path decides.
+ */
+async function unchangedSinceHead(g: SimpleGit, pathspec: string[]): Promise<boolean> {
+  try {
+    const out = await g.raw(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=all', '--', ...pathspec]);
+    return out.trim() === '';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Commits `hostDir` (and `alsoCommit`) only, from a temporary index built
  * from HEAD: nothing else the operator staged is committed, and a commit that
  * fails (a hook that refuses, signing without a usable key) leaves the real
@@ -289,13 +305,19 @@ export async function commitHostDir(
   const pathspec = [...paths, ...(options.exclude ?? []).map((p) => `:(exclude)${rel(p)}`)];
   const indexFile = join(dirname(repo.indexLock), `schema_backup-index.${process.pid}`);
   const g = git(repoTop);
-  const configured = /^user\.email=./m.test(await g.raw(['config', '--list']).catch(() => ''));
+  // Nothing changed by this run, and git sees nothing under the paths either: one process instead of five.
+  if (!changed && (await unchangedSinceHead(g, pathspec))) return null;
+  const [config, headOut] = await Promise.all([
+    g.raw(['config', '--list']).catch(() => ''),
+    g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => ''),
+  ]);
+  const configured = /^user\.email=./m.test(config);
   const identityArgs = configured ? [] : ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`];
   const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
   let commit: string;
   try {
     await fs.rm(indexFile, { force: true });
-    const head = (await g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim();
+    const head = headOut.trim();
     if (head) await gi(['read-tree', 'HEAD']);
     await gi(['add', '-A', '--', ...pathspec]);
     const staged = (await gi(['diff', '--cached', '--name-only', ...(head ? ['HEAD'] : []), '--', ...paths])).split('\n').filter((l) => l.trim());

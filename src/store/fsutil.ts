@@ -1,5 +1,6 @@
 /** Small filesystem helpers shared by the stores: private directories, durable renames. */
-import { promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
 import { StoreError, errorMessage } from '../errors';
 
@@ -56,8 +57,6 @@ export async function writeFileAtomic(path: string, data: string | Buffer, mode 
 }
 
 export async function fileSha256(path: string): Promise<string | null> {
-  const { createHash } = await import('node:crypto');
-  const { createReadStream } = await import('node:fs');
   return new Promise((resolve, reject) => {
     const hash = createHash('sha256');
     createReadStream(path)

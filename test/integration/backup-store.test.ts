@@ -123,6 +123,22 @@ test('an unchanged second run writes no file and makes no commit', async () => {
   expect((await gitLog(join(work, 'git'))).length).toBe(commits);
 });
 
+test('files an interrupted run published but did not commit are committed by the next run, even one that changes nothing', async () => {
+  const repo = join(work, 'git');
+  await db.conn.query("UPDATE settings SET value = 'left-behind' WHERE name = 'c'");
+  await backup();
+  const [made] = await gitLog(repo);
+  // As if that run had stopped between publishing its files and committing them: HEAD and the index go back one commit.
+  await runGit(repo, ['reset', '-q', 'HEAD~1']);
+  const head = (await gitLog(repo))[0];
+  await backup();
+  const [committed] = await gitLog(repo);
+  expect(committed.hash).not.toBe(head.hash);
+  expect(committed.message).toContain('files left uncommitted by an earlier run');
+  expect(committed.files).toEqual(made.files);
+  expect(await runGit(repo, ['status', '--porcelain'])).toBe('');
+});
+
 test('a changed row makes one commit touching one table file, named in the message', async () => {
   const commits = await gitLog(join(work, 'git'));
   await db.conn.query("UPDATE settings SET value = 'changed' WHERE name = 'b'");

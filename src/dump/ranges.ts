@@ -11,9 +11,23 @@ const INTEGER_TYPES = new Set(['tinyint', 'smallint', 'mediumint', 'int', 'integ
 
 /** Below this many (estimated) rows one connection is as fast: a range costs a query. */
 export const PARALLEL_MIN_ROWS = 50_000;
-/** Rows per range: a few MiB each, so read-ahead stays small and the work spreads evenly. */
+/** Rows per range at most; fewer where rows are wide (see rowsPerRange). */
 export const ROWS_PER_RANGE = 25_000;
-export const MAX_RANGES = 400;
+const MIN_ROWS_PER_RANGE = 1_000;
+/**
+ * Bytes of a range, from the table's average row length: a range must fit in
+ * a reader's read-ahead (two 1 MiB blocks, src/dump/rows.ts), or the reader of
+ * the next range stops until the writer reaches it, and the reads are serial
+ * again (25,000 rows of the mixed shape are 6 MB).
+ */
+const RANGE_BYTES = 1 << 20;
+export const MAX_RANGES = 2_000;
+
+/** Rows per range for rows of `avgRowBytes` (0: unknown). */
+export function rowsPerRange(avgRowBytes: number): number {
+  if (!(avgRowBytes > 0)) return ROWS_PER_RANGE;
+  return Math.max(MIN_ROWS_PER_RANGE, Math.min(ROWS_PER_RANGE, Math.floor(RANGE_BYTES / avgRowBytes)));
+}
 
 export interface KeyRange {
   /** Inclusive lower bound, or null for none. */
@@ -29,12 +43,12 @@ export function rangeKey(table: DbTableDetail): string | null {
   return column && INTEGER_TYPES.has(column.dataType) ? column.name : null;
 }
 
-/** Splits [min, max] into about `estimatedRows / ROWS_PER_RANGE` equal-width ranges; one open range when not worth it. */
-export function planKeyRanges(min: bigint, max: bigint, estimatedRows: number, readers: number): KeyRange[] {
+/** Splits [min, max] into about `estimatedRows / rowsPerRange(avgRowBytes)` equal-width ranges; one open range when not worth it. */
+export function planKeyRanges(min: bigint, max: bigint, estimatedRows: number, readers: number, avgRowBytes = 0): KeyRange[] {
   const whole: KeyRange[] = [{ from: null, to: null }];
   if (readers < 2 || estimatedRows < PARALLEL_MIN_ROWS || max <= min) return whole;
   const span = max - min + 1n;
-  let count = BigInt(Math.min(MAX_RANGES, Math.max(readers, Math.ceil(estimatedRows / ROWS_PER_RANGE))));
+  let count = BigInt(Math.min(MAX_RANGES, Math.max(readers, Math.ceil(estimatedRows / rowsPerRange(avgRowBytes)))));
   if (count > span) count = span;
   const width = (span + count - 1n) / count;
   const ranges: KeyRange[] = [];

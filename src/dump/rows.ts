@@ -29,23 +29,64 @@ export interface RowsResult {
   statements: number;
 }
 
-/** Blocks read ahead by one reader before it pauses its connection. */
-const READ_AHEAD_BLOCKS = 2;
+/**
+ * Blocks read ahead over one connection before it pauses. Counted per
+ * connection, across every key range queued on it: a range smaller than a
+ * block never fills a queue of its own, and counted per range the reader of
+ * later ranges ran ahead without bound (180 MB for the narrow table).
+ */
+const READ_AHEAD_BLOCKS = 4;
 
-/** A bounded queue of blocks between one reader and the statement writer. */
+/** The read-ahead of one connection: it pauses when its blocks not yet written reach the limit. */
+export class ReadAhead {
+  private blocks = 0;
+  private paused = false;
+  /** Abandoned: the rest of the result is drained, never paused again. */
+  private draining = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly limit = READ_AHEAD_BLOCKS,
+  ) {}
+
+  /** `mayPause` false: the block comes with the end of its result (see readTupleBlocks). */
+  added(mayPause: boolean): void {
+    this.blocks++;
+    if (mayPause && !this.paused && !this.draining && this.blocks >= this.limit) {
+      this.paused = true;
+      this.db.raw.pause();
+    }
+  }
+
+  taken(): void {
+    this.blocks--;
+    if (this.paused && this.blocks < this.limit) this.resume();
+  }
+
+  drain(): void {
+    this.draining = true;
+    if (this.paused) this.resume();
+  }
+
+  private resume(): void {
+    this.paused = false;
+    this.db.raw.resume();
+  }
+}
+
+/** A queue of blocks between one reader (a key range) and the statement writer; its connection's ReadAhead bounds it. */
 export class BlockChannel {
   private readonly blocks: TupleBlock[] = [];
   private finished = false;
   private error: unknown = null;
   private wake: (() => void) | null = null;
-  /** Set by the reader: called when the queue has room again. */
-  onRoom: (() => void) | null = null;
 
-  /** Returns true when the reader should pause. */
-  put(block: TupleBlock): boolean {
+  constructor(private readonly readAhead: ReadAhead) {}
+
+  put(block: TupleBlock, mayPause = true): void {
     this.blocks.push(block);
+    this.readAhead.added(mayPause);
     this.signal();
-    return this.blocks.length >= READ_AHEAD_BLOCKS;
   }
 
   finish(): void {
@@ -61,7 +102,7 @@ export class BlockChannel {
   /** The consumer gave up: the reader drains the rest of its result without keeping it. */
   abandon(err: unknown): void {
     this.fail(err);
-    this.onRoom?.();
+    this.readAhead.drain();
   }
 
   get failed(): boolean {
@@ -79,7 +120,7 @@ export class BlockChannel {
       if (this.error !== null) throw this.error;
       const block = this.blocks.shift();
       if (block) {
-        if (this.blocks.length < READ_AHEAD_BLOCKS) this.onRoom?.();
+        this.readAhead.taken();
         return block;
       }
       if (this.finished) return null;
@@ -123,15 +164,19 @@ function isRawPacket(packet: unknown): packet is RawPacket {
 /** Rows per batch at most (a 64 KiB socket chunk of the narrowest rows holds about 4,000). */
 const BATCH_ROWS = 8192;
 
+const EMPTY_RANGES = new Int32Array(0);
+
 /** The row packets of one socket chunk, gathered to be encoded in one call. */
 class RowBatcher implements RowBatch {
   src: Buffer = Buffer.alloc(0);
-  readonly ranges = new Int32Array(2 * BATCH_ROWS);
+  // Taken at the first row: every key range of a table has its reader from the start, and most wait.
+  ranges = EMPTY_RANGES;
   count = 0;
 
   /** False when the row belongs to another chunk or the batch is full: encode, then add again. */
   add(src: Buffer, start: number, end: number): boolean {
     if (this.count > 0 && (src !== this.src || this.count === BATCH_ROWS)) return false;
+    if (this.ranges === EMPTY_RANGES) this.ranges = new Int32Array(2 * BATCH_ROWS);
     this.src = src;
     this.ranges[2 * this.count] = start;
     this.ranges[2 * this.count + 1] = end;
@@ -159,19 +204,15 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
   const kinds = Uint8Array.from(rowColumns(table).map((c) => columnRead(c).kind));
   const encoder = new TupleEncoder(kinds, table.name, spec.maxTupleBytes);
   const sql = rawRowSelectSql(table, { where: spec.where, columnExpressions: spec.columnExpressions });
-  let paused = false;
-  channel.onRoom = () => {
-    if (!paused) return;
-    paused = false;
-    db.raw.resume();
-  };
   const batch = new RowBatcher();
-  const onBlock = (block: TupleBlock): void => {
-    if (channel.put(block) && !paused) {
-      paused = true;
-      db.raw.pause();
-    }
-  };
+  /**
+   * Never paused at the end of a result: mysql2 then starts the next query on the
+   * connection through handlePacket(), which, paused, queues an undefined packet
+   * that its resume() takes for the end of the queue: the query never starts.
+   * The next query's first block pauses instead.
+   */
+  let ending = false;
+  const onBlock = (block: TupleBlock): void => channel.put(block, !ending);
   /** Encodes the rows gathered so far; false (the channel failed) when that throws. */
   const encodeBatch = (): boolean => {
     try {
@@ -194,8 +235,9 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
   const mysql2Row = query.row;
   const row = function (this: QueryStates, packet: RawPacket): unknown {
     if (packet.isEOF()) {
+      ending = true;
       if (!channel.failed && encodeBatch()) {
-        if (!encoder.empty) channel.put(encoder.take());
+        if (!encoder.empty) channel.put(encoder.take(), false);
         channel.finish();
       }
       return this.done();
@@ -272,7 +314,7 @@ export interface DumpRowsOptions extends RowSelectOptions {
 
 /** Streams rows into the sink as INSERT statements over one connection. `where` restricts to a key range. */
 export async function dumpRows(db: Db, table: DbTableDetail, sink: RowSink, options: DumpRowsOptions = {}): Promise<RowsResult> {
-  const channel = new BlockChannel();
+  const channel = new BlockChannel(new ReadAhead(db));
   const packet = await maxAllowedPacket(db);
   readTupleBlocks(db, { table, where: options.where, columnExpressions: options.columnExpressions, maxTupleBytes: packet }, channel);
   return writeStatements(table, [channel], sink, options.statementBytes ?? statementLimit(packet));

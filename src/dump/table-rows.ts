@@ -10,7 +10,7 @@ import type { Snapshot } from '../db/snapshot';
 import type { RowSink } from '../store/file-sink';
 import { quoteIdent } from '../db/quote';
 import { planKeyRanges, rangeCondition, rangeKey, type KeyRange } from './ranges';
-import { BlockChannel, maxAllowedPacket, readTupleBlocks, writeStatements, type RowsResult } from './rows';
+import { BlockChannel, ReadAhead, maxAllowedPacket, readTupleBlocks, writeStatements, type RowsResult } from './rows';
 import { statementLimit } from './tuples';
 
 /** Key ranges for this table in this snapshot: one open range unless splitting pays. */
@@ -18,13 +18,13 @@ async function keyRanges(db: Db, table: DbTableDetail, readers: number): Promise
   const key = rangeKey(table);
   if (key === null || readers < 2) return { key, ranges: [{ from: null, to: null }] };
   // The statistics' estimate is enough to decide; MIN/MAX come from the snapshot through the index.
-  const [[estimate]] = await db.queryArrays(
-    'SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
+  const [[estimate, avgRowBytes]] = await db.queryArrays(
+    'SELECT TABLE_ROWS, AVG_ROW_LENGTH FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?',
     [db.database, table.name],
   );
   const [[min, max]] = await db.queryArrays(`SELECT MIN(${quoteIdent(key)}), MAX(${quoteIdent(key)}) FROM ${quoteIdent(table.name)}`);
   if (min === null || max === null) return { key, ranges: [{ from: null, to: null }] };
-  return { key, ranges: planKeyRanges(BigInt(min), BigInt(max), Number(estimate ?? 0), readers) };
+  return { key, ranges: planKeyRanges(BigInt(min), BigInt(max), Number(estimate ?? 0), readers, Number(avgRowBytes ?? 0)) };
 }
 
 /** max_allowed_packet per snapshot: one query per run, not one per table (a site has dozens of small tables). */
@@ -46,9 +46,10 @@ export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, si
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
   const maxTupleBytes = await snapshotPacket(snapshot);
   const { key, ranges } = await keyRanges(snapshot.db, table, readers.length);
-  // Every query is queued at once; each connection runs its own in turn, each reader pausing when far ahead.
+  // Every query is queued at once; each connection runs its own in turn, pausing when far ahead.
+  const readAheads = readers.map((db) => new ReadAhead(db));
   const channels = ranges.map((range, i) => {
-    const channel = new BlockChannel();
+    const channel = new BlockChannel(readAheads[i % readers.length]);
     const where = key === null ? undefined : rangeCondition(key, range);
     readTupleBlocks(readers[i % readers.length], { table, where, columnExpressions, maxTupleBytes }, channel);
     return channel;

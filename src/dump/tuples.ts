@@ -71,6 +71,7 @@ export interface RowBatch {
 
 /** Tuple lengths a fresh block has room for (it grows if rows are smaller). */
 const LENGTHS_START = 1 << 14;
+const EMPTY_LENGTHS = new Int32Array(0);
 
 /** For each byte, the letter after the backslash that escapes it, or 0: what QUOTE() escapes. */
 const QUOTE_ESCAPES = new Uint8Array(256);
@@ -130,7 +131,10 @@ export class TupleEncoder {
   // Taken lazily: an encoder whose range ends (or is empty) must not strand a buffer.
   private out: Buffer = EMPTY;
   private pos = 0;
-  private lengths = new Int32Array(LENGTHS_START);
+  // Taken with the first row, as the buffer is.
+  private lengths = EMPTY_LENGTHS;
+  /** Rows of the last block: the next one likely holds as many. */
+  private lengthsHint = 0;
   private count = 0;
   /** The native encoder's results: [new pos, status]. */
   private readonly state = new Int32Array(2);
@@ -156,7 +160,8 @@ export class TupleEncoder {
     const block = { data: this.out.subarray(0, this.pos), lengths: this.lengths.subarray(0, this.count) };
     this.out = EMPTY;
     this.pos = 0;
-    this.lengths = new Int32Array(Math.max(LENGTHS_START, this.count));
+    this.lengths = EMPTY_LENGTHS;
+    this.lengthsHint = this.count;
     this.count = 0;
     return block;
   }
@@ -205,7 +210,7 @@ export class TupleEncoder {
   }
 
   private growLengths(): void {
-    const bigger = new Int32Array(this.lengths.length * 2);
+    const bigger = new Int32Array(Math.max(LENGTHS_START, this.lengthsHint, this.lengths.length * 2));
     bigger.set(this.lengths);
     this.lengths = bigger;
   }

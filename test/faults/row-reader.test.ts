@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { connect, type Db } from '../../src/db/connect';
 import { describeTables } from '../../src/db/introspect';
 import type { DbTableDetail } from '../../src/db/schema';
-import { BlockChannel, dumpRows, readTupleBlocks } from '../../src/dump/rows';
+import { BlockChannel, ReadAhead, dumpRows, readTupleBlocks } from '../../src/dump/rows';
 import { MYSQL2_VERSION } from '../../src/db/mysql2-internals';
 import { DatabaseError } from '../../src/errors';
 import { createTestDatabase, testCredentials, type TestDatabase } from '../helpers/db';
@@ -96,8 +96,9 @@ test('a Query command without the row state: a DatabaseError at once, naming the
       return null;
     }
   }
-  const channel = new BlockChannel();
-  readTupleBlocks(dbWithQuery(new NoRowState()), { table, maxTupleBytes: 1 << 20 }, channel);
+  const db = dbWithQuery(new NoRowState());
+  const channel = new BlockChannel(new ReadAhead(db));
+  readTupleBlocks(db, { table, maxTupleBytes: 1 << 20 }, channel);
   const r = await settleWithin(channel.next(), 1000);
   expect(r.error).toBeInstanceOf(DatabaseError);
   expect((r.error as Error).message).toMatch(/^mysql2 \S+ changed its internals \(its Query command has no row state\); schema_backup needs exactly mysql2 3\.24\.6/);
@@ -115,12 +116,40 @@ test('row packets without buffer/offset/end/isEOF: a DatabaseError, and mysql2 g
     }
   }
   const query = new OtherPackets() as OtherPackets & { row(packet: unknown, connection: unknown): unknown };
-  const channel = new BlockChannel();
-  readTupleBlocks(dbWithQuery(query), { table, maxTupleBytes: 1 << 20 }, channel);
+  const db = dbWithQuery(query);
+  const channel = new BlockChannel(new ReadAhead(db));
+  readTupleBlocks(db, { table, maxTupleBytes: 1 << 20 }, channel);
   const packet = { payload: Buffer.from('x') };
   query.row(packet, null);
   const r = await settleWithin(channel.next(), 1000);
   expect(r.error).toBeInstanceOf(DatabaseError);
   expect((r.error as Error).message).toMatch(/changed its internals \(its row packets have no buffer, offset, end or isEOF\(\)\); schema_backup needs exactly mysql2 3\.24\.6/);
   expect(seen).toEqual([packet]);
+});
+
+test('read-ahead is bounded per connection, across the key ranges queued on it', async () => {
+  const calls: string[] = [];
+  const db = { raw: { pause: () => calls.push('pause'), resume: () => calls.push('resume') } } as unknown as Db;
+  const readAhead = new ReadAhead(db, 4);
+  // Ranges smaller than a block: each channel holds two, the connection four.
+  const ranges = [new BlockChannel(readAhead), new BlockChannel(readAhead), new BlockChannel(readAhead)];
+  const block = () => ({ data: Buffer.from('(1),'), lengths: [3] });
+  for (const channel of ranges.slice(0, 2)) {
+    channel.put(block());
+    channel.put(block());
+    channel.finish();
+  }
+  expect(calls).toEqual(['pause']);
+  await ranges[0].next();
+  expect(calls).toEqual(['pause', 'resume']);
+  // A writer that gives up lets the reader drain its result: no pause again.
+  // The block that comes with the end of a result never pauses (mysql2 would lose the next query's start).
+  ranges[1].put(block(), false);
+  expect(calls).toEqual(['pause', 'resume']);
+  ranges[2].put(block());
+  expect(calls).toEqual(['pause', 'resume', 'pause']);
+  ranges[2].abandon(new Error('stopped'));
+  ranges[2].put(block());
+  ranges[2].put(block());
+  expect(calls).toEqual(['pause', 'resume', 'pause', 'resume']);
 });

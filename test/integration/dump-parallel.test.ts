@@ -199,6 +199,27 @@ describe('parallel key-range reads', () => {
     expect(got.equals(reference)).toBe(true);
   });
 
+  test('a writer slower than the readers: connections pause wherever their read-ahead fills, the end of a range included, and the dump completes with the same bytes', async () => {
+    /** Flushes after every push and waits a little each time, so the readers run ahead and pause. */
+    class SlowSink extends MemorySink {
+      override push(chunk: Buffer | string): boolean {
+        super.push(chunk);
+        return true;
+      }
+      override async flush(): Promise<void> {
+        await new Promise((r) => setTimeout(r, 1));
+        await super.flush();
+      }
+    }
+    const sink = new SlowSink();
+    const pauses = jest.spyOn(rowsModule.ReadAhead.prototype, 'added');
+    const n = await withSnapshot(3, async (s) => (await dumpTableRows(s, table, sink)).rows);
+    expect(pauses.mock.calls.length).toBeGreaterThan(12);
+    pauses.mockRestore();
+    expect(n).toBe(ROWS + EDGES.length);
+    expect(sink.bytes().equals(reference)).toBe(true);
+  });
+
   /** A user with `grants` on the test database only (an application user has ALL PRIVILEGES there: no RELOAD, no PROCESS). */
   async function withUser(grants: string, body: (user: { user: string; password: string }) => Promise<void>): Promise<void> {
     const user = `sbt_${randomBytes(4).toString('hex')}`;

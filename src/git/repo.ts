@@ -255,8 +255,17 @@ export function commitMessage(host: string, change: HostChange): string {
  * simple-git refuses an explicit environment that carries GIT_CONFIG_GLOBAL.
  */
 async function gitWithIndex(repoTop: string, indexFile: string, args: string[], input?: string): Promise<string> {
+  return gitRun(repoTop, args, { GIT_INDEX_FILE: indexFile }, input);
+}
+
+/**
+ * Runs git through the process module. Also for commands that print nothing:
+ * simple-git waits 50 ms after such a command's exit for output that may
+ * still come (`git status` of a clean tree, `git reset -q`).
+ */
+async function gitRun(repoTop: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<string> {
   try {
-    return (await run('git', ['-C', repoTop, ...args], { env: { ...process.env, GIT_INDEX_FILE: indexFile }, input })).stdout;
+    return (await run('git', ['-C', repoTop, ...args], { env: { ...process.env, ...env }, input })).stdout;
   } catch (err) {
     // Git's own words (a hook's output comes on stderr), not the whole command line.
     if (err instanceof CommandError) throw new Error(`git ${args.find((a) => !a.startsWith('-') && !a.includes('=')) ?? ''}: ${(err.stderr.trim() || err.stdout.trim() || `exited with ${err.code}`)}`);
@@ -271,9 +280,9 @@ async function gitWithIndex(repoTop: string, indexFile: string, args: string[], 
  * (and locking) the operator's index. An error is false: the full commit
  * path decides.
  */
-async function unchangedSinceHead(g: SimpleGit, pathspec: string[]): Promise<boolean> {
+async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<boolean> {
   try {
-    const out = await g.raw(['--no-optional-locks', 'status', '--porcelain', '--untracked-files=all', '--', ...pathspec]);
+    const out = await gitRun(repoTop, ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=all', '--', ...pathspec]);
     return out.trim() === '';
   } catch {
     return false;
@@ -306,7 +315,7 @@ export async function commitHostDir(
   const indexFile = join(dirname(repo.indexLock), `schema_backup-index.${process.pid}`);
   const g = git(repoTop);
   // Nothing changed by this run, and git sees nothing under the paths either: one process instead of five.
-  if (!changed && (await unchangedSinceHead(g, pathspec))) return null;
+  if (!changed && (await unchangedSinceHead(repoTop, pathspec))) return null;
   const [config, headOut] = await Promise.all([
     g.raw(['config', '--list']).catch(() => ''),
     g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => ''),
@@ -334,7 +343,7 @@ export async function commitHostDir(
     await fs.rm(indexFile, { force: true }).catch(() => undefined);
   }
   // The real index follows HEAD for the committed paths (as `git commit -- paths` would leave it).
-  await g.raw(['reset', '-q', 'HEAD', '--', ...pathspec]).catch((err: unknown) => {
+  await gitRun(repoTop, ['reset', '-q', 'HEAD', '--', ...pathspec]).catch((err: unknown) => {
     options.log?.warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', { repo: repoTop, err: errorMessage(err) });
   });
   return commit;

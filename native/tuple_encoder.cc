@@ -131,12 +131,13 @@ uint8_t* EncodeRow(const uint8_t* src, size_t p, size_t end, const uint8_t* kind
   return o;
 }
 
+// A typed array of exactly `expected` type (a Buffer is a Uint8Array); its length in elements.
 template <typename T>
-bool TypedArg(napi_env env, napi_value value, T** data, size_t* length) {
+bool TypedArg(napi_env env, napi_value value, napi_typedarray_type expected, T** data, size_t* length) {
   napi_typedarray_type type;
   void* raw = nullptr;
   size_t count = 0;
-  if (napi_get_typedarray_info(env, value, &type, &count, &raw, nullptr, nullptr) != napi_ok) return false;
+  if (napi_get_typedarray_info(env, value, &type, &count, &raw, nullptr, nullptr) != napi_ok || type != expected) return false;
   *data = static_cast<T*>(raw);
   *length = count;
   return true;
@@ -164,20 +165,23 @@ napi_value EncodeRows(napi_env env, napi_callback_info info) {
   int32_t* state;
   size_t src_len, ranges_len, n, out_len, lengths_len, state_len;
   int64_t first, count, pos, block_bytes, lengths_at, max_tuple;
-  if (argc != 12 || !TypedArg(env, args[0], const_cast<uint8_t**>(&src), &src_len) ||
-      !TypedArg(env, args[1], const_cast<int32_t**>(&ranges), &ranges_len) || !NumberArg(env, args[2], &first) ||
-      !NumberArg(env, args[3], &count) || !TypedArg(env, args[4], const_cast<uint8_t**>(&kinds), &n) ||
-      !TypedArg(env, args[5], &out, &out_len) || !NumberArg(env, args[6], &pos) || !NumberArg(env, args[7], &block_bytes) ||
-      !TypedArg(env, args[8], &lengths, &lengths_len) || !NumberArg(env, args[9], &lengths_at) ||
-      !NumberArg(env, args[10], &max_tuple) || !TypedArg(env, args[11], &state, &state_len) || state_len < 2 || first < 0 ||
-      count < 0 || size_t(first + count) * 2 > ranges_len || pos < 0 || size_t(pos) > out_len || lengths_at < 0) {
+  // Checked one by one, without overflow: the function is reachable from any JavaScript in the process.
+  if (argc != 12 || !TypedArg(env, args[0], napi_uint8_array, const_cast<uint8_t**>(&src), &src_len) ||
+      !TypedArg(env, args[1], napi_int32_array, const_cast<int32_t**>(&ranges), &ranges_len) || !NumberArg(env, args[2], &first) ||
+      !NumberArg(env, args[3], &count) || !TypedArg(env, args[4], napi_uint8_array, const_cast<uint8_t**>(&kinds), &n) ||
+      !TypedArg(env, args[5], napi_uint8_array, &out, &out_len) || !NumberArg(env, args[6], &pos) ||
+      !NumberArg(env, args[7], &block_bytes) || !TypedArg(env, args[8], napi_int32_array, &lengths, &lengths_len) ||
+      !NumberArg(env, args[9], &lengths_at) || !NumberArg(env, args[10], &max_tuple) ||
+      !TypedArg(env, args[11], napi_int32_array, &state, &state_len) || state_len < 2 || first < 0 || count < 0 ||
+      uint64_t(first) > ranges_len / 2 || uint64_t(count) > ranges_len / 2 - uint64_t(first) || pos < 0 ||
+      uint64_t(pos) > out_len || block_bytes < 0 || lengths_at < 0 || uint64_t(lengths_at) > lengths_len || max_tuple < 0) {
     napi_throw_type_error(env, nullptr, "encodeRows: bad arguments");
     return nullptr;
   }
   state[1] = kOk;
   int64_t done = 0;
   for (; done < count; done++) {
-    if (pos >= block_bytes || size_t(lengths_at + done) >= lengths_len) break;
+    if (pos >= block_bytes || uint64_t(lengths_at) + uint64_t(done) >= lengths_len) break;
     const int64_t start = ranges[2 * (first + done)];
     const int64_t end = ranges[2 * (first + done) + 1];
     if (start < 0 || end < start || size_t(end) > src_len) {
@@ -187,6 +191,11 @@ napi_value EncodeRows(napi_env env, napi_callback_info info) {
     // Worst case, as in the JavaScript encoder: every byte escaped or hexed, words and separators.
     const uint64_t need = 2 * uint64_t(end - start) + 7 * n + 8;
     if (uint64_t(pos) + need > out_len) break;
+    // state[0] is an int32: a tuple that large is over any max_allowed_packet (at most 1 GiB) anyway.
+    if (uint64_t(pos) + need > 0x7fffffff) {
+      state[1] = kTooLarge;
+      break;
+    }
     int32_t status = kOk;
     uint8_t* tuple_end = EncodeRow(src, size_t(start), size_t(end), kinds, n, out + pos, &status);
     if (tuple_end == nullptr) {

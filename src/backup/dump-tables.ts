@@ -21,6 +21,7 @@ import { describeRowChanges } from '../store/row-changes';
 import type { TableDir, WrittenFile } from '../store/table-dir';
 import { savedValueColumns } from './saved-values';
 import type { BackupTally } from './summary-builder';
+import { Turns, mapInOrder } from './concurrency';
 
 /** CSV2's settings table: db_upgrade reads its host file line by line. */
 const CSV2_SETTINGS_TABLE = 'csv2_configuration';
@@ -81,56 +82,94 @@ export interface Dumped {
   rowDetails: Record<string, string>;
 }
 
+/**
+ * Tables whose files are written at once. Their rows are read one table at a
+ * time (one snapshot connection, and one table in the progress figures);
+ * what overlaps is the file work around them: structure-only files, closing
+ * and comparing a file with the one it replaces, the commit message's row
+ * changes (a CSV2 site is mostly small tables, where that work is the time).
+ */
+const TABLES_AT_ONCE = 4;
+
+/** What one table's dump adds to the run, merged in plan order. */
+interface TableDump {
+  host: ManifestTable;
+  hostChanged: boolean;
+  rowDetail: string | null;
+  copies: { destination: Destination; entry: ManifestTable }[];
+  warnings: string[];
+}
+
 export async function dumpTables(c: DumpContext): Promise<Dumped> {
   const out: Dumped = { hostEntries: [], changed: [], rowDetails: {} };
+  const reads = new Turns();
+  const merge = (t: TablePlan, d: TableDump): void => {
+    out.hostEntries.push(d.host);
+    if (d.hostChanged) out.changed.push(d.host);
+    if (d.rowDetail !== null) out.rowDetails[t.name] = d.rowDetail;
+    for (const { destination, entry } of d.copies) destination.entries.push(entry);
+    c.warnings.push(...d.warnings);
+  };
   // Tables outside the snapshot's protection are read (under a read lock) while consumers are still stopped.
   const savesRows = (t: TablePlan) => t.rowsToHost || t.rowsToUser || t.rowsToEphemeral;
-  for (const t of c.plan.tables.filter((x) => !x.transactional && savesRows(x))) await c.snap.withReadLock(t.name, () => dumpTable(c, t, out));
+  for (const t of c.plan.tables.filter((x) => !x.transactional && savesRows(x))) merge(t, await c.snap.withReadLock(t.name, () => dumpTable(c, t, reads)));
   // Everything else comes from the snapshot, which no later write can change: consumers may run again
   // (in target mode they stay stopped until the run is over).
   await c.release();
-  for (const t of c.plan.tables.filter((x) => x.transactional || !savesRows(x))) await dumpTable(c, t, out);
+  const rest = c.plan.tables.filter((x) => x.transactional || !savesRows(x));
+  const dumps = await mapInOrder(rest, TABLES_AT_ONCE, async (t) => {
+    try {
+      return await dumpTable(c, t, reads);
+    } catch (err) {
+      // The tables waiting for their turn to read stop too.
+      reads.close(err);
+      throw err;
+    }
+  });
+  rest.forEach((t, i) => merge(t, dumps[i]));
   return out;
 }
 
 /** db_upgrade reads only the first INSERT of a file: a table split over several is said. */
-function warnSplit(c: DumpContext, t: TablePlan, where: string, w: WrittenFile): void {
+function warnSplit(c: DumpContext, t: TablePlan, where: string, w: WrittenFile, warnings: string[]): void {
   if ((w.statements ?? 0) <= 1) return;
   const message = `table ${t.name}: its rows in ${where} take ${w.statements} INSERT statements (over ${c.statementBytes} bytes); db_upgrade reads only the first, so an upgrade would reload only part of this table`;
   c.log.warn('rows split over several statements: db_upgrade reads only the first', { table: t.name, in: where, statements: w.statements });
-  c.warnings.push(message);
+  warnings.push(message);
 }
 
-async function dumpTable(c: DumpContext, t: TablePlan, out: Dumped): Promise<void> {
+async function dumpTable(c: DumpContext, t: TablePlan, reads: Turns): Promise<TableDump> {
   c.throwIfAborted();
   const detail = c.structures.details.get(t.name) as DbTableDetail;
   const create = c.structures.creates.get(t.name) as string;
   const tableTriggers = c.structures.triggers.get(t.name) ?? [];
   const columns = savedValueColumns(detail, c.quiesced);
-  const rows = (sink: RowSink) => dumpTableRows(c.snap, detail, sink, columns);
+  const rows = (sink: RowSink) => reads.run(() => dumpTableRows(c.snap, detail, sink, columns));
+  const warnings: string[] = [];
   c.tally.table(t.class, tableTriggers.length);
 
   const hostText = tableFileText(t.name, create, tableTriggers, t.rowsToHost);
   const hostFile = await c.host.write({ table: t.name, file: t.file, head: hostText.head, tail: hostText.tail, rows: t.rowsToHost ? rows : undefined });
-  const entry = manifestEntry(t, hostFile, hostText.structureSha256, t.rowsToHost);
-  out.hostEntries.push(entry);
-  if (hostFile.changed) out.changed.push(entry);
+  const host = manifestEntry(t, hostFile, hostText.structureSha256, t.rowsToHost);
+  let rowDetail: string | null = null;
   if (t.rowsToHost && hostFile.changed) {
     const names = rowColumns(detail).map((col) => col.name);
     const changes = await c.host.rowChangesOf(hostFile, detail.primaryKey.map((k) => names.indexOf(k)));
-    if (changes) out.rowDetails[t.name] = describeRowChanges(changes);
+    if (changes) rowDetail = describeRowChanges(changes);
   }
   // db_upgrade parses the host file of csv2_configuration itself (its settings).
-  if (t.name === CSV2_SETTINGS_TABLE) warnSplit(c, t, join(c.hostDir, t.file), hostFile);
+  if (t.name === CSV2_SETTINGS_TABLE) warnSplit(c, t, join(c.hostDir, t.file), hostFile, warnings);
   c.tally.hostFile(t.class, hostFile, t.rowsToHost);
 
+  const copies: TableDump['copies'] = [];
   const withRows = tableFileText(t.name, create, tableTriggers, true);
   for (const d of c.destinations) {
     if (!d.wants(t)) continue;
     const file = d.fileName(t);
     const written = await d.dir.write({ table: t.name, file, head: withRows.head, tail: withRows.tail, rows });
-    d.entries.push(manifestEntry(t, written, withRows.structureSha256, true, file));
-    warnSplit(c, t, d.where, written);
+    copies.push({ destination: d, entry: manifestEntry(t, written, withRows.structureSha256, true, file) });
+    warnSplit(c, t, d.where, written, warnings);
     c.tally.copy(d.kind, t.class, written);
   }
+  return { host, hostChanged: hostFile.changed, rowDetail, copies, warnings };
 }

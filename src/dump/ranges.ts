@@ -16,7 +16,7 @@ export const ROWS_PER_RANGE = 25_000;
 const MIN_ROWS_PER_RANGE = 1_000;
 /**
  * Bytes of a range, from the table's average row length: a range must fit in
- * a reader's read-ahead (two 1 MiB blocks, src/dump/rows.ts), or the reader of
+ * a connection's read-ahead (READ_AHEAD_BLOCKS, src/dump/rows.ts), or the reader of
  * the next range stops until the writer reaches it, and the reads are serial
  * again (25,000 rows of the mixed shape are 6 MB).
  */

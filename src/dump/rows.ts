@@ -49,13 +49,32 @@ export class ReadAhead {
     private readonly limit = READ_AHEAD_BLOCKS,
   ) {}
 
-  /** `mayPause` false: the block comes with the end of its result (see readTupleBlocks). */
+  /**
+   * `mayPause` false: the block comes with the end of its result (see
+   * readTupleBlocks); a pause it calls for is owed, and taken at the next
+   * query's first row (pauseIfOwed), or ranges of less than a block would
+   * never pause their connection.
+   */
   added(mayPause: boolean): void {
     this.blocks++;
-    if (mayPause && !this.paused && !this.draining && this.blocks >= this.limit) {
-      this.paused = true;
-      this.db.raw.pause();
-    }
+    if (this.blocks < this.limit) return;
+    if (mayPause) this.pause();
+    else this.owed = true;
+  }
+
+  /** At a row that is not the end of its result: the pause an end of result could not take. */
+  pauseIfOwed(): void {
+    if (!this.owed) return;
+    this.owed = false;
+    if (this.blocks >= this.limit) this.pause();
+  }
+
+  private owed = false;
+
+  private pause(): void {
+    if (this.paused || this.draining) return;
+    this.paused = true;
+    this.db.raw.pause();
   }
 
   taken(): void {
@@ -87,6 +106,11 @@ export class BlockChannel {
     this.blocks.push(block);
     this.readAhead.added(mayPause);
     this.signal();
+  }
+
+  /** See ReadAhead.pauseIfOwed. */
+  pauseIfOwed(): void {
+    this.readAhead.pauseIfOwed();
   }
 
   finish(): void {
@@ -243,6 +267,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
       return this.done();
     }
     if (channel.failed) return row; // drain what is left of a failed read
+    channel.pauseIfOwed();
     // Rows are encoded a socket chunk at a time: the chunk's bytes stay as they are until the next one comes.
     if (!batch.add(packet.buffer, packet.offset, packet.end)) {
       encodeBatch();

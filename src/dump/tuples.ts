@@ -192,15 +192,17 @@ export class TupleEncoder {
     this.pos = state[0];
     this.count += done;
     if (state[1] === NativeStatus.TooLarge) throw this.tooLarge();
-    if (state[1] === NativeStatus.Malformed) {
-      throw new DatabaseError(`table ${this.table}: a row packet from the server is malformed (its values run past its end); run the backup again`);
-    }
+    if (state[1] === NativeStatus.Malformed) throw this.malformed();
     if (done === 0 && !this.full) {
       // No room: for more lengths, or in the buffer for the next row.
       if (this.count === this.lengths.length) this.growLengths();
       else this.grow(2 * (ranges[2 * first + 1] - ranges[2 * first]) + 7 * this.kinds.length + 8);
     }
     return done;
+  }
+
+  private malformed(): DatabaseError {
+    return new DatabaseError(`table ${this.table}: a row packet from the server is malformed (its values run past its end); run the backup again`);
   }
 
   private tooLarge(): DatabaseError {
@@ -230,6 +232,7 @@ export class TupleEncoder {
     out[pos++] = 0x28; // (
     for (let c = 0; c < n; c++) {
       if (c > 0) out[pos++] = 0x2c; // ,
+      if (p >= end) throw this.malformed();
       let len = src[p];
       if (len < 0xfb) {
         p += 1;
@@ -255,6 +258,7 @@ export class TupleEncoder {
         p += 9;
       }
       const stop = p + len;
+      if (stop > end) throw this.malformed();
       switch (kinds[c]) {
         case ValueKind.Number:
           pos = copyBytes(src, p, stop, out, pos);

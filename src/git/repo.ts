@@ -282,8 +282,14 @@ async function gitRun(repoTop: string, args: string[], env: NodeJS.ProcessEnv = 
  */
 async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<boolean> {
   try {
-    const out = await gitRun(repoTop, ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=all', '--', ...pathspec]);
-    return out.trim() === '';
+    const [status, entries] = await Promise.all([
+      // No file system monitor: it may miss a change the full path would see.
+      gitRun(repoTop, ['-c', 'core.fsmonitor=false', '--no-optional-locks', 'status', '--porcelain', '--untracked-files=all', '--', ...pathspec]),
+      // Entries marked assume-unchanged (lower-case tag) or skip-worktree (S) hide changes from status.
+      gitRun(repoTop, ['ls-files', '-v', '--', ...pathspec]),
+    ]);
+    const hidden = entries.split('\n').some((line) => line !== '' && (line[0] === 'S' || line[0] !== line[0].toUpperCase()));
+    return !hidden && status.trim() === '';
   } catch {
     return false;
   }

@@ -143,13 +143,18 @@ test('read-ahead is bounded per connection, across the key ranges queued on it',
   await ranges[0].next();
   expect(calls).toEqual(['pause', 'resume']);
   // A writer that gives up lets the reader drain its result: no pause again.
-  // The block that comes with the end of a result never pauses (mysql2 would lose the next query's start).
+  // The block that comes with the end of a result never pauses (mysql2 would lose the next query's start):
+  // the pause is owed, and taken at the next query's first row while the connection is still over its limit.
   ranges[1].put(block(), false);
   expect(calls).toEqual(['pause', 'resume']);
-  ranges[2].put(block());
+  ranges[2].pauseIfOwed();
   expect(calls).toEqual(['pause', 'resume', 'pause']);
+  await ranges[1].next();
+  expect(calls).toEqual(['pause', 'resume', 'pause', 'resume']);
+  ranges[2].put(block());
+  expect(calls).toEqual(['pause', 'resume', 'pause', 'resume', 'pause']);
   ranges[2].abandon(new Error('stopped'));
   ranges[2].put(block());
   ranges[2].put(block());
-  expect(calls).toEqual(['pause', 'resume', 'pause', 'resume']);
+  expect(calls).toEqual(['pause', 'resume', 'pause', 'resume', 'pause', 'resume']);
 });

@@ -157,8 +157,12 @@ test('the JavaScript encoder (SCHEMA_BACKUP_ENCODER=js, or no compiler at instal
     return files;
   };
   const native = await read();
+  // The binary as shipped (the bundle) finds the native encoder; the variable switches it off.
+  const shipped = await runCli(['--config', config, '--host-name', HOST, '--online', '--log-level', 'debug']);
+  expect(shipped.stderr).toMatch(/row encoder encoder=native/);
   const result = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: { SCHEMA_BACKUP_ENCODER: 'js' } });
   expect(result.code).toBe(0);
+  expect(result.stderr).toMatch(/rows are encoded in JavaScript.*encoder=javascript why=SCHEMA_BACKUP_ENCODER=js/);
   // The user-data rows came out the same: the run found nothing new to keep.
   expect(result.stdout).toMatch(/user data: no new snapshot/);
   const js = await read();

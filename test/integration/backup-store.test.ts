@@ -139,6 +139,25 @@ test('files an interrupted run published but did not commit are committed by the
   expect(await runGit(repo, ['status', '--porcelain'])).toBe('');
 });
 
+test('a left-over file the operator marked assume-unchanged is committed all the same', async () => {
+  const repo = join(work, 'git');
+  await db.conn.query("UPDATE settings SET value = 'hidden' WHERE name = 'c'");
+  await backup();
+  const [made] = await gitLog(repo);
+  await runGit(repo, ['reset', '-q', 'HEAD~1']);
+  // git status no longer shows the files as changed; the commit must not rely on it.
+  await runGit(repo, ['update-index', '--assume-unchanged', ...made.files]);
+  expect(await runGit(repo, ['status', '--porcelain'])).toBe('');
+  try {
+    await backup();
+    const [committed] = await gitLog(repo);
+    expect(committed.message).toContain('files left uncommitted by an earlier run');
+    expect(committed.files).toEqual(made.files);
+  } finally {
+    await runGit(repo, ['update-index', '--no-assume-unchanged', ...made.files]);
+  }
+});
+
 test('a changed row makes one commit touching one table file, named in the message', async () => {
   const commits = await gitLog(join(work, 'git'));
   await db.conn.query("UPDATE settings SET value = 'changed' WHERE name = 'b'");

@@ -191,10 +191,31 @@ describe('the native encoder', () => {
     }
   });
 
-  test('a row whose values run past its packet is refused, naming the table', () => {
-    const row = packet(['abcdef']);
-    const enc = new TupleEncoder(Uint8Array.from([ValueKind.String]), 'tbl', 1 << 30, nativeEncoder());
-    expect(() => encodeBatch(enc, row, [0, row.length - 2])).toThrow(/table tbl: a row packet from the server is malformed/);
+  test('arguments of the wrong type or out of range are refused before any byte is touched', () => {
+    const native = nativeEncoder() as NativeEncoder;
+    const src = packet(['x']);
+    const call = (over: Partial<Record<'ranges' | 'first' | 'count' | 'out' | 'lengths' | 'state', unknown>>) => () =>
+      native.encodeRows(
+        src, (over.ranges ?? Int32Array.of(0, src.length)) as Int32Array, (over.first ?? 0) as number, (over.count ?? 1) as number,
+        Uint8Array.of(ValueKind.String), (over.out ?? Buffer.alloc(64)) as Buffer, 0, BLOCK_BYTES, (over.lengths ?? new Int32Array(4)) as Int32Array,
+        0, 1 << 30, (over.state ?? new Int32Array(2)) as Int32Array,
+      );
+    expect(call({})()).toBe(1);
+    expect(call({ state: new Uint8Array(2) })).toThrow(/encodeRows: bad arguments/);
+    expect(call({ lengths: Buffer.alloc(16) })).toThrow(/encodeRows: bad arguments/);
+    expect(call({ ranges: Buffer.alloc(8) })).toThrow(/encodeRows: bad arguments/);
+    expect(call({ out: new Int32Array(16) })).toThrow(/encodeRows: bad arguments/);
+    expect(call({ first: 2 ** 52, count: 2 ** 52 })).toThrow(/encodeRows: bad arguments/);
+    expect(call({ count: 2 })).toThrow(/encodeRows: bad arguments/);
+    expect(call({ first: -1 })).toThrow(/encodeRows: bad arguments/);
+  });
+
+  test.each(ENCODERS)('a row whose values run past its packet is refused, naming the table (%s)', (_name, native) => {
+    const row = packet(['abcdef', '1']);
+    for (const cut of [row.length - 1, row.length - 4]) {
+      const enc = new TupleEncoder(Uint8Array.from([ValueKind.String, ValueKind.Number]), 'tbl', 1 << 30, native);
+      expect(() => encodeBatch(enc, row, [0, cut])).toThrow(/table tbl: a row packet from the server is malformed/);
+    }
   });
 });
 

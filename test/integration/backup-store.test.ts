@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { createTestDatabase, mariadbClient, type TestDatabase } from '../helpers/db';
-import { gitEnv, gitLog } from '../helpers/git';
+import { gitEnv, gitLog, type LogEntry } from '../helpers/git';
 import { run } from '../../src/proc/run';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 import { runCli, writeConfig } from '../helpers/backup';
@@ -123,13 +123,22 @@ test('an unchanged second run writes no file and makes no commit', async () => {
   expect((await gitLog(join(work, 'git'))).length).toBe(commits);
 });
 
-test('files an interrupted run published but did not commit are committed by the next run, even one that changes nothing', async () => {
+/**
+ * Backs up a change to setting c, then takes its commit back (HEAD and the index, not the files), as if the run had
+ * stopped between publishing its files and committing them. Returns the commit taken back.
+ */
+async function leaveUncommitted(value: string): Promise<LogEntry> {
   const repo = join(work, 'git');
-  await db.conn.query("UPDATE settings SET value = 'left-behind' WHERE name = 'c'");
+  await db.conn.query('UPDATE settings SET value = ? WHERE name = ?', [value, 'c']);
   await backup();
   const [made] = await gitLog(repo);
-  // As if that run had stopped between publishing its files and committing them: HEAD and the index go back one commit.
   await runGit(repo, ['reset', '-q', 'HEAD~1']);
+  return made;
+}
+
+test('files an interrupted run published but did not commit are committed by the next run, even one that changes nothing', async () => {
+  const repo = join(work, 'git');
+  const made = await leaveUncommitted('left-behind');
   const head = (await gitLog(repo))[0];
   await backup();
   const [committed] = await gitLog(repo);
@@ -141,10 +150,7 @@ test('files an interrupted run published but did not commit are committed by the
 
 test('a left-over file the operator marked assume-unchanged is committed all the same', async () => {
   const repo = join(work, 'git');
-  await db.conn.query("UPDATE settings SET value = 'hidden' WHERE name = 'c'");
-  await backup();
-  const [made] = await gitLog(repo);
-  await runGit(repo, ['reset', '-q', 'HEAD~1']);
+  const made = await leaveUncommitted('hidden');
   // git status no longer shows the files as changed; the commit must not rely on it.
   await runGit(repo, ['update-index', '--assume-unchanged', ...made.files]);
   expect(await runGit(repo, ['status', '--porcelain'])).toBe('');

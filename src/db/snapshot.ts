@@ -30,9 +30,9 @@ const SESSION_SETUP = [
 ];
 
 /**
- * Reader connections by default. One: the client encoding rows is the
- * bottleneck once the server sends raw values, and on a 2-core host extra
- * readers cost memory (read-ahead) without saving time (see `npm run bench`).
+ * Reader connections by default. One: on a 2-core host the server's threads
+ * and the client share the machine, so extra readers cost memory (read-ahead)
+ * without saving time (see `npm run bench`).
  * More pay when the server is slower than the client (remote, cold cache).
  * SCHEMA_BACKUP_READERS=N overrides it (the benchmark measures both).
  */

@@ -40,7 +40,7 @@ export function nativeEncoder(): NativeEncoder | null {
   return loaded.encoder;
 }
 
-/** Why the native encoder is not in use, or null when it is (for `--version`-style reports and the tests). */
+/** Why the native encoder is not in use, or null when it is (the run logs it). */
 export function nativeEncoderProblem(): string | null {
   loaded ??= load();
   return loaded.error;

@@ -233,7 +233,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
    * Never paused at the end of a result: mysql2 then starts the next query on the
    * connection through handlePacket(), which, paused, queues an undefined packet
    * that its resume() takes for the end of the queue: the query never starts.
-   * The next query's first block pauses instead.
+   * The pause is owed instead, and taken at the next query's first row.
    */
   let ending = false;
   const onBlock = (block: TupleBlock): void => channel.put(block, !ending);
@@ -269,10 +269,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     if (channel.failed) return row; // drain what is left of a failed read
     channel.pauseIfOwed();
     // Rows are encoded a socket chunk at a time: the chunk's bytes stay as they are until the next one comes.
-    if (!batch.add(packet.buffer, packet.offset, packet.end)) {
-      encodeBatch();
-      batch.add(packet.buffer, packet.offset, packet.end);
-    }
+    if (!batch.add(packet.buffer, packet.offset, packet.end) && encodeBatch()) batch.add(packet.buffer, packet.offset, packet.end);
     return row;
   };
   // The first packet (a row, or the end of an empty result) shows whether packets still look as this reader reads them.

@@ -196,9 +196,15 @@ export class TupleEncoder {
     if (done === 0 && !this.full) {
       // No room: for more lengths, or in the buffer for the next row.
       if (this.count === this.lengths.length) this.growLengths();
-      else this.grow(2 * (ranges[2 * first + 1] - ranges[2 * first]) + 7 * this.kinds.length + 8);
+      else this.grow(this.worstCase(ranges[2 * first + 1] - ranges[2 * first]));
     }
     return done;
+  }
+
+  /** Bytes a row of `rowBytes` may take once encoded (as EncodeRows in native/tuple_encoder.cc counts them). */
+  private worstCase(rowBytes: number): number {
+    // Every byte escaped or hexed (2x), quotes and NULL/DEFAULT words, separators.
+    return 2 * rowBytes + 7 * this.kinds.length + 8;
   }
 
   private malformed(): DatabaseError {
@@ -221,8 +227,7 @@ export class TupleEncoder {
   encodeRow(src: Buffer, start: number, end: number): void {
     const kinds = this.kinds;
     const n = kinds.length;
-    // Worst case: every byte escaped or hexed (2x), quotes and NULL/DEFAULT words, separators.
-    const need = 2 * (end - start) + 7 * n + 8;
+    const need = this.worstCase(end - start);
     if (this.out === EMPTY) this.out = blockBuffer();
     if (this.pos + need > this.out.length) this.grow(need);
     const out = this.out;

@@ -57,6 +57,7 @@ export async function describeTables(db: Db): Promise<Map<string, DbTableDetail>
     const column: DbColumn = { name: name as string, dataType: dataType as string, generated: generated === 'ALWAYS' && period === undefined, invisible: Number(invisible) === 1 };
     if (period) column.period = period;
     if (dataType === 'enum' && enumHasEmptyMember(String(columnType))) column.enumWithEmptyMember = true;
+    if (dataType === 'double' && /^double( unsigned)?$/i.test(String(columnType))) column.plainDouble = true;
     d.columns.push(column);
   }
   const keys = await db.queryArrays(

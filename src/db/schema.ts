@@ -10,6 +10,11 @@ export interface DbColumn {
   invisible?: boolean;
   /** An ENUM with '' among its members: its error value (index 0, also read as '') needs telling apart. */
   enumWithEmptyMember?: boolean;
+  /**
+   * A DOUBLE without (M,D) or ZEROFILL: the server already prints it as the
+   * shortest text that reads back to the same bits, as CAST(... AS DOUBLE) does.
+   */
+  plainDouble?: boolean;
   /** The row start or end column of a system-versioned table (a declared one: saved, not recomputed). */
   period?: 'start' | 'end';
 }

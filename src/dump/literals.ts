@@ -142,7 +142,8 @@ export function columnRead(column: DbColumn): ColumnRead {
   if (BINARY_TYPES.has(t)) return { expression: c, kind: ValueKind.Hex };
   if (t === 'bit') return { expression: `BIN(${c})`, kind: ValueKind.Bit };
   if (NUMERIC_TYPES.has(t)) return { expression: c, kind: ValueKind.Number };
-  if (FLOAT_TYPES.has(t)) return { expression: `CAST(${c} AS DOUBLE)`, kind: ValueKind.Number };
+  // A plain DOUBLE is read as it is: the same text as the CAST, and the server's cheapest read (6% of the numeric shape).
+  if (FLOAT_TYPES.has(t)) return { expression: column.plainDouble ? c : `CAST(${c} AS DOUBLE)`, kind: ValueKind.Number };
   // Rare (an ENUM with a '' member): the server renders the literal, so the hot loop needs no case of its own.
   if (column.enumWithEmptyMember) return { expression: literalExpression(column), kind: ValueKind.Number };
   // The connection's character set is utf8mb4, so the server converts the value as CONVERT(... USING utf8mb4) does.

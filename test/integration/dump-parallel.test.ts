@@ -104,7 +104,7 @@ const CREATE = `CREATE TABLE hostile (
   b VARBINARY(64) NULL,
   bl LONGBLOB NULL,
   bits BIT(10) NULL,
-  f FLOAT NULL, d DOUBLE NULL, num DECIMAL(30,10) NULL,
+  f FLOAT NULL, d DOUBLE NULL, d3 DOUBLE(12,3) NULL, dz DOUBLE ZEROFILL NULL, num DECIMAL(30,10) NULL,
   dt DATETIME(6) NULL, ts TIMESTAMP(3) NULL, tm TIME NULL, dte DATE NULL, yr YEAR NULL,
   e ENUM('a','b''q','c\\\\d') NULL, st SET('x','y') NULL,
   j JSON NULL, ip INET6 NULL, u UUID NULL, g POINT NULL,
@@ -112,7 +112,7 @@ const CREATE = `CREATE TABLE hostile (
   gen INT AS (id * 2) VIRTUAL
 ) ENGINE=InnoDB`;
 
-const FILL = `INSERT INTO hostile (id, s, l, t, b, bl, bits, f, d, num, dt, ts, tm, dte, yr, e, st, j, ip, u, g, big, ti)
+const FILL = `INSERT INTO hostile (id, s, l, t, b, bl, bits, f, d, d3, dz, num, dt, ts, tm, dte, yr, e, st, j, ip, u, g, big, ti)
   SELECT seq,
     CONCAT('r', seq, ELT(1 + seq % 11, '''', '\\\\', CHAR(0), CHAR(26), '\\r\\n', '😀', 'ü€', '"\`', ';\\n(', '),(', ''',')),
     IF(seq % 4 = 0, NULL, CONCAT('é', seq, '\\\\''')),
@@ -120,7 +120,7 @@ const FILL = `INSERT INTO hostile (id, s, l, t, b, bl, bits, f, d, num, dt, ts, 
     UNHEX(SHA1(seq)),
     IF(seq % 4999 = 0, REPEAT(UNHEX('00FF275C0D0A'), 30000), NULL),
     IF(seq % 3 = 0, NULL, seq % 1024),
-    IF(seq % 6 = 0, NULL, seq / 7), seq / 3 * POW(10, CAST(seq % 40 AS SIGNED) - 20), seq / 1000,
+    IF(seq % 6 = 0, NULL, seq / 7), seq / 3 * POW(10, CAST(seq % 40 AS SIGNED) - 20), seq / 7, seq / 3 * POW(10, CAST(seq % 9 AS SIGNED) - 4), seq / 1000,
     FROM_UNIXTIME(1600000000 + seq, '%Y-%m-%d %H:%i:%s.123456'), FROM_UNIXTIME(1600000000 + seq),
     SEC_TO_TIME(CAST(seq AS SIGNED) - 30000), DATE('2000-01-01') + INTERVAL seq DAY, 1901 + seq % 255,
     ELT(1 + seq % 4, 'a', 'b''q', 'c\\\\d', NULL), ELT(1 + seq % 3, 'x', 'x,y', ''),
@@ -135,6 +135,12 @@ const EDGES = [
   // A row far bigger than a block (2 MiB of binary) and the widest numbers.
   `INSERT INTO hostile (id, bl, f, d, big, ti, num) VALUES (-2147483648, REPEAT(UNHEX('27005C1A0D0A'), 400000), 3.40282e38, -1.7976931348623157e308, 0, -128, -99999999999999999999.9999999999)`,
   `INSERT INTO hostile (id, s, t, f, d, dte, dt, tm) VALUES (2147483647, '', '', -0.0, 4.9406564584124654e-324, '0000-00-00', '0000-00-00 00:00:00', '-838:59:59')`,
+  // Where a DOUBLE's shortest text turns to exponent form, both ways: a plain DOUBLE is read raw, the rest through CAST.
+  ...[
+    [-1, '1e14', '1e8', '1e15'], [-2, '1e15', '123456789.1234', '123456789012345680'], [-3, '1e16', '-0.0005', '0.0001'],
+    [-4, '123456789012345678', '0.0004', '1e-5'], [-5, '0.0001', 'NULL', '1.7976931348623157e308'], [-6, '0.00001', '1', '2.2250738585072014e-308'],
+    [-7, '9007199254740993', '999999999.999', '0.1'], [-8, '-1.2345678901234567e-300', '-999999999.999', '5e-324'],
+  ].map(([id, d, d3, dz]) => `INSERT INTO hostile (id, d, d3, dz) VALUES (${id}, ${d}, ${d3}, ${dz})`),
 ];
 
 describe('parallel key-range reads', () => {

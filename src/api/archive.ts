@@ -18,7 +18,7 @@ import { promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createGzip } from 'node:zlib';
+import { createGzip, gunzipSync } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
@@ -97,7 +97,7 @@ export async function openArchive(o: { csv2BackupDir: string; hostName: string; 
       const dir = join(o.userDataDir, snapshot);
       const bytes = await fs.readFile(join(dir, MANIFEST_FILE));
       // A gzip snapshot's manifest may be compressed itself.
-      const text = bytes[0] === 0x1f && bytes[1] === 0x8b ? (await import('node:zlib')).gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+      const text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
       await openAll(dir, [MANIFEST_FILE, ...filesOf(text, dir)], `${ARCHIVE_USER_ROOT}/${snapshot}`, entries);
     }
   } catch (err) {

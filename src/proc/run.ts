@@ -7,6 +7,7 @@
  * simple-git in src/git/repo.ts, the systemd-notify package in src/daemon/notify.ts.
  */
 import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { CommandError } from '../errors';
 
 export interface RunOptions {
@@ -71,16 +72,14 @@ export function runAllowingFailure(command: string, args: readonly string[], opt
     child.stdin.on('error', () => undefined); // a child that exits early closes its stdin: not our error
     if (options.inputFile) {
       const file = options.inputFile;
-      void import('node:fs').then((fs) => {
-        const input = fs.createReadStream(file);
-        // An unreadable file is this run's error (not an unhandled 'error' event): the child is stopped, the run rejects.
-        input.on('error', (e) => {
-          if (timer) clearTimeout(timer);
-          child.kill('SIGKILL');
-          reject(new CommandError(command, args, null, '', '', `could not read its input ${file} (${e.message})`));
-        });
-        input.pipe(child.stdin);
+      const input = createReadStream(file);
+      // An unreadable file is this run's error (not an unhandled 'error' event): the child is stopped, the run rejects.
+      input.on('error', (e) => {
+        if (timer) clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(new CommandError(command, args, null, '', '', `could not read its input ${file} (${e.message})`));
       });
+      input.pipe(child.stdin);
     } else {
       child.stdin.end(options.input ?? '');
     }

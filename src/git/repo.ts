@@ -178,7 +178,8 @@ const ATTRIBUTES_LINE = `*/* diff=${DIFF_DRIVER}`;
 
 /**
  * Sets the textconv of the row diff driver in the repository's own config (git never takes
- * drivers from committed files), when it is not set already. One git call when it is.
+ * drivers from committed files), when it is not set already. One git call when it is; callers
+ * that have other calls to make may start it alongside them.
  */
 export async function ensureDiffDriver(repo: Repository): Promise<void> {
   const key = `diff.${DIFF_DRIVER}.textconv`;

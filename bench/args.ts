@@ -3,7 +3,7 @@ import { SHAPES } from './datasets';
 
 export const SHAPE_CASES = SHAPES.map((s) => s.name);
 export const RESTORE_CASES = ['restore-big', 'restore-wide'] as const;
-export const OTHER_CASES = ['memory', 'site', 'unchanged', 'downtime', 'export'] as const;
+export const OTHER_CASES = ['memory', 'site', 'unchanged', 'downtime', 'export', 'progress'] as const;
 export const CASES: readonly string[] = [...SHAPE_CASES, ...OTHER_CASES, ...RESTORE_CASES];
 /** Names that stand for several cases in `--only`. */
 const GROUPS: Record<string, readonly string[]> = { shapes: SHAPE_CASES, restore: RESTORE_CASES };

@@ -27,7 +27,7 @@ import { renderReport, type Row } from './report';
 import { runRestore } from './restore-case';
 import { adminConnection, benchDatabase, credentialFiles, runSql, writeBenchConfig, type BenchDb } from './setup';
 import { mb, runShape, type ShapeContext } from './shape-case';
-import { CLI, SteadyRoot, ours } from './steady-root';
+import { CLI, SteadyRoot, operatorEnv, ours } from './steady-root';
 
 const ROOT = resolve(__dirname, '../..');
 const FAKE_SYSTEMCTL = join(ROOT, 'test/helpers/fake-systemctl');
@@ -67,7 +67,8 @@ async function commitCount(repo: string): Promise<number> {
   return Number((await run('git', ['-C', repo, 'rev-list', '--count', 'HEAD'])).stdout.trim());
 }
 
-const GIT_ENV = { ...process.env, GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+const GIT_ISOLATED = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' };
+const GIT_ENV = { ...process.env, ...GIT_ISOLATED };
 const gitIn = (repo: string, args: string[]) => runAllowingFailure('git', ['-C', repo, '-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { env: GIT_ENV });
 
 /** The original tool's way, timed as a whole: one mariadb-dump per table (rows for the global ones) into a git work tree, then a commit. */
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
       const isBig = shape.name === 'big';
       const uses = args.profile
         ? want(shape.name)
-        : want(shape.name) || want(`restore-${shape.name}`) || (isBig && (want('memory') || want('downtime') || want('export')));
+        : want(shape.name) || want(`restore-${shape.name}`) || (isBig && (want('memory') || want('downtime') || want('export') || want('progress')));
       if (!uses) continue;
       const n = shape.rowsFor(args.rows);
       const db = await benchDatabase(admin, base, `sb_bench_${shape.name}`, credsDir);
@@ -149,6 +150,7 @@ async function main(): Promise<void> {
         if (isBig && want('memory')) await memoryCase(admin, base, db, shape, args, scratch, credsDir, bigRssKb, rows, record, dbs);
         if (isBig && want('downtime')) await downtimeCase(db, args, scratch, rows, record);
         if (isBig && want('export')) await exportCase(db, args, n, scratch, rows, record);
+        if (isBig && want('progress')) await progressCase(admin, db, args, n, scratch, rows, record);
         if (want(`restore-${shape.name}`)) {
           log(`case restore-${shape.name}`);
           try {
@@ -213,7 +215,7 @@ async function exportCase(big: BenchDb, args: BenchArgs, n: number, scratch: str
   const samples: Sample[] = [];
   for (let i = 0; i < args.runs; i++) {
     const file = join(root, `export-${i}.sqlite`);
-    samples.push(await measure(process.execPath, [CLI, 'export', '--sqlite', file, '--config', conf.file, '--host-name', 'bench'], scratch, { env: GIT_ENV }));
+    samples.push(await measure(process.execPath, [CLI, 'export', '--sqlite', file, '--config', conf.file, '--host-name', 'bench'], scratch, { env: operatorEnv(GIT_ISOLATED) }));
     await rm(file, { force: true });
   }
   await rm(root, { recursive: true, force: true });
@@ -225,6 +227,37 @@ async function exportCase(big: BenchDb, args: BenchArgs, n: number, scratch: str
     note: 'reads the backup files only (no server)',
   });
   record('export', s);
+}
+
+/**
+ * The progress line costs no speed: the big table backed up on a pseudo-terminal (where the line is
+ * drawn) against the same run without a terminal, interleaved. A run whose output shows no line fails the case.
+ */
+async function progressCase(admin: Connection, big: BenchDb, args: BenchArgs, n: number, scratch: string, rows: Row[], record: Record_): Promise<void> {
+  log('case progress (a pseudo-terminal against none)');
+  const root = await SteadyRoot.create(big, scratch, { local: ['big'] });
+  const plain: Sample[] = [];
+  const terminal: Sample[] = [];
+  try {
+    for (let i = 0; i < args.runs; i++) {
+      plain.push((await root.run(admin, scratch)).sample);
+      const t = (await root.run(admin, scratch, undefined, true)).sample;
+      if (!/ETA/.test(t.stdout)) throw new Error(`no progress line on the pseudo-terminal; output: ${t.stdout.slice(-300)}`);
+      terminal.push(t);
+    }
+  } finally {
+    await root.remove();
+  }
+  const t = summarize(terminal);
+  const p = summarize(plain);
+  const peer = 'same run, no terminal';
+  rows.push({
+    section: 'memory and downtime',
+    case: `progress line on a pseudo-terminal, big table (${n} rows)`, ours: t.wallMs, oursRssMb: mb(t.peakRssKb),
+    peers: [{ name: peer, value: p.wallMs, rssMb: mb(p.peakRssKb) }],
+    goal: { text: 'no measurable cost: <=1.1x (the noise between runs)', against: [peer], limit: 1.1 },
+  });
+  record('progress', { terminal: t, plain: p });
 }
 
 /** Default mode with a fake consumer: how long it is stopped, against the whole run (the original stopped it throughout). */

@@ -14,7 +14,7 @@ import { MYDUMPER_CHUNK_ROWS, PEER, mariadbDump, mariadbLoad, myloader, mydumper
 import type { Row } from './report';
 import { benchDatabase, writeBenchConfig, type BenchDb } from './setup';
 import { mb, type ShapeContext } from './shape-case';
-import { RESTORE_CLI, ours } from './steady-root';
+import { RESTORE_CLI, operatorEnv, ours } from './steady-root';
 import type { DbCredentials } from '../src/config/types';
 
 const TARGET = 'sb_bench_restore';
@@ -48,7 +48,7 @@ export async function runRestore(ctx: ShapeContext, shape: TableShape, expectedR
     for (let i = 0; i < ctx.runs; i++) {
       await admin.query(`DROP DATABASE IF EXISTS \`${TARGET}\``);
       samples.ours.push(
-        await measure(process.execPath, [RESTORE_CLI, '--config', conf.file, '--db-config', source.credentialsFile, '--host-name', 'bench', '--database', TARGET, '--tables', table, '--online'], scratch),
+        await measure(process.execPath, [RESTORE_CLI, '--config', conf.file, '--db-config', source.credentialsFile, '--host-name', 'bench', '--database', TARGET, '--tables', table, '--online'], scratch, { env: operatorEnv() }),
       );
       await check('schema_restore');
       const target = await fresh();

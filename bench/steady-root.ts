@@ -17,11 +17,27 @@ export const RESTORE_CLI = join(__dirname, '../src/cli/schema_restore.js');
 
 export type Classes = { global?: string[]; local?: string[]; ephemeral?: string[] };
 
-/** The CLI as an operator runs it; the credentials stay in their 0600 file. */
-export function ours(config: string, db: BenchDb, scratch: string, opts: { defaultMode?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Sample> {
-  return measure(process.execPath, [CLI, ...(opts.defaultMode ? [] : ['--online']), '--config', config, '--db-config', db.credentialsFile, '--host-name', 'bench'], scratch, {
-    env: { ...process.env, ...opts.env },
-  });
+/**
+ * The environment of an operator's run (the systemd unit's): the shell's NODE_OPTIONS and
+ * NODE_EXTRA_CA_CERTS left out. This machine sets NODE_EXTRA_CA_CERTS for its proxy: every
+ * Node start then parses the system's CA certificates (40 ms here) before any of our code runs.
+ */
+export function operatorEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'NODE_EXTRA_CA_CERTS'));
+  return { ...env, ...extra };
+}
+
+const shellQuote = (arg: string) => `'${arg.replace(/'/g, `'\\''`)}'`;
+
+/**
+ * The CLI as an operator runs it; the credentials stay in their 0600 file. With `terminal`, on a
+ * pseudo-terminal (util-linux `script`), where it draws its progress line.
+ */
+export function ours(config: string, db: BenchDb, scratch: string, opts: { defaultMode?: boolean; env?: NodeJS.ProcessEnv; terminal?: boolean } = {}): Promise<Sample> {
+  const args = [CLI, ...(opts.defaultMode ? [] : ['--online']), '--config', config, '--db-config', db.credentialsFile, '--host-name', 'bench'];
+  const env = operatorEnv(opts.env);
+  if (opts.terminal) return measure('script', ['-qec', [process.execPath, ...args].map(shellQuote).join(' '), '/dev/null'], scratch, { env });
+  return measure(process.execPath, args, scratch, { env });
 }
 
 /** Statements that change one row of a table; the default moves the last integer key `id` up by one. */
@@ -56,9 +72,9 @@ export class SteadyRoot {
   }
 
   /** One measured run after a change; returns it and the size of the first local table's file. */
-  async run(admin: Connection, scratch: string, env?: NodeJS.ProcessEnv): Promise<{ sample: Sample; bytes: number }> {
+  async run(admin: Connection, scratch: string, env?: NodeJS.ProcessEnv, terminal = false): Promise<{ sample: Sample; bytes: number }> {
     await this.change(admin);
-    const sample = await ours(this.conf.file, this.db, scratch, { env });
+    const sample = await ours(this.conf.file, this.db, scratch, { env, terminal });
     const latest = join(this.conf.userDir, 'latest');
     const local = this.changing.find((t) => existsSync(join(latest, t)) && !t.startsWith('csv2_global'));
     const bytes = local ? (await stat(join(latest, local))).size : 0;

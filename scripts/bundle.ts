@@ -2,14 +2,15 @@
  * The second half of `npm run build` (after tsc): bundles each binary into one
  * file with esbuild (one file to read and compile instead of hundreds of
  * modules to find), puts a small launcher at the binary's usual path, and
- * writes the bundle's V8 code cache by running the launcher once (`--help`).
+ * writes the bundle's V8 code cache by running it once (`--help`, through
+ * scripts/write-code-cache.ts).
  * Native and ESM-only packages stay outside the bundle.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
-import { CODE_CACHE_ENV, codeCachePath } from '../src/cli/launch';
+import { codeCachePath } from '../src/cli/launch';
 
 const ROOT = resolve(__dirname, '../..');
 const CLI_OUT = join(ROOT, 'dist/src/cli');
@@ -48,7 +49,10 @@ async function main(): Promise<void> {
     // tsc's source map was of the module the launcher replaces.
     rmSync(`${launcher}.map`, { force: true });
     const cache = codeCachePath(bundle);
-    const run = spawnSync(process.execPath, [launcher, '--help'], { env: { ...process.env, [CODE_CACHE_ENV]: 'write' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    rmSync(cache, { force: true });
+    // Without the shell's NODE_OPTIONS: V8 flags there would make every run without them reject the cache.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS'));
+    const run = spawnSync(process.execPath, [join(__dirname, 'write-code-cache.js'), bundle, '--help'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
     if (run.status !== 0 || !existsSync(cache)) {
       throw new Error(`${name} --help failed while writing its code cache (exit ${run.status}): ${run.stderr.toString().trim()}`);
     }

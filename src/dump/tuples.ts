@@ -48,7 +48,7 @@ function blockBuffer(): Buffer {
   return spare.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES);
 }
 
-/** Gives a block's buffer back once nothing refers to its bytes any more (they were copied out by a flush). */
+/** Gives a block's buffer back once nothing refers to its bytes any more (a flush wrote them). */
 export function recycleBlock(block: TupleBlock): void {
   const buf = block.data;
   if (buf.byteOffset === 0 && buf.buffer.byteLength === BUFFER_BYTES && spare.length < MAX_SPARE) {

@@ -37,7 +37,10 @@ export interface SinkResult {
 }
 
 export interface RowSink {
-  /** Appends; returns true when the caller should await flush() before pushing more. */
+  /**
+   * Appends; returns true when the caller should await flush() before pushing more. The
+   * chunk's bytes are written as they are: they must not change until the next flush resolves.
+   */
   push(chunk: Buffer | string): boolean;
   flush(): Promise<void>;
   startRows(): void;
@@ -77,7 +80,7 @@ export class FileSink implements RowSink {
     }
   }
 
-  /** The chunk is hashed now and written at the next flush: it must stay unchanged until that flush resolves. */
+  /** The chunk is hashed now and written at the next flush (see RowSink.push). */
   push(chunk: Buffer | string): boolean {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
     this.plainHash.update(buf);
@@ -137,11 +140,21 @@ export class FileSink implements RowSink {
     if (!this.handle) return;
     try {
       // The chunks as they are, gathered by the kernel: no copy into one buffer first.
-      await this.handle.writev(onDisk);
+      const { bytesWritten } = await this.handle.writev(onDisk);
+      // A disk that fills up mid-write ends it short without an error: writing the rest says why (ENOSPC), or finishes it.
+      if (bytesWritten < length) await this.writeRest(Buffer.concat(onDisk).subarray(bytesWritten));
     } catch (err) {
       throw new StoreError(`cannot write ${this.path}: ${errorMessage(err)}`, { cause: err });
     }
     this.startBackgroundSync(length);
+  }
+
+  private async writeRest(rest: Buffer): Promise<void> {
+    while (rest.length > 0) {
+      const { bytesWritten } = await (this.handle as fs.FileHandle).write(rest, 0, rest.length);
+      if (bytesWritten === 0) throw new Error(`the write stopped with ${rest.length} bytes left`);
+      rest = rest.subarray(bytesWritten);
+    }
   }
 
   private unsyncedBytes = 0;

@@ -14,7 +14,7 @@ import type { TableShape } from './datasets';
 import { measure } from './measure';
 import { procCpuTicks, renderSelfTimes, selfTimes, type CpuProfile } from './profile';
 import type { BenchDb } from './setup';
-import { CLI, SteadyRoot } from './steady-root';
+import { CLI, SteadyRoot, operatorEnv } from './steady-root';
 
 async function clockTicks(): Promise<number> {
   try {
@@ -44,6 +44,7 @@ export async function profileShape(admin: Connection, shape: TableShape, db: Ben
       process.execPath,
       ['--cpu-prof', `--cpu-prof-dir=${profDir}`, CLI, '--online', '--config', root.conf.file, '--db-config', db.credentialsFile, '--host-name', 'bench'],
       scratch,
+      { env: operatorEnv() },
     );
     const after = serverTicks(serverPid);
     const serverMs = before === null || after === null ? null : ((after - before) * 1000) / hz;

@@ -65,7 +65,7 @@ export async function runShape(ctx: ShapeContext, shape: TableShape, rowCount: n
       await serial.change(admin, false);
       samples.read.push(await readLimit(db, table, scratch));
 
-      samples.ours2.push((await parallel.run(admin, scratch, READERS_2)).sample);
+      samples.ours2.push((await parallel.run(admin, scratch, { env: READERS_2 })).sample);
 
       if (ctx.mydumper) {
         await serial.change(admin, false);

@@ -72,9 +72,9 @@ export class SteadyRoot {
   }
 
   /** One measured run after a change; returns it and the size of the first local table's file. */
-  async run(admin: Connection, scratch: string, env?: NodeJS.ProcessEnv, terminal = false): Promise<{ sample: Sample; bytes: number }> {
+  async run(admin: Connection, scratch: string, opts: { env?: NodeJS.ProcessEnv; terminal?: boolean } = {}): Promise<{ sample: Sample; bytes: number }> {
     await this.change(admin);
-    const sample = await ours(this.conf.file, this.db, scratch, { env, terminal });
+    const sample = await ours(this.conf.file, this.db, scratch, opts);
     const latest = join(this.conf.userDir, 'latest');
     const local = this.changing.find((t) => existsSync(join(latest, t)) && !t.startsWith('csv2_global'));
     const bytes = local ? (await stat(join(latest, local))).size : 0;

@@ -3,8 +3,8 @@
  * paths are resolved as strings, nothing is read from disk.
  */
 import { join, resolve } from 'node:path';
-import { validate as validateCron, validateDetailed as explainCron } from 'node-cron';
 import type { ConfigMessage } from '../errors';
+import { nodeCron } from './cron';
 import {
   DEFAULT_CSV2_BACKUP_SUBDIR,
   DEFAULT_PAUSE_INTERVAL,
@@ -309,8 +309,9 @@ class Validator {
     let ok = false;
     let why = '';
     try {
-      ok = validateCron(expr);
-      if (!ok) why = explainCron(expr).errors.map((e) => e.message).join('; ');
+      const cron = nodeCron();
+      ok = cron.validate(expr);
+      if (!ok) why = cron.validateDetailed(expr).errors.map((e) => e.message).join('; ');
     } catch (err) {
       why = err instanceof Error ? err.message : String(err);
     }

@@ -3,7 +3,8 @@
  * whether a run is already in progress is the daemon's business, because a
  * run outlives the task that started it when SIGHUP reschedules.
  */
-import { createTask, validateDetailed, type ScheduledTask } from 'node-cron';
+import type { ScheduledTask } from 'node-cron';
+import { nodeCron } from '../config/cron';
 import { ConfigError } from '../errors';
 import type { Logger } from '../log';
 
@@ -17,7 +18,7 @@ export interface Schedule {
 
 /** Throws ConfigError (key `schedule`) when node-cron refuses the expression. */
 export function checkSchedule(expression: string, file: string): void {
-  const v = validateDetailed(expression);
+  const v = nodeCron().validateDetailed(expression);
   if (!v.valid) {
     const why = v.errors.map((e) => e.message).join('; ') || 'invalid cron expression';
     throw new ConfigError([{ file, key: 'schedule', message: `${JSON.stringify(expression)}: ${why}` }]);
@@ -26,7 +27,7 @@ export function checkSchedule(expression: string, file: string): void {
 
 export function startSchedule(expression: string, onTick: () => void, log: Logger, file: string): Schedule {
   checkSchedule(expression, file);
-  const task: ScheduledTask = createTask(
+  const task: ScheduledTask = nodeCron().createTask(
     expression,
     () => {
       onTick();
@@ -59,8 +60,9 @@ export function startSchedule(expression: string, onTick: () => void, log: Logge
  * what "overdue" means for `schema_backup status` when no --max-age is given.
  */
 export function scheduleIntervalMs(expression: string): number | null {
-  if (!validateDetailed(expression).valid) return null;
-  const task = createTask(expression, () => undefined);
+  const cron = nodeCron();
+  if (!cron.validateDetailed(expression).valid) return null;
+  const task = cron.createTask(expression, () => undefined);
   try {
     const runs = task.getNextRuns(2);
     return runs.length === 2 ? (runs[1] as Date).getTime() - (runs[0] as Date).getTime() : null;

@@ -9,10 +9,10 @@
 import { rowTuples } from '../../src/store/row-changes';
 import { existsSync, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { RowDataPacket } from 'mysql2/promise';
 import { EXIT } from '../../src/errors';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { killStartedClis, runCli, startCli, until, writeConfig, type CliChild, type CliResult, type ConfigSpec } from '../helpers/backup';
-import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { createTestDatabase, testServer, type TestDatabase } from '../helpers/db';
 import { createFakeServices, type FakeCall, type FakeServices } from '../helpers/fake-services';
 import { gitHead } from '../helpers/git';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
@@ -259,7 +259,22 @@ test('snapshot consistency and early restart: the backup holds exactly the rows 
   const s = await setup({ global: ['consumer_writes'], local: ['big'], pauseInterval: 1 });
   const oldPid = s.fake.pidOf('writer') as number;
   const logFile = join(s.work, 'log.json');
-  const r = await runCli(s.args('--log-level', 'debug', '--log-json', logFile), { env: s.fake.env });
+  // The run's read of `big` waits for this write lock, so "still being dumped" does not depend on how fast
+  // the dump is: the lock goes once the restarted consumer has written (or after 20 s, and the test fails).
+  const locker = await createConnection({ ...testServer(), database: db.name });
+  await locker.query('LOCK TABLES big WRITE');
+  const cli = startCli(s.args('--log-level', 'debug', '--log-json', logFile), s.fake.env);
+  try {
+    await until('the restarted consumer writes while the run waits to read big', async () => {
+      if (cli.child.exitCode !== null) throw new Error(`the run ended (${cli.child.exitCode}) first:\n${cli.stderr()}`);
+      const pid = s.fake.pidOf('writer');
+      return pid !== null && pid !== oldPid && (await rowsBy(pid)) > 0;
+    }, 20000, 20);
+  } finally {
+    await locker.query('UNLOCK TABLES');
+    await locker.end();
+  }
+  const r = await cli.done;
   expectExit(r, EXIT.ok);
   const calls = await s.fake.calls();
   expect(lines(calls)).toEqual(['is-active writer', 'is-active idle', 'stop writer', 'start writer']);

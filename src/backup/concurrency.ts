@@ -1,4 +1,14 @@
-/** Small concurrency tools for the dump step (pure scheduling, no I/O of their own). */
+/** Small concurrency tools for the backup run (pure scheduling, no I/O of their own). */
+
+/**
+ * Waits for every promise, so none is still at work when the caller reports;
+ * then throws the first failure in the order given, or returns the values.
+ */
+export async function settleAll<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises as readonly Promise<unknown>[]);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
 
 /**
  * Runs `fn` over `items` with at most `limit` at once, started in order; the

@@ -27,6 +27,7 @@ import { hostManifest } from '../store/manifest-build';
 import { MANIFEST_FILE, VIEWS_FILE, userDataFileName } from '../store/names';
 import { TableDir } from '../store/table-dir';
 import { UserSnapshotWriter } from '../store/user-snapshot';
+import { settleAll } from './concurrency';
 import { phase, throwIfAborted, type BackupDeps, type BackupRequest, type BackupRun } from './context';
 import { dumpTables, readStructures, type Destination, type Dumped, type Structures } from './dump-tables';
 import { publishAndCommit } from './publish';
@@ -101,7 +102,7 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   log.debug('phase', { phase: 'checking' });
   await checkBackupDirAllowed(config.csv2BackupDir, config.file);
   // The repository and the database are asked at once; a problem with the directories is reported first.
-  const [repoCheck, tablesCheck] = await Promise.allSettled([
+  const [probed, previewTables] = await settleAll([
     probeRepository(config.csv2BackupDir).then(async (repo) => {
       if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, repo);
       return repo;
@@ -109,10 +110,6 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     // The database must answer before any service is stopped.
     tablesNow(req),
   ]);
-  if (repoCheck.status === 'rejected') throw repoCheck.reason;
-  if (tablesCheck.status === 'rejected') throw tablesCheck.reason;
-  const probed = repoCheck.value;
-  const previewTables = tablesCheck.value;
   const preview = planFor(req, previewTables);
   // Runs with another state_dir (another config file) may share these directories: one writer at a time.
   const locks: RunLock[] = [];
@@ -189,9 +186,7 @@ async function prepareRun(req: BackupRequest, deps: BackupDeps, checked: Checked
   const repo = await ensureRepository(config.csv2BackupDir, deps.log, checked.probed);
   // Two git processes at once, both asked on every run; both are done before either's error is reported. A refused
   // repository may still get the diff driver's config: it is not backup data, and the run after the fix sets it anyway.
-  const [ready, driver] = await Promise.allSettled([checkRepositoryReady(repo), ensureDiffDriver(repo)]);
-  if (ready.status === 'rejected') throw ready.reason;
-  if (driver.status === 'rejected') throw driver.reason;
+  await settleAll([checkRepositoryReady(repo), ensureDiffDriver(repo)]);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();
   const summary = newBackupSummary(started, { hostName: req.hostName, hostDir, ephemeralDir: req.ephemeralDir });

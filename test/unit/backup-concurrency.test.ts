@@ -1,5 +1,5 @@
-/** The dump step's scheduling: tables at once in plan order, reads one at a time, failures that wait for the running. */
-import { Turns, mapInOrder } from '../../src/backup/concurrency';
+/** The backup run's scheduling: tables at once in plan order, reads one at a time, failures that wait for the running. */
+import { Turns, mapInOrder, settleAll } from '../../src/backup/concurrency';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -86,4 +86,25 @@ test('Turns: once closed, turns not yet begun fail with the closing error and do
   await expect(second).rejects.toThrow('the connection died');
   await expect(turns.run(async () => ran.push('third'))).rejects.toThrow('the connection died');
   expect(ran).toEqual(['first']);
+});
+
+test('settleAll: the values in order; on failure it waits for every promise, then throws the first failure in the order given', async () => {
+  expect(await settleAll([Promise.resolve(1), Promise.resolve('two')])).toEqual([1, 'two']);
+  let slowEnded = false;
+  const slow = (async () => {
+    for (let i = 0; i < 5; i++) await tick();
+    slowEnded = true;
+    throw new Error('second');
+  })();
+  const fast = Promise.reject(new Error('failed first, second in order'));
+  // `slow` is first in the order given: its failure is the one thrown, although `fast` failed earlier.
+  await expect(settleAll([slow, fast])).rejects.toThrow('second');
+  expect(slowEnded).toBe(true);
+  let running = true;
+  const busy = (async () => {
+    for (let i = 0; i < 5; i++) await tick();
+    running = false;
+  })();
+  await expect(settleAll([Promise.reject(new Error('early')), busy])).rejects.toThrow('early');
+  expect(running).toBe(false);
 });

@@ -1,7 +1,8 @@
 /**
  * Run by scripts/bundle.ts as `node write-code-cache.js BUNDLE --help`: starts
  * the bundle as its binary would, compiled afresh, and writes its code cache
- * at exit. Only the build writes caches; a binary never rewrites its own.
+ * at exit. The first backup or restore that completes writes it again, from
+ * what it compiled (src/cli/launch.ts).
  */
 import { launch } from '../src/cli/launch';
 

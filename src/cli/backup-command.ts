@@ -7,6 +7,7 @@ import { BusyError, EXIT, exitCodeOf } from '../errors';
 import { renderPlan } from '../plan/render';
 import { parseBackupArgs, USAGE, type BackupArgs } from './args';
 import type { Command } from './command';
+import { codeCacheWorthKeeping } from './code-cache-hint';
 import { logFailure } from './io';
 import { startProgressView } from './progress-view';
 import { abortOnStopSignals } from './signals';
@@ -57,7 +58,9 @@ export const backupCommand: Command<BackupArgs & { help: boolean }> = {
       const summary = await backupOnce(config, settings, { log, signal: stop.signal, env }).finally(() => view.stop());
       await recordOneShot(config, summary, startedAt, log);
       io.stdout.write(summaryText(summary));
-      return exitCodeOfRun(summary);
+      const code = exitCodeOfRun(summary);
+      if (code === EXIT.ok) codeCacheWorthKeeping();
+      return code;
     } catch (err) {
       logFailure(log, err);
       // A run refused by the lock is not this host's last result: the active run records its own.

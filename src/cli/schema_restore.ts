@@ -11,6 +11,7 @@ import type { RestoreRequest } from '../restore/run';
 import { restoreOnce } from '../app/restore';
 import { restoreSummaryText } from '../restore/summary';
 import { readConfig, readDbCredentials } from '../app/backup';
+import { codeCacheWorthKeeping } from './code-cache-hint';
 import { processEntry, runCommand, type Command, type CommandContext } from './command';
 import type { Io } from './io';
 import { startProgressView } from './progress-view';
@@ -65,7 +66,9 @@ async function restore(args: RestoreArgs, { io, env, log }: CommandContext): Pro
       summary = await restoreOnce(config, request(await backupHostName(args.hostName), args.snapshot), args.serviceMode, deps);
     }
     io.stdout.write(restoreSummaryText(summary));
-    return summary.errors.length ? EXIT.service : EXIT.ok;
+    if (summary.errors.length) return EXIT.service;
+    codeCacheWorthKeeping();
+    return EXIT.ok;
   } catch (err) {
     // A refusal is an answer, not a failure: one plain line.
     if (!(err instanceof UsageError || err instanceof RefusalError)) throw err;

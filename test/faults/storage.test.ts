@@ -9,16 +9,20 @@
  */
 import { existsSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createConnection } from 'mysql2/promise';
 import { EXIT } from '../../src/errors';
+import { testServer } from '../helpers/db';
 import { gitEnv } from '../helpers/git';
 import {
   bindReadOnly,
   captureState,
   createSite,
+  HOST,
   hostDirProblems,
   incompleteSnapshots,
   mountTmpfs,
   remount,
+  runCli,
   STACK_TRACE,
   unmount,
   type CliResult,
@@ -113,6 +117,28 @@ describe('directories and git', () => {
       code: EXIT.store,
       message: /index\.lock exists/,
     });
+  });
+
+  test('a run refused by another run says so (exit 7) while git\'s index.lock is there too: the repository is judged under the locks', async () => {
+    // Run A holds the backup directories' locks, waiting to read g (the repository was fine when it looked).
+    const locker = await createConnection({ ...testServer(), database: site.db.name });
+    await locker.query('LOCK TABLES g WRITE');
+    const a = site.start(['--log-level', 'debug']);
+    const lock = join(site.csv2Dir, '.git', 'index.lock');
+    try {
+      await a.waitForStderr(/phase=dumping/);
+      writeFileSync(lock, '');
+      // Run B: the same directories under another state_dir (another config file), so only their locks stand between.
+      const other = join(site.root, 'other.conf');
+      writeFileSync(other, readFileSync(site.configFile, 'utf8').replace(site.stateDir, join(site.root, 'state-b')));
+      const b = await runCli(['--config', other, '--host-name', HOST], { env: site.env });
+      expect({ code: b.code, busy: /another schema_backup run .* is active/.test(b.stderr), lock: /index\.lock/.test(b.stderr) }).toEqual({ code: EXIT.busy, busy: true, lock: false });
+    } finally {
+      rmSync(lock, { force: true });
+      await locker.query('UNLOCK TABLES');
+      await locker.end();
+    }
+    expect((await a.result).code).toBe(0);
   });
 
   test('detached HEAD: exit 5, no commit lands outside a branch', async () => {

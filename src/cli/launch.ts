@@ -7,10 +7,12 @@
  * The build's cache comes from a `--help` run: it holds the top level, but not
  * the functions a backup compiles as it goes (connecting, reading rows, git).
  * So the first backup or restore that completes writes the cache again at its
- * exit, from what it compiled (a one-row backup: median 0.13 -> 0.11 s), as
- * Python writes __pycache__ beside its sources. That happens once per bundle
- * (the header says whose run made the cache), never for a failed run, and a
- * cache that cannot be written (a read-only install) is left as it is.
+ * exit, from what it compiled (a one-row backup: median 0.13 -> 0.10 s). That
+ * happens once per bundle (the header says whose run made the cache), never for
+ * a failed run, nor for a run with Node options of its own (they may change
+ * V8's flags, which a cache must match: runs with and without them would take
+ * turns rewriting it). A cache that cannot be written (a read-only install) is
+ * left as it is, and costs such a run one failed open.
  *
  * V8 checks a cache against the source's length only, so a rebuilt bundle of
  * the same length would run the old code: the cache file starts with the
@@ -19,8 +21,8 @@
  * rejects (another Node, other V8 flags) is not used either, and is written
  * again by the next completed run: the cache only ever changes how fast a run starts.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -52,16 +54,32 @@ function report(line: string): void {
   if (process.env[CODE_CACHE_ENV] === 'report') process.stderr.write(`code cache: ${line}\n`);
 }
 
-/** Writes the cache beside the bundle under a name of its own, then renames it: a reader sees the old file or the new one. */
+/**
+ * Writes the cache beside the bundle under a name no other writer uses, opened exclusively (no planted link is
+ * followed) before V8 serialises anything, synced, and readable by all as the build left it whatever the umask; then
+ * renames it over the old one: a reader sees one whole cache or the other.
+ */
 function writeCache(cacheFile: string, header: Buffer, script: Script): void {
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  const tmp = `${cacheFile}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(tmp, 'wx', 0o644);
   try {
-    writeFileSync(tmp, Buffer.concat([header, script.createCachedData()]));
+    try {
+      fchmodSync(fd, 0o644);
+      writeFileSync(fd, Buffer.concat([header, script.createCachedData()]));
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, cacheFile);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
+}
+
+/** Node options given to this process (on its command line or in NODE_OPTIONS): a cache it wrote might not fit the others. */
+function hasNodeOptions(): boolean {
+  return process.execArgv.length > 0 || (process.env.NODE_OPTIONS ?? '').trim() !== '';
 }
 
 export interface LaunchOptions {
@@ -86,7 +104,7 @@ export function launch(bundle: string, options: LaunchOptions = {}): void {
   if (options.writeCache) {
     // At exit: the cache then also holds the functions the run compiled, not only the top level.
     process.once('exit', () => writeCache(cacheFile, Buffer.concat([digest, Buffer.of(ORIGIN.build)]), script));
-  } else if (use !== 'accepted' || origin !== ORIGIN.run) {
+  } else if ((use !== 'accepted' || origin !== ORIGIN.run) && !hasNodeOptions()) {
     let wanted = false;
     (globalThis as Record<symbol, unknown>)[CODE_CACHE_REFRESH] = () => {
       wanted = true;

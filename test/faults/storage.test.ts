@@ -125,20 +125,25 @@ describe('directories and git', () => {
     await locker.query('LOCK TABLES g WRITE');
     const a = site.start(['--log-level', 'debug']);
     const lock = join(site.csv2Dir, '.git', 'index.lock');
+    let b: CliResult | null = null;
     try {
       await a.waitForStderr(/phase=dumping/);
       writeFileSync(lock, '');
       // Run B: the same directories under another state_dir (another config file), so only their locks stand between.
       const other = join(site.root, 'other.conf');
       writeFileSync(other, readFileSync(site.configFile, 'utf8').replace(site.stateDir, join(site.root, 'state-b')));
-      const b = await runCli(['--config', other, '--host-name', HOST], { env: site.env });
-      expect({ code: b.code, busy: /another schema_backup run .* is active/.test(b.stderr), lock: /index\.lock/.test(b.stderr) }).toEqual({ code: EXIT.busy, busy: true, lock: false });
+      b = await runCli(['--config', other, '--host-name', HOST], { env: site.env });
+    } catch (err) {
+      a.child.kill('SIGKILL');
+      throw err;
     } finally {
       rmSync(lock, { force: true });
       await locker.query('UNLOCK TABLES');
       await locker.end();
     }
+    // Run A goes on once the table is free, whatever B did.
     expect((await a.result).code).toBe(0);
+    expect({ code: b.code, busy: /another schema_backup run .* is active/.test(b.stderr), lock: /index\.lock/.test(b.stderr) }).toEqual({ code: EXIT.busy, busy: true, lock: false });
   });
 
   test('detached HEAD: exit 5, no commit lands outside a branch', async () => {

@@ -6,8 +6,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createConnection } from 'mysql2/promise';
@@ -22,9 +22,16 @@ const CLI_DIR = join(DIST, 'src/cli');
 const LAUNCH = join(CLI_DIR, 'launch.js');
 const BINARIES = ['schema_backup', 'schema_restore'];
 
-/** Runs `node script args` with the cache use reported on stderr: the first report, and what happened at exit. */
-function start(script: string, args: string[]) {
-  const run = spawnSync(process.execPath, [script, ...args], { env: { ...gitEnv(), [CODE_CACHE_ENV]: 'report' }, encoding: 'utf8' });
+/**
+ * Runs `node script args` (no Node options, as an operator's unit runs it; `umask` if given) with the cache use
+ * reported on stderr: the first report, and what happened at exit.
+ */
+function start(script: string, args: string[], opts: { umask?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const env = { ...gitEnv(), NODE_OPTIONS: '', [CODE_CACHE_ENV]: 'report', ...opts.env };
+  const run =
+    opts.umask === undefined
+      ? spawnSync(process.execPath, [script, ...args], { env, encoding: 'utf8' })
+      : spawnSync('/bin/sh', ['-c', `umask ${opts.umask} && exec "$0" "$@"`, process.execPath, script, ...args], { env, encoding: 'utf8' });
   const lines = run.stderr.split('\n').filter((l) => l.startsWith('code cache: ')).map((l) => l.slice('code cache: '.length));
   return { status: run.status, stdout: run.stdout, stderr: run.stderr, cache: lines[0] ?? null, atExit: lines[1] ?? null };
 }
@@ -44,7 +51,7 @@ async function launcherOf(name: string, bundle: string, cacheFile: string): Prom
   return script;
 }
 
-test.each(BINARIES)('%s starts from the code cache the build wrote, and its main runs', (name) => {
+test.each(BINARIES)('%s starts from its code cache, and its main runs', (name) => {
   const run = start(join(CLI_DIR, `${name}.js`), ['--help']);
   expect(run.status).toBe(0);
   expect(run.cache).toBe('accepted');
@@ -139,8 +146,11 @@ describe('the first backup or restore that completes writes the cache from its r
     const cache = join(dir, 'backup.cache');
     await copyFile(built, cache);
     const script = await launcherOf('backup-run', BACKUP, cache);
-    const first = start(script, backupArgs());
+    // Under a strict umask (a root cron job's): the cache stays readable by every user, as the build left it.
+    const first = start(script, backupArgs(), { umask: '077' });
     expect({ status: first.status, cache: first.cache, atExit: first.atExit }).toEqual({ status: 0, cache: 'accepted', atExit: 'refreshed from this run' });
+    expect(statSync(cache).mode & 0o777).toBe(0o644);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const refreshed = await readFile(cache);
     expect(await origin(built)).toBe('B');
     expect(await origin(cache)).toBe('R');
@@ -166,13 +176,42 @@ describe('the first backup or restore that completes writes the cache from its r
     expect((await readFile(cache)).equals(before)).toBe(true);
   });
 
-  test('a cache that cannot be written changes nothing of the run', async () => {
-    const cache = join(dir, 'no-such-dir', 'backup.cache');
+  test('a cache that cannot be written changes nothing of the run, and leaves no file behind', async () => {
     await db.conn.query("UPDATE g SET v = 'unwritable cache'");
-    const run = start(await launcherOf('unwritable', BACKUP, cache), backupArgs());
+    // Its directory is missing: the first open fails, before V8 serialises anything.
+    const missing = start(await launcherOf('missing-dir', BACKUP, join(dir, 'no-such-dir', 'backup.cache')), backupArgs());
+    expect({ status: missing.status, cache: missing.cache }).toEqual({ status: 0, cache: 'missing' });
+    expect(missing.atExit).toMatch(/^not refreshed \(ENOENT/);
+    expect(missing.stdout).toMatch(/backup complete/);
+    // The file cannot be replaced (a non-empty directory stands there): written, not renamed, and removed.
+    const blocked = join(dir, 'blocked');
+    await mkdir(join(blocked, 'backup.cache'), { recursive: true });
+    await writeFile(join(blocked, 'backup.cache', 'x'), 'x');
+    await db.conn.query("UPDATE g SET v = 'blocked cache'");
+    const run = start(await launcherOf('blocked', BACKUP, join(blocked, 'backup.cache')), backupArgs());
     expect({ status: run.status, cache: run.cache }).toEqual({ status: 0, cache: 'missing' });
-    expect(run.atExit).toMatch(/^not refreshed \(ENOENT/);
-    expect(run.stdout).toMatch(/backup complete/);
+    expect(run.atExit).toMatch(/^not refreshed \(E(ISDIR|NOTEMPTY|EXIST)/);
+    expect(readdirSync(blocked)).toEqual(['backup.cache']);
+  });
+
+  test('a stale cache (another bundle) is written again by the next completed backup, and fits after', async () => {
+    const cache = join(dir, 'stale.cache');
+    await writeFile(cache, Buffer.concat([createHash('sha256').update('another bundle').digest(), Buffer.from('R'), Buffer.alloc(4096, 7)]));
+    const script = await launcherOf('stale-run', BACKUP, cache);
+    await db.conn.query("UPDATE g SET v = 'stale cache'");
+    expect(start(script, backupArgs())).toMatchObject({ status: 0, cache: 'stale', atExit: 'refreshed from this run' });
+    await db.conn.query("UPDATE g SET v = 'fits again'");
+    expect(start(script, backupArgs())).toMatchObject({ status: 0, cache: 'accepted', atExit: null });
+  });
+
+  test('a run with Node options of its own leaves the cache alone (its V8 flags may not be everyone\'s)', async () => {
+    const cache = join(dir, 'options.cache');
+    await copyFile(await buildCache('options', BACKUP), cache);
+    const before = await readFile(cache);
+    await db.conn.query("UPDATE g SET v = 'node options'");
+    const run = start(await launcherOf('options-run', BACKUP, cache), backupArgs(), { env: { NODE_OPTIONS: '--no-warnings' } });
+    expect({ status: run.status, cache: run.cache, atExit: run.atExit }).toEqual({ status: 0, cache: 'accepted', atExit: null });
+    expect((await readFile(cache)).equals(before)).toBe(true);
   });
 
   test('a restore that completes writes the restore binary\'s cache', async () => {

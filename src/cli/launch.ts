@@ -7,7 +7,7 @@
  * The build's cache comes from a `--help` run: it holds the top level, but not
  * the functions a backup compiles as it goes (connecting, reading rows, git).
  * So the first backup or restore that completes writes the cache again at its
- * exit, from what it compiled (a one-row backup: median 0.13 -> 0.10 s). That
+ * exit, from what it compiled (a one-row backup: median 138 -> 128 ms). That
  * happens once per bundle (the header says whose run made the cache), never for
  * a failed run, nor for a run with Node options of its own (they may change
  * V8's flags, which a cache must match: runs with and without them would take

@@ -2,13 +2,19 @@
  * The one word the bundle says to its launcher (src/cli/launch.ts, which runs
  * outside the bundle): this process did its main job, so the functions it
  * compiled are the ones every such run needs, and worth keeping in the code cache.
+ * Both sides meet at a registered symbol on globalThis, since they share no module instance.
  */
 
-/** Where the launcher leaves its callback; a registered symbol, so both sides name it without sharing a module instance. */
-export const CODE_CACHE_REFRESH = Symbol.for('schema_backup.codeCacheRefresh');
+const CODE_CACHE_REFRESH = Symbol.for('schema_backup.codeCacheRefresh');
+
+type Slot = Record<symbol, (() => void) | undefined>;
+
+/** The launcher's side: `listener` runs when the bundle says its run was worth caching. */
+export function onCodeCacheWorthKeeping(listener: () => void): void {
+  (globalThis as unknown as Slot)[CODE_CACHE_REFRESH] = listener;
+}
 
 /** A backup or restore completed: the launcher may write the code cache from this run at exit (once per bundle). */
 export function codeCacheWorthKeeping(): void {
-  const refresh = (globalThis as Record<symbol, unknown>)[CODE_CACHE_REFRESH];
-  if (typeof refresh === 'function') (refresh as () => void)();
+  (globalThis as unknown as Slot)[CODE_CACHE_REFRESH]?.();
 }

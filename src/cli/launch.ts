@@ -26,7 +26,7 @@ import { closeSync, fchmodSync, fsyncSync, openSync, readFileSync, renameSync, r
 import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
-import { CODE_CACHE_REFRESH } from './code-cache-hint';
+import { onCodeCacheWorthKeeping } from './code-cache-hint';
 
 /** `report`: say on stderr whether the cache was used (tests, diagnosis). */
 export const CODE_CACHE_ENV = 'SCHEMA_BACKUP_CODE_CACHE';
@@ -59,13 +59,13 @@ function report(line: string): void {
  * followed) before V8 serialises anything, synced, and readable by all as the build left it whatever the umask; then
  * renames it over the old one: a reader sees one whole cache or the other.
  */
-function writeCache(cacheFile: string, header: Buffer, script: Script): void {
+function writeCache(cacheFile: string, digest: Buffer, origin: number, script: Script): void {
   const tmp = `${cacheFile}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(tmp, 'wx', 0o644);
   try {
     try {
       fchmodSync(fd, 0o644);
-      writeFileSync(fd, Buffer.concat([header, script.createCachedData()]));
+      writeFileSync(fd, Buffer.concat([digest, Buffer.of(origin), script.createCachedData()]));
       fsyncSync(fd);
     } finally {
       closeSync(fd);
@@ -103,16 +103,16 @@ export function launch(bundle: string, options: LaunchOptions = {}): void {
   report(use);
   if (options.writeCache) {
     // At exit: the cache then also holds the functions the run compiled, not only the top level.
-    process.once('exit', () => writeCache(cacheFile, Buffer.concat([digest, Buffer.of(ORIGIN.build)]), script));
+    process.once('exit', () => writeCache(cacheFile, digest, ORIGIN.build, script));
   } else if ((use !== 'accepted' || origin !== ORIGIN.run) && !hasNodeOptions()) {
     let wanted = false;
-    (globalThis as Record<symbol, unknown>)[CODE_CACHE_REFRESH] = () => {
+    onCodeCacheWorthKeeping(() => {
       wanted = true;
-    };
+    });
     process.once('exit', (code) => {
       if (!wanted || code !== 0) return;
       try {
-        writeCache(cacheFile, Buffer.concat([digest, Buffer.of(ORIGIN.run)]), script);
+        writeCache(cacheFile, digest, ORIGIN.run, script);
         report('refreshed from this run');
       } catch (err) {
         // Only speed is at stake: the next run starts from the cache there is, or compiles.

@@ -15,6 +15,7 @@
  */
 import type { Db } from '../db/connect';
 import { toDatabaseError } from '../db/connect';
+import { takeRowPackets, type RowPacketTarget } from '../db/row-packets';
 import { DatabaseError } from '../errors';
 import { MYSQL2_VERSION, installedMysql2, internalsChanged } from '../db/mysql2-internals';
 import type { DbTableDetail } from '../db/schema';
@@ -257,6 +258,13 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     return;
   }
   const mysql2Row = query.row;
+  /** One row packet's payload src[start, end), by either path. */
+  const takeRow = (src: Buffer, start: number, end: number): void => {
+    if (channel.failed) return; // drain what is left of a failed read
+    channel.pauseIfOwed();
+    // Rows are encoded a socket chunk at a time: the chunk's bytes stay as they are until the next one comes.
+    if (!batch.add(src, start, end) && encodeBatch()) batch.add(src, start, end);
+  };
   const row = function (this: QueryStates, packet: RawPacket): unknown {
     if (packet.isEOF()) {
       ending = true;
@@ -266,10 +274,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
       }
       return this.done();
     }
-    if (channel.failed) return row; // drain what is left of a failed read
-    channel.pauseIfOwed();
-    // Rows are encoded a socket chunk at a time: the chunk's bytes stay as they are until the next one comes.
-    if (!batch.add(packet.buffer, packet.offset, packet.end) && encodeBatch()) batch.add(packet.buffer, packet.offset, packet.end);
+    takeRow(packet.buffer, packet.offset, packet.end);
     return row;
   };
   // The first packet (a row, or the end of an empty result) shows whether packets still look as this reader reads them.
@@ -279,9 +284,19 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     return mysql2Row.call(this, packet, connection); // mysql2 reads the rest itself, so the connection stays in step
   };
   query.row = firstRow;
+  // From its start the query's row packets can be taken off the socket, past mysql2's per-packet dispatch.
+  const queryStates = query as unknown as QueryStates & { next?: unknown };
+  const target: RowPacketTarget = {
+    command: query,
+    inRows: () => queryStates.next === firstRow || queryStates.next === row,
+    row: takeRow,
+    fail: (err) => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`)),
+  };
+  const stopTaking = takeRowPackets(db.raw, target);
   query.on('error', (err) => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`)));
   // mysql2 ends a query after its last state; if that was not ours (the end-of-rows packet), the rows went elsewhere.
   query.on('end', () => {
+    stopTaking();
     if (!channel.settled) {
       channel.fail(
         new DatabaseError(

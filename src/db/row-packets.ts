@@ -1,0 +1,252 @@
+/**
+ * The row packets of one raw query, framed straight off the socket: while the
+ * query runs, its connection's packet parser is replaced by one that hands each
+ * row packet to the reader's callback and every other packet (result header,
+ * column definitions, the end of rows, an error) to mysql2 as its own parser
+ * would. mysql2's path cost a dispatch through handlePacket, Command.execute
+ * and the query's state per row: about a third of the client's CPU on narrow
+ * rows (5M rows of three INTs, --cpu-prof), which on 2 cores the server's
+ * threads wait for when two readers share them.
+ *
+ * It relies on mysql2's connection internals (packetParser, read through
+ * `this` on every socket chunk; handlePacket; sequenceId; the parser's reusable
+ * packet), checked at install: where any is missing, or the parser is not at a
+ * packet boundary, the query runs through mysql2's parser as before.
+ */
+import type { Connection } from 'mysql2';
+
+/** Longest payload of one packet; a payload this long continues in the next packet. */
+const MAX_PAYLOAD = 0xffffff;
+const ERR_HEADER = 0xff;
+const EOF_HEADER = 0xfe;
+/** mysql2's Packet.isEOF: an 0xfe header on a packet shorter than this (a row's 0xfe prefix means a value of 16 MiB or more). */
+const EOF_MAX_LENGTH = 13;
+
+/** What the parser hands mysql2, as its PacketParser does (one packet object, reused). */
+interface ParserPacket {
+  sequenceId: number;
+  numPackets: number;
+  buffer: Buffer;
+  start: number;
+  offset: number;
+  end: number;
+}
+
+interface PacketParser {
+  execute(chunk: Buffer): unknown;
+  buffer?: unknown[];
+  largePacketParts?: unknown[];
+  _reusablePacket?: ParserPacket;
+}
+
+interface ConnectionInternals {
+  packetParser: PacketParser;
+  sequenceId: number;
+  _command: unknown;
+  _fatalError: unknown;
+  config: { compress?: boolean };
+  stream: { destroy(): void };
+  handlePacket(packet: ParserPacket): void;
+  _handleFatalError(err: Error): void;
+}
+
+/** The query's side: which packets are its rows, and where they go. */
+export interface RowPacketTarget {
+  /** The query command (mysql2's current command while it runs). */
+  readonly command: unknown;
+  /** True while the query's next packet is a row or the end of rows. */
+  inRows(): boolean;
+  /** A row packet's payload, src[start, end); src stays unchanged until the next socket chunk. */
+  row(src: Buffer, start: number, end: number): void;
+  /** The reader itself failed: the connection is closed, the query's error follows. */
+  fail(err: unknown): void;
+}
+
+/** Why this connection's packets cannot be taken, or null. */
+function internalsProblem(conn: Partial<ConnectionInternals>): string | null {
+  const parser = conn.packetParser;
+  if (!parser || typeof parser.execute !== 'function' || !parser._reusablePacket) return 'no packet parser with a reusable packet';
+  if (typeof conn.handlePacket !== 'function' || typeof conn.sequenceId !== 'number') return 'no handlePacket or sequenceId';
+  if (typeof conn._handleFatalError !== 'function' || typeof conn.stream?.destroy !== 'function') return 'no _handleFatalError or stream';
+  if (conn.config?.compress) return 'compressed protocol';
+  // Mid-packet (bytes of a packet already held): its next chunk must go to it.
+  const proto = Object.getPrototypeOf(parser) as { executeStart?: unknown };
+  if (parser.execute !== proto.executeStart || (parser.buffer?.length ?? 0) > 0 || (parser.largePacketParts?.length ?? 0) > 0) return 'the parser holds part of a packet';
+  return null;
+}
+
+/** The parser in place of mysql2's while one raw query runs. */
+class RowPacketParser {
+  /** The start (header included, once whole) of a packet that a chunk ended inside; its later pieces; their bytes. */
+  private carry: Buffer | null = null;
+  private carried: Buffer[] = [];
+  private carryBytes = 0;
+  /** Payloads of a packet of 16 MiB or more, until its last part. */
+  private parts: Buffer[] = [];
+  private partsSequenceId = 0;
+  /** The reader threw mid-chunk: where the stream stands is unknown, nothing more is read. */
+  private broken = false;
+
+  constructor(
+    private readonly conn: ConnectionInternals,
+    private readonly mysql2Parser: PacketParser,
+    private readonly target: RowPacketTarget,
+  ) {}
+
+  execute(chunk: Buffer): void {
+    if (this.broken) return;
+    try {
+      let p = 0;
+      if (this.carry) {
+        p = this.completeCarry(chunk);
+        if (p < 0) return;
+        if (this.done()) {
+          if (p < chunk.length && !this.conn._fatalError) this.conn.packetParser.execute(chunk.subarray(p));
+          return;
+        }
+      }
+      this.scan(chunk, p);
+    } catch (err) {
+      // The connection cannot be used again: it fails as mysql2 fails it (every query on it is told).
+      this.broken = true;
+      this.target.fail(err);
+      this.conn._handleFatalError(err instanceof Error ? err : new Error(String(err)));
+      this.conn.stream.destroy();
+    }
+  }
+
+  private active(): boolean {
+    return this.conn.packetParser === (this as unknown as PacketParser);
+  }
+
+  /** The query ended (its parser is back), or mysql2 failed the connection on a packet it was given. */
+  private done(): boolean {
+    return !this.active() || !!this.conn._fatalError;
+  }
+
+  /** Complete packets from `p` on; the rest is carried to the next chunk. */
+  private scan(chunk: Buffer, p: number): void {
+    const end = chunk.length;
+    while (end - p >= 4) {
+      const length = chunk[p] | (chunk[p + 1] << 8) | (chunk[p + 2] << 16);
+      const stop = p + 4 + length;
+      if (stop > end) break;
+      this.packet(chunk, p, length);
+      p = stop;
+      if (this.done()) {
+        // Whatever follows the query's end is the connection's parser's (nothing is expected: the server waits for the next command).
+        if (p < end && !this.conn._fatalError) this.conn.packetParser.execute(chunk.subarray(p));
+        return;
+      }
+    }
+    // A chunk is a buffer of its own (never reused by the socket): keeping a view of its end is safe.
+    if (p < end) {
+      this.carry = chunk.subarray(p);
+      this.carryBytes = end - p;
+    }
+  }
+
+  /** Finishes the carried packet with the chunk's first bytes; returns where the chunk's next packet starts, or -1. */
+  private completeCarry(chunk: Buffer): number {
+    let used = 0;
+    if (this.carryBytes < 4) {
+      used = Math.min(4 - this.carryBytes, chunk.length);
+      this.carry = Buffer.concat([this.carry as Buffer, chunk.subarray(0, used)]);
+      this.carryBytes += used;
+      if (this.carryBytes < 4) return -1;
+    }
+    const head = this.carry as Buffer;
+    const length = head[0] | (head[1] << 8) | (head[2] << 16);
+    const need = 4 + length - this.carryBytes;
+    if (chunk.length - used < need) {
+      // Pieces, joined once complete: a 16 MiB packet spans hundreds of chunks.
+      this.carried.push(chunk.subarray(used));
+      this.carryBytes += chunk.length - used;
+      return -1;
+    }
+    const packet = Buffer.concat([head, ...this.carried, chunk.subarray(used, used + need)], 4 + length);
+    this.carry = null;
+    this.carried = [];
+    this.carryBytes = 0;
+    this.packet(packet, 0, length);
+    return used + need;
+  }
+
+  /** One whole packet at buf[p, p + 4 + length). */
+  private packet(buf: Buffer, p: number, length: number): void {
+    const first = buf[p + 4];
+    if (length < MAX_PAYLOAD && this.parts.length === 0) {
+      if (first !== ERR_HEADER && !(first === EOF_HEADER && length < EOF_MAX_LENGTH) && this.target.inRows()) {
+        this.conn.sequenceId = (this.conn.sequenceId + 1) & 0xff;
+        this.target.row(buf, p + 4, p + 4 + length);
+        return;
+      }
+      this.toMysql2(buf[p + 3], 1, buf, p, p + 4 + length);
+      return;
+    }
+    // A packet of 16 MiB or more comes in parts: joined, as mysql2's parser joins them.
+    if (this.parts.length === 0) this.partsSequenceId = buf[p + 3];
+    this.parts.push(buf.subarray(p + 4, p + 4 + length));
+    if (length === MAX_PAYLOAD) return;
+    const parts = this.parts.length;
+    const whole = Buffer.concat([Buffer.alloc(4), ...this.parts]);
+    this.parts = [];
+    const isRow = whole[4] !== ERR_HEADER && this.target.inRows();
+    if (isRow) {
+      this.conn.sequenceId = (this.conn.sequenceId + parts) & 0xff;
+      this.target.row(whole, 4, whole.length);
+    } else {
+      this.toMysql2(this.partsSequenceId, parts, whole, 0, whole.length);
+    }
+  }
+
+  private toMysql2(sequenceId: number, numPackets: number, buffer: Buffer, start: number, end: number): void {
+    const packet = this.mysql2Parser._reusablePacket as ParserPacket;
+    packet.sequenceId = sequenceId;
+    packet.numPackets = numPackets;
+    packet.buffer = buffer;
+    packet.start = start;
+    packet.offset = start + 4;
+    packet.end = end;
+    this.conn.handlePacket(packet);
+    if (this.conn._command !== this.target.command) this.restore();
+  }
+
+  restore(): void {
+    if (this.active()) this.conn.packetParser = this.mysql2Parser;
+  }
+}
+
+/** Puts the direct parser in place; returns why it cannot (mysql2's parser then reads the rows), or its undo. */
+function install(conn: ConnectionInternals, target: RowPacketTarget): { problem: string | null; stop(): void } {
+  const problem = internalsProblem(conn);
+  if (problem !== null) return { problem, stop: () => undefined };
+  const parser = new RowPacketParser(conn, conn.packetParser, target);
+  conn.packetParser = parser as unknown as PacketParser;
+  return { problem: null, stop: () => parser.restore() };
+}
+
+/**
+ * Takes the row packets of `target.command`, a mysql2 query just queued on `raw`, off the socket
+ * from the moment it starts (the connection's parser is then at a packet boundary); returns the undo,
+ * for when the query ends. SCHEMA_BACKUP_ROW_PACKETS=mysql2 leaves every packet to mysql2.
+ */
+export function takeRowPackets(raw: Connection, target: RowPacketTarget): () => void {
+  let stop = (): void => undefined;
+  if (process.env.SCHEMA_BACKUP_ROW_PACKETS === 'mysql2') return stop;
+  const conn = raw as unknown as ConnectionInternals;
+  const take = (): void => {
+    stop = install(conn, target).stop;
+  };
+  // mysql2 starts a query on an idle connection inside query(); on a busy one, when its turn comes.
+  if (conn._command === target.command) take();
+  else {
+    const command = target.command as { start: (packet: unknown, connection: unknown) => unknown };
+    const start = command.start;
+    command.start = function (this: unknown, packet: unknown, connection: unknown): unknown {
+      take();
+      return start.call(this, packet, connection);
+    };
+  }
+  return () => stop();
+}

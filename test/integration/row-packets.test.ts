@@ -1,0 +1,272 @@
+/**
+ * Row packets taken straight off the socket (src/db/row-packets.ts) against
+ * mysql2's own parser (SCHEMA_BACKUP_ROW_PACKETS=mysql2), on a real server:
+ * the same bytes, rows past mysql2's per-packet dispatch, the socket's chunks
+ * cut anywhere (inside a header, a row, the end of rows), rows of 16 MiB and
+ * more (several packets each), and an error in the middle of the rows that
+ * leaves the connection usable.
+ *
+ * A private server: the 16 MiB rows need a larger max_allowed_packet.
+ */
+import { createConnection, type Connection } from 'mysql2/promise';
+import { startPrivateServer, type PrivateServer } from '../../scripts/lib/mariadb-server';
+import type { DbCredentials } from '../../src/config/types';
+import { connect, type Db } from '../../src/db/connect';
+import { describeTables } from '../../src/db/introspect';
+import type { DbTableDetail } from '../../src/db/schema';
+import { prepareSession } from '../../src/db/snapshot';
+import { BlockChannel, ReadAhead, readTupleBlocks, writeStatements } from '../../src/dump/rows';
+import { takeRowPackets } from '../../src/db/row-packets';
+import { DatabaseError } from '../../src/errors';
+import { MemorySink } from '../helpers/memory-sink';
+
+jest.setTimeout(120_000);
+
+const DATABASE = 'sbt_row_packets';
+/** Room for a row of 17 MiB and its rendering. */
+const PACKET = 96 << 20;
+const ROWS = 20_000;
+/** A row whose packet payload is exactly 0xffffff bytes: an empty packet must follow it. */
+const EXACT_ID = 30_001;
+/** The payload: `30001` (a length byte and 5 digits), the value's length (0xfd and 3 bytes), the value. */
+const EXACT_TEXT = 0xffffff - 6 - 4;
+
+let server: PrivateServer;
+let admin: Connection;
+let creds: DbCredentials;
+
+beforeAll(async () => {
+  server = await startPrivateServer();
+  creds = { host: server.host, port: server.port, socketPath: null, user: server.user, password: server.password, database: DATABASE, source: 'test' };
+  admin = await createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, charset: 'utf8mb4' });
+  await admin.query(`SET GLOBAL max_allowed_packet = ${PACKET}`);
+  await admin.end();
+  // A new session sees the new max_allowed_packet.
+  admin = await createConnection({ host: server.host, port: server.port, user: server.user, password: server.password, charset: 'utf8mb4', multipleStatements: true });
+  await admin.query(`CREATE DATABASE ${DATABASE} CHARACTER SET utf8mb4; USE ${DATABASE}`);
+  await admin.query(`CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(100) CHARACTER SET utf8mb4 NULL, body MEDIUMTEXT NULL, n BIGINT NULL) ENGINE=InnoDB`);
+  await admin.query(
+    `INSERT INTO t SELECT seq, IF(seq % 7 = 0, NULL, CONCAT('r', seq, ' \u{1F600} '''',(')), REPEAT(CHAR(65 + seq % 26), (seq * 37) % 3000), IF(seq % 5 = 0, NULL, seq * 1000003) FROM seq_1_to_${ROWS}`,
+  );
+  await admin.query('CREATE TABLE huge (id INT PRIMARY KEY, v LONGTEXT) ENGINE=InnoDB');
+  await admin.query(`INSERT INTO huge VALUES (1, 'small'), (2, REPEAT('x', ${17 << 20})), (${EXACT_ID}, REPEAT('y', ${EXACT_TEXT})), (4, REPEAT('z', ${(16 << 20) - 100})), (5, NULL)`);
+});
+
+afterAll(async () => {
+  await admin?.end().catch(() => undefined);
+  await server?.stop();
+});
+
+async function session(): Promise<{ db: Db; table(name: string): Promise<DbTableDetail> }> {
+  const db = await connect(creds);
+  await prepareSession(db);
+  return { db, table: async (name) => (await describeTables(db)).get(name) as DbTableDetail };
+}
+
+/** One table's rows, over one connection, in key ranges (queued on it); with `path`, forced to it. */
+async function readRows(db: Db, table: DbTableDetail, opts: { path?: 'mysql2'; ranges?: string[] } = {}): Promise<Buffer> {
+  const before = process.env.SCHEMA_BACKUP_ROW_PACKETS;
+  if (opts.path) process.env.SCHEMA_BACKUP_ROW_PACKETS = opts.path;
+  try {
+    const readAhead = new ReadAhead(db);
+    const channels = (opts.ranges ?? [undefined]).map((where) => {
+      const channel = new BlockChannel(readAhead);
+      readTupleBlocks(db, { table, where, maxTupleBytes: PACKET }, channel);
+      return channel;
+    });
+    const sink = new MemorySink();
+    await writeStatements(table, channels, sink, 16 << 20);
+    return sink.bytes();
+  } finally {
+    if (before === undefined) delete process.env.SCHEMA_BACKUP_ROW_PACKETS;
+    else process.env.SCHEMA_BACKUP_ROW_PACKETS = before;
+  }
+}
+
+/** Counts the packets mysql2's connection handles itself while `body` runs. */
+async function countHandled<T>(db: Db, body: () => Promise<T>): Promise<{ value: T; handled: number }> {
+  const conn = db.raw as unknown as { handlePacket(packet: unknown): void };
+  const original = conn.handlePacket;
+  let handled = 0;
+  conn.handlePacket = function (this: unknown, packet: unknown) {
+    handled++;
+    return original.call(this, packet);
+  };
+  try {
+    return { value: await body(), handled };
+  } finally {
+    conn.handlePacket = original;
+  }
+}
+
+/** From now on, the connection's socket delivers every chunk cut into pieces of the given sizes, in turn. */
+function cutChunks(db: Db, sizes: number[]): () => void {
+  const stream = (db.raw as unknown as { stream: NodeJS.EventEmitter }).stream;
+  const listeners = stream.listeners('data') as ((chunk: Buffer) => void)[];
+  stream.removeAllListeners('data');
+  let turn = 0;
+  const cutter = (chunk: Buffer): void => {
+    for (let p = 0; p < chunk.length; ) {
+      const size = sizes[turn++ % sizes.length];
+      const piece = chunk.subarray(p, p + size);
+      p += piece.length;
+      for (const l of listeners) l(piece);
+    }
+  };
+  stream.on('data', cutter);
+  return () => {
+    stream.removeListener('data', cutter);
+    for (const l of listeners) stream.on('data', l);
+  };
+}
+
+describe('rows off the socket', () => {
+  let db: Db;
+  let table: DbTableDetail;
+  let reference: Buffer;
+  beforeAll(async () => {
+    const s = await session();
+    db = s.db;
+    table = await s.table('t');
+    reference = (await countHandled(db, () => readRows(db, table, { path: 'mysql2' }))).value;
+    db.raw.on('warn', (w: unknown) => warnings.push(w));
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+  /** mysql2's warnings: a packet out of sequence (the direct path keeps the connection's sequence id). */
+  const warnings: unknown[] = [];
+  afterEach(() => {
+    expect(warnings).toEqual([]);
+  });
+
+  test('rows bypass mysql2 packet dispatch, on every key range queued on a connection, with the bytes of mysql2 parser', async () => {
+    const ranges = ['`id` <= 5000', '`id` > 5000 AND `id` <= 12000', '`id` > 12000'];
+    const viaMysql2 = await countHandled(db, () => readRows(db, table, { path: 'mysql2', ranges }));
+    const direct = await countHandled(db, () => readRows(db, table, { ranges }));
+    // mysql2 handles every row packet; the direct path only each range's header, column definitions and end.
+    expect(viaMysql2.handled).toBeGreaterThan(ROWS);
+    expect(direct.handled).toBeLessThan(3 * 10);
+    expect(direct.value.equals(reference)).toBe(true);
+    expect(viaMysql2.value.equals(reference)).toBe(true);
+    expect(reference.toString('utf8')).toContain("(20000,'r20000 \u{1F600} \\'\\',(',");
+  });
+
+  test.each([
+    ['one byte at a time', [1], ['`id` <= 1500', '`id` > 1500 AND `id` <= 3000']],
+    ['headers and payloads cut at every offset', [1, 2, 3, 4, 5, 6, 7, 1000, 3, 2], ['`id` <= 7000', '`id` > 7000']],
+    ['large pieces cut off-packet', [65_521, 4099], ['`id` <= 7000', '`id` > 7000']],
+  ])('the socket chunks cut into pieces (%s): the bytes of mysql2 parser, and the connection answers after', async (_name, sizes, ranges) => {
+    const expected = await readRows(db, table, { path: 'mysql2', ranges });
+    const uncut = cutChunks(db, sizes);
+    let bytes: Buffer;
+    try {
+      bytes = await readRows(db, table, { ranges });
+    } finally {
+      uncut();
+    }
+    expect(bytes.length).toBeGreaterThan(1 << 20);
+    expect(bytes.equals(expected)).toBe(true);
+    expect(await db.queryArrays('SELECT COUNT(*) FROM t')).toEqual([[String(ROWS)]]);
+  });
+
+  test('an error in the middle of the rows (KILL QUERY): a DatabaseError naming the table, and the connection keeps working', async () => {
+    // A read-ahead of one block: the connection pauses at its first block, and the server waits in the middle of the result.
+    const channel = new BlockChannel(new ReadAhead(db, 1));
+    readTupleBlocks(db, { table, maxTupleBytes: PACKET }, channel);
+    const raw = db.raw as unknown as { _paused: boolean; threadId: number };
+    for (let waited = 0; !raw._paused && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    expect(raw._paused).toBe(true);
+    await admin.query(`KILL QUERY ${raw.threadId}`);
+    let error: unknown = null;
+    let blocks = 0;
+    try {
+      while (await channel.next()) blocks++;
+    } catch (err) {
+      error = err;
+    }
+    expect(blocks).toBeGreaterThan(0);
+    expect(error).toBeInstanceOf(DatabaseError);
+    expect((error as Error).message).toMatch(/reading rows of table t\b.*interrupted/i);
+    expect(await db.queryArrays('SELECT COUNT(*) FROM t')).toEqual([[String(ROWS)]]);
+    expect((await readRows(db, table)).equals(reference)).toBe(true);
+  });
+});
+
+describe('the rest of a query, and a reader that fails', () => {
+  let db: Db;
+  let table: DbTableDetail;
+  beforeAll(async () => {
+    const s = await session();
+    db = s.db;
+    table = await s.table('t');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  test('an empty result, and a query that fails before its rows: mysql2 gets their packets, the connection answers after', async () => {
+    expect((await readRows(db, table, { ranges: ['`id` < 0', '`id` BETWEEN 5 AND 6'] })).toString()).toMatch(/^INSERT INTO `t` VALUES \(5,'r5 .*\),\(6,'r6 .*\);\n$/s);
+    const channel = new BlockChannel(new ReadAhead(db));
+    readTupleBlocks(db, { table, where: '`no_such_column` = 1', maxTupleBytes: PACKET }, channel);
+    await expect(channel.next()).rejects.toThrow(/reading rows of table t\b.*no_such_column/);
+    expect(await db.queryArrays('SELECT COUNT(*) FROM t')).toEqual([[String(ROWS)]]);
+  });
+
+  test('a reader that throws: the connection fails as mysql2 fails it, and the query and those queued behind it are told', async () => {
+    const own = await connect(creds);
+    try {
+      const query = own.raw.query({ sql: 'SELECT id, s FROM t', rowsAsArray: true }) as unknown as NodeJS.EventEmitter & { next?: { name?: string } };
+      const told = new Promise<unknown>((resolve) => query.on('error', resolve));
+      const failed: unknown[] = [];
+      takeRowPackets(own.raw, {
+        command: query,
+        inRows: () => query.next?.name === 'row',
+        row: () => {
+          throw new Error('the reader broke');
+        },
+        fail: (err) => failed.push(err),
+      });
+      const queued = own.queryArrays('SELECT 2');
+      const settled = await Promise.race([
+        Promise.all([told, queued.then(() => 'answered', (err: unknown) => err)]),
+        new Promise((resolve) => setTimeout(() => resolve('hung'), 10_000).unref()),
+      ]);
+      expect(failed.map((e) => (e as Error).message)).toEqual(['the reader broke']);
+      expect(settled).toEqual([expect.objectContaining({ message: 'the reader broke' }), expect.any(Error)]);
+    } finally {
+      own.destroy();
+    }
+  });
+});
+
+describe('rows of 16 MiB and more (several packets each)', () => {
+  let db: Db;
+  let table: DbTableDetail;
+  beforeAll(async () => {
+    const s = await session();
+    db = s.db;
+    table = await s.table('huge');
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  test('the same bytes as mysql2 parser, whole and with the socket chunks cut', async () => {
+    const reference = await readRows(db, table, { path: 'mysql2' });
+    const direct = await countHandled(db, () => readRows(db, table));
+    expect(direct.handled).toBeLessThan(10);
+    expect(direct.value.equals(reference)).toBe(true);
+    const uncut = cutChunks(db, [7, 70_001, 3]);
+    try {
+      expect((await readRows(db, table)).equals(reference)).toBe(true);
+    } finally {
+      uncut();
+    }
+    const text = reference.toString('latin1');
+    expect(text.startsWith("INSERT INTO `huge` VALUES (1,'small');\n")).toBe(true);
+    expect(text).toContain(`(2,'${'x'.repeat(17 << 20)}')`);
+    expect(text).toContain(`(4,'${'z'.repeat((16 << 20) - 100)}'),(5,NULL);\n`);
+    expect(text.endsWith(`VALUES (${EXACT_ID},'${'y'.repeat(EXACT_TEXT)}');\n`)).toBe(true);
+  });
+});

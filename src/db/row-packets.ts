@@ -5,8 +5,8 @@
  * column definitions, the end of rows, an error) to mysql2 as its own parser
  * would. mysql2's path cost a dispatch through handlePacket, Command.execute
  * and the query's state per row: about a third of the client's CPU on narrow
- * rows (5M rows of three INTs, --cpu-prof), which on 2 cores the server's
- * threads wait for when two readers share them.
+ * rows (5M rows of three INTs, --cpu-prof), CPU that on 2 cores the client
+ * shares with the server's threads.
  *
  * It relies on mysql2's connection internals (packetParser, read through
  * `this` on every socket chunk; handlePacket; sequenceId; the parser's reusable
@@ -58,21 +58,20 @@ export interface RowPacketTarget {
   inRows(): boolean;
   /** A row packet's payload, src[start, end); src stays unchanged until the next socket chunk. */
   row(src: Buffer, start: number, end: number): void;
-  /** The reader itself failed: the connection is closed, the query's error follows. */
+  /** The reader itself threw: the connection then fails as mysql2 fails it (every query on it is told). */
   fail(err: unknown): void;
 }
 
-/** Why this connection's packets cannot be taken, or null. */
-function internalsProblem(conn: Partial<ConnectionInternals>): string | null {
+/** The internals this parser uses are there, the protocol is not compressed, and mysql2's parser is at a packet boundary. */
+function canTake(conn: Partial<ConnectionInternals>): boolean {
   const parser = conn.packetParser;
-  if (!parser || typeof parser.execute !== 'function' || !parser._reusablePacket) return 'no packet parser with a reusable packet';
-  if (typeof conn.handlePacket !== 'function' || typeof conn.sequenceId !== 'number') return 'no handlePacket or sequenceId';
-  if (typeof conn._handleFatalError !== 'function' || typeof conn.stream?.destroy !== 'function') return 'no _handleFatalError or stream';
-  if (conn.config?.compress) return 'compressed protocol';
-  // Mid-packet (bytes of a packet already held): its next chunk must go to it.
+  if (!parser || typeof parser.execute !== 'function' || !parser._reusablePacket) return false;
+  if (typeof conn.handlePacket !== 'function' || typeof conn.sequenceId !== 'number') return false;
+  if (typeof conn._handleFatalError !== 'function' || typeof conn.stream?.destroy !== 'function') return false;
+  if (conn.config?.compress) return false;
+  // Mid-packet (bytes of a packet already held), its next chunk must go to it.
   const proto = Object.getPrototypeOf(parser) as { executeStart?: unknown };
-  if (parser.execute !== proto.executeStart || (parser.buffer?.length ?? 0) > 0 || (parser.largePacketParts?.length ?? 0) > 0) return 'the parser holds part of a packet';
-  return null;
+  return parser.execute === proto.executeStart && (parser.buffer?.length ?? 0) === 0 && (parser.largePacketParts?.length ?? 0) === 0;
 }
 
 /** The parser in place of mysql2's while one raw query runs. */
@@ -217,13 +216,12 @@ class RowPacketParser {
   }
 }
 
-/** Puts the direct parser in place; returns why it cannot (mysql2's parser then reads the rows), or its undo. */
-function install(conn: ConnectionInternals, target: RowPacketTarget): { problem: string | null; stop(): void } {
-  const problem = internalsProblem(conn);
-  if (problem !== null) return { problem, stop: () => undefined };
+/** Puts the direct parser in place where it can be (otherwise mysql2's parser reads the rows); returns its undo. */
+function install(conn: ConnectionInternals, target: RowPacketTarget): () => void {
+  if (!canTake(conn)) return () => undefined;
   const parser = new RowPacketParser(conn, conn.packetParser, target);
   conn.packetParser = parser as unknown as PacketParser;
-  return { problem: null, stop: () => parser.restore() };
+  return () => parser.restore();
 }
 
 /**
@@ -236,7 +234,7 @@ export function takeRowPackets(raw: Connection, target: RowPacketTarget): () => 
   if (process.env.SCHEMA_BACKUP_ROW_PACKETS === 'mysql2') return stop;
   const conn = raw as unknown as ConnectionInternals;
   const take = (): void => {
-    stop = install(conn, target).stop;
+    stop = install(conn, target);
   };
   // mysql2 starts a query on an idle connection inside query(); on a busy one, when its turn comes.
   if (conn._command === target.command) take();

@@ -152,6 +152,19 @@ describe('rows off the socket', () => {
     expect(reference.toString('utf8')).toContain("(20000,'r20000 \u{1F600} \\'\\',(',");
   });
 
+  test('where the direct path cannot be taken (a connection that says it is compressed), mysql2 reads the rows, with the same bytes', async () => {
+    const config = (db.raw as unknown as { config: { compress?: boolean } }).config;
+    const before = config.compress;
+    config.compress = true;
+    try {
+      const fallback = await countHandled(db, () => readRows(db, table));
+      expect(fallback.handled).toBeGreaterThan(ROWS);
+      expect(fallback.value.equals(reference)).toBe(true);
+    } finally {
+      config.compress = before;
+    }
+  });
+
   test.each([
     ['one byte at a time', [1], ['`id` <= 1500', '`id` > 1500 AND `id` <= 3000']],
     ['headers and payloads cut at every offset', [1, 2, 3, 4, 5, 6, 7, 1000, 3, 2], ['`id` <= 7000', '`id` > 7000']],

@@ -95,16 +95,8 @@ class RowPacketParser {
   execute(chunk: Buffer): void {
     if (this.broken) return;
     try {
-      let p = 0;
-      if (this.carry) {
-        p = this.completeCarry(chunk);
-        if (p < 0) return;
-        if (this.done()) {
-          if (p < chunk.length && !this.conn._fatalError) this.conn.packetParser.execute(chunk.subarray(p));
-          return;
-        }
-      }
-      this.scan(chunk, p);
+      const p = this.carry ? this.completeCarry(chunk) : 0;
+      if (p >= 0) this.scan(chunk, p);
     } catch (err) {
       // The connection cannot be used again: it fails as mysql2 fails it (every query on it is told).
       this.broken = true;
@@ -126,17 +118,18 @@ class RowPacketParser {
   /** Complete packets from `p` on; the rest is carried to the next chunk. */
   private scan(chunk: Buffer, p: number): void {
     const end = chunk.length;
-    while (end - p >= 4) {
-      const length = chunk[p] | (chunk[p + 1] << 8) | (chunk[p + 2] << 16);
-      const stop = p + 4 + length;
-      if (stop > end) break;
-      this.packet(chunk, p, length);
-      p = stop;
+    for (;;) {
       if (this.done()) {
         // Whatever follows the query's end is the connection's parser's (nothing is expected: the server waits for the next command).
         if (p < end && !this.conn._fatalError) this.conn.packetParser.execute(chunk.subarray(p));
         return;
       }
+      if (end - p < 4) break;
+      const length = chunk[p] | (chunk[p + 1] << 8) | (chunk[p + 2] << 16);
+      const stop = p + 4 + length;
+      if (stop > end) break;
+      this.packet(chunk, p, length);
+      p = stop;
     }
     // A chunk is a buffer of its own (never reused by the socket): keeping a view of its end is safe.
     if (p < end) {
@@ -173,14 +166,8 @@ class RowPacketParser {
 
   /** One whole packet at buf[p, p + 4 + length). */
   private packet(buf: Buffer, p: number, length: number): void {
-    const first = buf[p + 4];
     if (length < MAX_PAYLOAD && this.parts.length === 0) {
-      if (first !== ERR_HEADER && !(first === EOF_HEADER && length < EOF_MAX_LENGTH) && this.target.inRows()) {
-        this.conn.sequenceId = (this.conn.sequenceId + 1) & 0xff;
-        this.target.row(buf, p + 4, p + 4 + length);
-        return;
-      }
-      this.toMysql2(buf[p + 3], 1, buf, p, p + 4 + length);
+      this.deliver(buf[p + 3], 1, buf, p, p + 4 + length);
       return;
     }
     // A packet of 16 MiB or more comes in parts: joined, as mysql2's parser joins them.
@@ -190,12 +177,17 @@ class RowPacketParser {
     const parts = this.parts.length;
     const whole = Buffer.concat([Buffer.alloc(4), ...this.parts]);
     this.parts = [];
-    const isRow = whole[4] !== ERR_HEADER && this.target.inRows();
-    if (isRow) {
-      this.conn.sequenceId = (this.conn.sequenceId + parts) & 0xff;
-      this.target.row(whole, 4, whole.length);
+    this.deliver(this.partsSequenceId, parts, whole, 0, whole.length);
+  }
+
+  /** A whole packet (header room at buffer[start]) of `numPackets` on the wire: to the reader if a row, else to mysql2. */
+  private deliver(sequenceId: number, numPackets: number, buffer: Buffer, start: number, end: number): void {
+    const first = buffer[start + 4];
+    if (first !== ERR_HEADER && !(first === EOF_HEADER && end - start - 4 < EOF_MAX_LENGTH) && this.target.inRows()) {
+      this.conn.sequenceId = (this.conn.sequenceId + numPackets) & 0xff;
+      this.target.row(buffer, start + 4, end);
     } else {
-      this.toMysql2(this.partsSequenceId, parts, whole, 0, whole.length);
+      this.toMysql2(sequenceId, numPackets, buffer, start, end);
     }
   }
 

@@ -258,6 +258,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     return;
   }
   const mysql2Row = query.row;
+  const readFailed = (err: unknown): void => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`));
   /** One row packet's payload src[start, end), by either path. */
   const takeRow = (src: Buffer, start: number, end: number): void => {
     if (channel.failed) return; // drain what is left of a failed read
@@ -290,10 +291,10 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel): 
     command: query,
     inRows: () => queryStates.next === firstRow || queryStates.next === row,
     row: takeRow,
-    fail: (err) => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`)),
+    fail: readFailed,
   };
   const stopTaking = takeRowPackets(db.raw, target);
-  query.on('error', (err) => channel.fail(toDatabaseError(err, `reading rows of table ${table.name}`)));
+  query.on('error', (err) => readFailed(err));
   // mysql2 ends a query after its last state; if that was not ours (the end-of-rows packet), the rows went elsewhere.
   query.on('end', () => {
     stopTaking();

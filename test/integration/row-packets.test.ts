@@ -57,10 +57,17 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function session(): Promise<{ db: Db; table(name: string): Promise<DbTableDetail> }> {
-  const db = await connect(creds);
-  await prepareSession(db);
-  return { db, table: async (name) => (await describeTables(db)).get(name) as DbTableDetail };
+/** A connection for the enclosing describe block, open from before its tests until after them, with `name` described. */
+function sessionFor(name: string, opened: (db: Db, table: DbTableDetail) => void): void {
+  let db: Db | undefined;
+  beforeAll(async () => {
+    db = await connect(creds);
+    await prepareSession(db);
+    opened(db, (await describeTables(db)).get(name) as DbTableDetail);
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
 }
 
 /** One table's rows, over one connection, in key ranges (queued on it); with `path`, forced to it. */
@@ -124,15 +131,10 @@ describe('rows off the socket', () => {
   let db: Db;
   let table: DbTableDetail;
   let reference: Buffer;
+  sessionFor('t', (d, t) => ((db = d), (table = t)));
   beforeAll(async () => {
-    const s = await session();
-    db = s.db;
-    table = await s.table('t');
     reference = (await countHandled(db, () => readRows(db, table, { path: 'mysql2' }))).value;
     db.raw.on('warn', (w: unknown) => warnings.push(w));
-  });
-  afterAll(async () => {
-    await db?.close();
   });
   /** mysql2's warnings: a packet out of sequence (the direct path keeps the connection's sequence id). */
   const warnings: unknown[] = [];
@@ -209,14 +211,7 @@ describe('rows off the socket', () => {
 describe('the rest of a query, and a reader that fails', () => {
   let db: Db;
   let table: DbTableDetail;
-  beforeAll(async () => {
-    const s = await session();
-    db = s.db;
-    table = await s.table('t');
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  sessionFor('t', (d, t) => ((db = d), (table = t)));
 
   test('an empty result, and a query that fails before its rows: mysql2 gets their packets, the connection answers after', async () => {
     expect((await readRows(db, table, { ranges: ['`id` < 0', '`id` BETWEEN 5 AND 6'] })).toString()).toMatch(/^INSERT INTO `t` VALUES \(5,'r5 .*\),\(6,'r6 .*\);\n$/s);
@@ -256,14 +251,7 @@ describe('the rest of a query, and a reader that fails', () => {
 describe('rows of 16 MiB and more (several packets each)', () => {
   let db: Db;
   let table: DbTableDetail;
-  beforeAll(async () => {
-    const s = await session();
-    db = s.db;
-    table = await s.table('huge');
-  });
-  afterAll(async () => {
-    await db?.close();
-  });
+  sessionFor('huge', (d, t) => ((db = d), (table = t)));
 
   test('the same bytes as mysql2 parser, whole and with the socket chunks cut', async () => {
     const reference = await readRows(db, table, { path: 'mysql2' });

@@ -3,7 +3,7 @@ import type { BackupConfig, DbCredentials } from '../config/types';
 import type { Snapshot } from '../db/snapshot';
 import type { BackupSummary } from '../domain/summary';
 import { InterruptedError } from '../errors';
-import type { Repository } from '../git/repo';
+import type { Repository, RepositoryConfig } from '../git/repo';
 import type { Logger } from '../log';
 import type { Quiescer } from '../services/types';
 import type { Manifest } from '../store/manifest';
@@ -42,6 +42,7 @@ export interface BackupRun {
   hostDir: string;
   host: TableDir;
   repo: Repository;
+  repoConfig: RepositoryConfig;
   previousManifest: Manifest | null;
   summary: BackupSummary;
   tally: BackupTally;

@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { DbTableDetail, DbTrigger, DbView } from '../db/schema';
-import { describeTables, listTriggers, listViews, showCreateTable } from '../db/introspect';
+import { describeTables, listTriggers, listViews, showCreateTables } from '../db/introspect';
 import type { Snapshot } from '../db/snapshot';
 import type { QuiesceReport } from '../domain/service-report';
 import { rowColumns } from '../dump/literals';
@@ -36,8 +36,7 @@ export interface Structures {
 
 export async function readStructures(snap: Snapshot, plan: BackupPlan): Promise<Structures> {
   const details = await describeTables(snap.db);
-  const creates = new Map<string, string>();
-  for (const t of plan.tables) creates.set(t.name, await showCreateTable(snap.db, t.name));
+  const creates = await showCreateTables(snap.db, plan.tables.map((t) => t.name));
   const triggers = new Map<string, DbTrigger[]>();
   for (const trig of await listTriggers(snap.db)) triggers.set(trig.table, [...(triggers.get(trig.table) ?? []), trig]);
   const views = (await listViews(snap.db)).filter((v) => plan.views.includes(v.name));

@@ -72,7 +72,7 @@ export async function publishAndCommit(
       hostDir,
       summary.filesChanged.length > 0 || meta.viewsChanged || meta.manifestChanged || attributes !== null,
       (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
-      { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
+      run.repoConfig.identity ? null : { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
       { alsoCommit: [join(config.csv2BackupDir, '.gitattributes')], exclude: [join(hostDir, TMP_DIR)], log },
     );
     run.user = null;

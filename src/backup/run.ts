@@ -186,11 +186,11 @@ async function prepareRun(req: BackupRequest, deps: BackupDeps, checked: Checked
   const repo = await ensureRepository(config.csv2BackupDir, deps.log, checked.probed);
   // Two git processes at once, both asked on every run; both are done before either's error is reported. A refused
   // repository may still get the diff driver's config: it is not backup data, and the run after the fix sets it anyway.
-  await settleAll([checkRepositoryReady(repo), ensureDiffDriver(repo)]);
+  const [, repoConfig] = await settleAll([checkRepositoryReady(repo), ensureDiffDriver(repo)]);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();
   const summary = newBackupSummary(started, { hostName: req.hostName, hostDir, ephemeralDir: req.ephemeralDir });
-  return { req, deps, log: deps.log, now, hostDir, host, repo, previousManifest, summary, tally: new BackupTally(summary), snapshot: null, user: null, ephemeral: null };
+  return { req, deps, log: deps.log, now, hostDir, host, repo, repoConfig, previousManifest, summary, tally: new BackupTally(summary), snapshot: null, user: null, ephemeral: null };
 }
 
 /** Stops the consumers; returns what the quiescer changed that the backup must not save (the pause flag's 'True'). */

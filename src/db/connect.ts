@@ -16,6 +16,12 @@ export interface Db {
   query<T = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<T[]>;
   /** Rows as arrays of strings (NULL as null). */
   queryArrays(sql: string, values?: unknown[]): Promise<(string | null)[][]>;
+  /**
+   * Each statement's rows as queryArrays gives them, in order. On a connection opened with `batches`, in one
+   * round trip per batch of statements; otherwise one at a time. Statements are whole SQL text: every name in
+   * them must come through quoteIdent.
+   */
+  queryArraysEach(statements: readonly string[]): Promise<(string | null)[][][]>;
   close(): Promise<void>;
   /** Kills the socket at once (used on abort). */
   destroy(): void;
@@ -75,17 +81,45 @@ export interface ConnectOptions {
    * the bytes to send (the loader's 16 MiB INSERTs), with no decoding and encoding.
    */
   byteStrings?: boolean;
+  /**
+   * Lets queryArraysEach send many statements in one query (the client's multi-statement flag). A round trip
+   * costs 0.2-0.4 ms here whatever the statement, so a site's 60 SHOW CREATE statements took 20-33 ms one by
+   * one and 2 ms in one query. Only for a connection whose SQL is built from quoted identifiers (quote.ts).
+   */
+  batches?: boolean;
+}
+
+/** Statements per query, and characters per query (well below max_allowed_packet's smallest setting, 1 MiB). */
+const BATCH_STATEMENTS = 200;
+const BATCH_CHARS = 64 << 10;
+
+/** `statements` cut into batches, in order. Pure. */
+export function statementBatches(statements: readonly string[]): string[][] {
+  const batches: string[][] = [];
+  let current: string[] = [];
+  let chars = 0;
+  for (const sql of statements) {
+    if (current.length > 0 && (current.length >= BATCH_STATEMENTS || chars + sql.length + 1 > BATCH_CHARS)) {
+      batches.push(current);
+      current = [];
+      chars = 0;
+    }
+    current.push(sql);
+    chars += sql.length + 1;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 export async function connect(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
-  const raw = mysql.createConnection({ ...connectionOptions(creds), ...(options.byteStrings ? { charset: 'BINARY' } : {}) });
+  const raw = mysql.createConnection({ ...connectionOptions(creds), ...(options.byteStrings ? { charset: 'BINARY' } : {}), ...(options.batches ? { multipleStatements: true } : {}) });
   await new Promise<void>((resolve, reject) => {
     raw.connect((err) => (err ? reject(toDatabaseError(err, `cannot connect to ${where(creds)} as ${creds.user}`)) : resolve()));
   });
   // A connection error after connect must not crash the process: queries report it.
   raw.on('error', () => undefined);
   forwardFatalErrors(raw);
-  return wrap(raw, creds.database);
+  return wrap(raw, creds.database, options.batches ?? false);
 }
 
 type Command = EventEmitter & { onResult?: unknown };
@@ -122,7 +156,7 @@ export function where(creds: DbCredentials): string {
   return creds.transport && isSocketHost(creds.host) ? `${place} (${creds.transport})` : place;
 }
 
-function wrap(raw: Connection, database: string): Db {
+function wrap(raw: Connection, database: string, batches: boolean): Db {
   const query = <T>(sql: string, values?: unknown[], rowsAsArray = false) =>
     new Promise<T[]>((resolve, reject) => {
       raw.query({ sql, values, rowsAsArray }, (err, rows: unknown, _fields?: FieldPacket[]) => {
@@ -135,6 +169,20 @@ function wrap(raw: Connection, database: string): Db {
     database,
     query: (sql, values) => query(sql, values),
     queryArrays: (sql, values) => query<(string | null)[]>(sql, values, true),
+    async queryArraysEach(statements) {
+      const out: (string | null)[][][] = [];
+      if (!batches) {
+        for (const sql of statements) out.push(await query<(string | null)[]>(sql, undefined, true));
+        return out;
+      }
+      for (const batch of statementBatches(statements)) {
+        const rows = await query<unknown>(batch.join(';\n'), undefined, true);
+        // One statement's result comes as its rows, several as a list of each one's rows.
+        if (batch.length === 1) out.push(rows as (string | null)[][]);
+        else out.push(...(rows as (string | null)[][][]));
+      }
+      return out;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         raw.end(() => resolve());

@@ -85,11 +85,19 @@ export async function describeTables(db: Db): Promise<Map<string, DbTableDetail>
  * and cache, whereas CREATE SEQUENCE carries its definition (its state is its row).
  */
 export async function showCreateTable(db: Db, table: string): Promise<string> {
-  const rows = await db.queryArrays(`SHOW CREATE TABLE ${quoteIdent(table)}`);
-  const create = rows[0][1] as string;
-  if (!/\) ENGINE=\S+ SEQUENCE=1$/.test(create)) return create;
-  const seq = await db.queryArrays(`SHOW CREATE SEQUENCE ${quoteIdent(table)}`);
-  return seq[0][1] as string;
+  return (await showCreateTables(db, [table])).get(table) as string;
+}
+
+const isSequenceForm = (create: string) => /\) ENGINE=\S+ SEQUENCE=1$/.test(create);
+
+/** showCreateTable of every table in `tables`, asked together (one round trip on a connection opened with `batches`). */
+export async function showCreateTables(db: Db, tables: readonly string[]): Promise<Map<string, string>> {
+  const results = await db.queryArraysEach(tables.map((t) => `SHOW CREATE TABLE ${quoteIdent(t)}`));
+  const creates = new Map(tables.map((t, i) => [t, results[i][0][1] as string]));
+  const sequences = tables.filter((t) => isSequenceForm(creates.get(t) as string));
+  const definitions = await db.queryArraysEach(sequences.map((t) => `SHOW CREATE SEQUENCE ${quoteIdent(t)}`));
+  sequences.forEach((t, i) => creates.set(t, definitions[i][0][1] as string));
+  return creates;
 }
 
 export async function listTriggers(db: Db): Promise<DbTrigger[]> {
@@ -98,13 +106,12 @@ export async function listTriggers(db: Db): Promise<DbTrigger[]> {
       WHERE TRIGGER_SCHEMA = ? ORDER BY EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION, ACTION_ORDER`,
     [db.database],
   );
-  const triggers: DbTrigger[] = [];
-  for (const [name, table] of names) {
-    // SHOW CREATE TRIGGER columns: Trigger, sql_mode, SQL Original Statement, ...
-    const [row] = await db.queryArrays(`SHOW CREATE TRIGGER ${quoteIdent(name as string)}`);
-    triggers.push({ name: name as string, table: table as string, sqlMode: row[1] ?? '', createStatement: row[2] as string });
-  }
-  return triggers;
+  // SHOW CREATE TRIGGER columns: Trigger, sql_mode, SQL Original Statement, ...
+  const shown = await db.queryArraysEach(names.map(([name]) => `SHOW CREATE TRIGGER ${quoteIdent(name as string)}`));
+  return names.map(([name, table], i) => {
+    const row = shown[i][0];
+    return { name: name as string, table: table as string, sqlMode: row[1] ?? '', createStatement: row[2] as string };
+  });
 }
 
 export async function listViews(db: Db): Promise<DbView[]> {
@@ -112,11 +119,7 @@ export async function listViews(db: Db): Promise<DbView[]> {
     'SELECT TABLE_NAME FROM information_schema.VIEWS WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME',
     [db.database],
   );
-  const views: DbView[] = [];
-  for (const [name] of names) {
-    // Never SELECT from a view: some take minutes. SHOW CREATE VIEW reads only the definition.
-    const [row] = await db.queryArrays(`SHOW CREATE VIEW ${quoteIdent(name as string)}`);
-    views.push({ name: name as string, createStatement: row[1] as string });
-  }
-  return views;
+  // Never SELECT from a view: some take minutes. SHOW CREATE VIEW reads only the definition.
+  const shown = await db.queryArraysEach(names.map(([name]) => `SHOW CREATE VIEW ${quoteIdent(name as string)}`));
+  return names.map(([name], i) => ({ name: name as string, createStatement: shown[i][0][1] as string }));
 }

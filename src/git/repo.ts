@@ -176,18 +176,47 @@ export const DIFF_TEXTCONV = "sed -e 's/),(/),\\n(/g'";
 /** Host table files (HOST/TABLE), relative to csv2_backup_dir; not the manifests below HOST/.schema_backup. */
 const ATTRIBUTES_LINE = `*/* diff=${DIFF_DRIVER}`;
 
+/** One entry of `git config -z --show-scope`'s output: its scope, key and value (null for a key given without one). */
+export interface ConfigEntry {
+  scope: string;
+  key: string;
+  value: string | null;
+}
+
+/** Parses `git config -z --show-scope --list` or `--get-regexp`: `scope NUL key LF value NUL` per entry. Pure. */
+export function parseConfigEntries(out: string): ConfigEntry[] {
+  const fields = out.split('\0');
+  const entries: ConfigEntry[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const at = fields[i + 1].indexOf('\n');
+    entries.push({ scope: fields[i], key: at < 0 ? fields[i + 1] : fields[i + 1].slice(0, at), value: at < 0 ? null : fields[i + 1].slice(at + 1) });
+  }
+  return entries;
+}
+
+/** What the run needs to know of the repository's config. */
+export interface RepositoryConfig {
+  /** user.email is set (in any scope, or by the environment): commits are the operator's; otherwise schema_backup's. */
+  identity: boolean;
+}
+
 /**
- * Sets the textconv of the row diff driver in the repository's own config (git never takes
- * drivers from committed files), when it is not set already. One git call when it is; callers
- * that have other calls to make may start it alongside them.
+ * Sets the textconv of the row diff driver in the repository's own config (git never takes drivers from
+ * committed files), when it is not set already, and says whether git has an identity to commit with: one git
+ * call for both when nothing is to be set (the commit then needs none to ask). Callers that have other calls
+ * to make may start it alongside them.
  */
-export async function ensureDiffDriver(repo: Repository): Promise<void> {
+export async function ensureDiffDriver(repo: Repository): Promise<RepositoryConfig> {
   const key = `diff.${DIFF_DRIVER}.textconv`;
   // simple-git refuses to set a textconv unless told: this one is our fixed sed command, never input.
   const g = simpleGit({ baseDir: repo.top, allowEnvironment: ALLOW_ENVIRONMENT, completion: { onClose: true, onExit: false }, unsafe: { allowUnsafeDiffTextConv: true } });
   try {
-    const current = (await g.raw(['config', '--local', '--default', '', '--get', key])).trim();
-    if (current !== DIFF_TEXTCONV) await g.raw(['config', '--local', key, DIFF_TEXTCONV]);
+    // Exit 1 without output when neither is set; simple-git then returns ''.
+    const entries = parseConfigEntries(await g.raw(['config', '-z', '--show-scope', '--get-regexp', `^(diff\\.${DIFF_DRIVER}\\.textconv|user\\.email)$`]));
+    // As `git config --local --get` reads it: the last value set there.
+    const local = entries.filter((e) => e.scope === 'local' && e.key === key).pop();
+    if (local?.value !== DIFF_TEXTCONV) await g.raw(['config', '--local', key, DIFF_TEXTCONV]);
+    return { identity: entries.some((e) => e.key === 'user.email' && (e.value ?? '') !== '') };
   } catch (err) {
     throw gitError('config', repo.top, err);
   }
@@ -304,15 +333,16 @@ async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<
  * refusal throws StoreError with their output. Returns the new commit, or
  * null when the files equal HEAD. `changed` says whether this run changed
  * files there; when it did not, the commit (if any) is of files an earlier,
- * interrupted run left behind. `exclude`: paths under them never committed
- * (the run's temporary files).
+ * interrupted run left behind. `identity`: who commits when git has no
+ * identity of its own (null: git's, see ensureDiffDriver). `exclude`: paths
+ * under them never committed (the run's temporary files).
  */
 export async function commitHostDir(
   repo: Repository,
   hostDir: string,
   changed: boolean,
   message: (leftoverPaths: string[]) => string,
-  identity: { name: string; email: string },
+  identity: { name: string; email: string } | null,
   options: { alsoCommit?: readonly string[]; exclude?: readonly string[]; log?: Logger } = {},
 ): Promise<string | null> {
   const repoTop = repo.top;
@@ -320,38 +350,39 @@ export async function commitHostDir(
   const paths = [hostDir, ...(options.alsoCommit ?? [])].map(rel);
   const pathspec = [...paths, ...(options.exclude ?? []).map((p) => `:(exclude)${rel(p)}`)];
   const indexFile = join(dirname(repo.indexLock), `schema_backup-index.${process.pid}`);
-  const g = git(repoTop);
   // Nothing changed by this run, and git sees nothing under the paths either: one process instead of five.
   if (!changed && (await unchangedSinceHead(repoTop, pathspec))) return null;
-  const [config, headOut] = await Promise.all([
-    g.raw(['config', '--list']).catch(() => ''),
-    g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => ''),
-  ]);
-  const configured = /^user\.email=./m.test(config);
-  const identityArgs = configured ? [] : ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`];
+  const identityArgs = identity ? ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`] : [];
   const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
   let commit: string;
+  // Started once the commit is made, alongside reading its id; never rejects.
+  let indexFollowed: Promise<void> = Promise.resolve();
   try {
     await fs.rm(indexFile, { force: true });
-    const head = headOut.trim();
+    // Exit 1 without output when there is no commit yet.
+    const head = (await gitRun(repoTop, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim();
     if (head) await gi(['read-tree', 'HEAD']);
     await gi(['add', '-A', '--', ...pathspec]);
     const staged = (await gi(['diff', '--cached', '--name-only', ...(head ? ['HEAD'] : []), '--', ...paths])).split('\n').filter((l) => l.trim());
     // The files may equal HEAD again (a change reverted): nothing to commit.
     if (staged.length === 0) return null;
     await gi([...identityArgs, 'commit', '-q', '-F', '-'], message(changed ? [] : staged));
-    commit = (await g.revparse(['HEAD'])).trim();
+    // The real index follows HEAD for the committed paths (as `git commit -- paths` would leave it).
+    indexFollowed = gitRun(repoTop, ['reset', '-q', 'HEAD', '--', ...pathspec]).then(
+      () => undefined,
+      (err: unknown) => {
+        options.log?.warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', { repo: repoTop, err: errorMessage(err) });
+      },
+    );
+    commit = (await gitRun(repoTop, ['rev-parse', 'HEAD'])).trim();
   } catch (err) {
     throw new StoreError(
       `git commit in ${repoTop} failed: ${errorMessage(err).trim()}\nNothing was committed and the previous backup is unchanged; fix what git reports (a hook, commit signing) and run again`,
       { cause: err },
     );
   } finally {
+    await indexFollowed;
     await fs.rm(indexFile, { force: true }).catch(() => undefined);
   }
-  // The real index follows HEAD for the committed paths (as `git commit -- paths` would leave it).
-  await gitRun(repoTop, ['reset', '-q', 'HEAD', '--', ...pathspec]).catch((err: unknown) => {
-    options.log?.warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', { repo: repoTop, err: errorMessage(err) });
-  });
   return commit;
 }

@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { createTestDatabase, mariadbClient, type TestDatabase } from '../helpers/db';
 import { gitEnv, gitLog, type LogEntry } from '../helpers/git';
+import { DIFF_TEXTCONV } from '../../src/git/repo';
 import { run } from '../../src/proc/run';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 import { runCli, writeConfig } from '../helpers/backup';
@@ -229,5 +230,32 @@ test('views and triggers come back from the files', async () => {
     expect(rows).toEqual([{ value: 'default' }]);
   } finally {
     await restored.drop();
+  }
+});
+
+test("commits are schema_backup's where git has no identity, the operator's where it has one; a diff driver changed by hand is set back", async () => {
+  const repo = join(work, 'git');
+  const author = async () => (await runGit(repo, ['log', '-1', '--format=%an <%ae>'])).trim();
+  const commitWith = async (value: string) => {
+    const before = (await gitLog(repo)).length;
+    await db.conn.query('UPDATE settings SET value = ? WHERE name = ?', [value, 'c']);
+    await backup();
+    expect((await gitLog(repo)).length).toBe(before + 1);
+  };
+  // The tests keep global git config out (GIT_CONFIG_GLOBAL=/dev/null), and schema_backup made this repository.
+  await commitWith('by-schema_backup');
+  expect(await author()).toBe(`schema_backup <schema_backup@${HOST}>`);
+  await runGit(repo, ['config', '--local', 'user.name', 'Site Operator']);
+  await runGit(repo, ['config', '--local', 'user.email', 'operator@example.org']);
+  await runGit(repo, ['config', '--local', 'diff.schema_backup.textconv', 'cat']);
+  try {
+    await commitWith('by-the-operator');
+    expect(await author()).toBe('Site Operator <operator@example.org>');
+    expect((await runGit(repo, ['config', '--local', '--get', 'diff.schema_backup.textconv'])).trim()).toBe(DIFF_TEXTCONV);
+    // The commit left the real index at HEAD.
+    expect(await runGit(repo, ['status', '--porcelain'])).toBe('');
+  } finally {
+    await runGit(repo, ['config', '--local', '--unset', 'user.name']);
+    await runGit(repo, ['config', '--local', '--unset', 'user.email']);
   }
 });

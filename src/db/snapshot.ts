@@ -21,10 +21,18 @@ import type { Logger } from '../log';
 import { connect, type Db } from './connect';
 import { quoteIdent } from './quote';
 
+/**
+ * The server's sql_mode without NO_BACKSLASH_ESCAPES. Under it, values mysql2 fills into `?` (escaped with
+ * backslashes) could end their string early: on the first connection, which takes many statements to a query
+ * (connect.ts `batches`), such a value would run statements of its own. (Table names with a quote are
+ * refused by the configuration; the session does not rely on that.)
+ */
+const WITHOUT_NO_BACKSLASH_ESCAPES = "TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
+
 const SESSION_SETUP = [
-  // One statement for the three (a round trip each otherwise). Long dumps with a paused socket must not be cut
+  // One statement for these (a round trip each otherwise). Long dumps with a paused socket must not be cut
   // by the server's write timeout.
-  "SET SESSION time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600",
+  `SET SESSION time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600, sql_mode = ${WITHOUT_NO_BACKSLASH_ESCAPES}`,
   'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ',
 ];
 

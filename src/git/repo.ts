@@ -128,12 +128,10 @@ function systemDirectories(): string[] {
  * `git init` there, or commit into a repository that holds the system.
  */
 export async function checkBackupDirAllowed(csv2BackupDir: string, configFile: string): Promise<void> {
-  const real = await realPathOf(csv2BackupDir);
-  const system = new Set<string>();
-  for (const d of systemDirectories()) {
-    system.add(d);
-    system.add(await realPathOf(d));
-  }
+  // Asked all at once: one after another, the two dozen lookups took 12 ms of every run's start.
+  const dirs = systemDirectories();
+  const [real, ...reals] = await Promise.all([csv2BackupDir, ...dirs].map((d) => realPathOf(d)));
+  const system = new Set([...dirs, ...reals]);
   if (system.has(real)) {
     const shown = real === csv2BackupDir ? real : `${csv2BackupDir} (${real})`;
     throw new ConfigError([
@@ -183,7 +181,7 @@ export interface ConfigEntry {
   value: string | null;
 }
 
-/** Parses `git config -z --show-scope --list` or `--get-regexp`: `scope NUL key LF value NUL` per entry. Pure. */
+/** Parses `git config -z --show-scope --list`: `scope NUL key LF value NUL` per entry. Pure. */
 export function parseConfigEntries(out: string): ConfigEntry[] {
   const fields = out.split('\0');
   const entries: ConfigEntry[] = [];
@@ -194,9 +192,25 @@ export function parseConfigEntries(out: string): ConfigEntry[] {
   return entries;
 }
 
+/**
+ * Every config entry git reads here, with its scope. `--list` exits 0 whatever is set (`--get-regexp`
+ * exits 1 when nothing matches, which simple-git takes for a failure if git also warns). Git before 2.26
+ * has no --show-scope: there the repository's own entries and all of them are read apart (two processes).
+ */
+async function configEntries(g: SimpleGit): Promise<ConfigEntry[]> {
+  try {
+    return parseConfigEntries(await g.raw(['config', '-z', '--show-scope', '--list']));
+  } catch (err) {
+    if (!/show-scope/.test(errorMessage(err))) throw err;
+    const unscoped = (out: string, scope: string) => parseConfigEntries(out.split('\0').filter((e) => e !== '').map((e) => `${scope}\0${e}\0`).join(''));
+    const [local, all] = [await g.raw(['config', '-z', '--local', '--list']), await g.raw(['config', '-z', '--list'])];
+    return [...unscoped(local, 'local'), ...unscoped(all, 'any')];
+  }
+}
+
 /** What the run needs to know of the repository's config. */
 export interface RepositoryConfig {
-  /** user.email is set (in any scope, or by the environment): commits are the operator's; otherwise schema_backup's. */
+  /** user.email is set in a config file git reads: commits are the operator's; otherwise schema_backup's. */
   identity: boolean;
 }
 
@@ -211,8 +225,7 @@ export async function ensureDiffDriver(repo: Repository): Promise<RepositoryConf
   // simple-git refuses to set a textconv unless told: this one is our fixed sed command, never input.
   const g = simpleGit({ baseDir: repo.top, allowEnvironment: ALLOW_ENVIRONMENT, completion: { onClose: true, onExit: false }, unsafe: { allowUnsafeDiffTextConv: true } });
   try {
-    // Exit 1 without output when neither is set; simple-git then returns ''.
-    const entries = parseConfigEntries(await g.raw(['config', '-z', '--show-scope', '--get-regexp', `^(diff\\.${DIFF_DRIVER}\\.textconv|user\\.email)$`]));
+    const entries = await configEntries(g);
     // As `git config --local --get` reads it: the last value set there.
     const local = entries.filter((e) => e.scope === 'local' && e.key === key).pop();
     if (local?.value !== DIFF_TEXTCONV) await g.raw(['config', '--local', key, DIFF_TEXTCONV]);

@@ -34,12 +34,8 @@ const READ_CHUNK = 1 << 20;
 /** The session every loading connection runs in (the files' own header says the same). */
 export const LOAD_SESSION = [
   'SET NAMES utf8mb4',
-  "SET SESSION time_zone = '+00:00'",
-  "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
-  'SET SESSION foreign_key_checks = 0',
-  'SET SESSION unique_checks = 0',
-  'SET SESSION net_read_timeout = 3600',
-  'SET SESSION net_write_timeout = 3600',
+  // One statement for the rest: a round trip each cost every connection's opening about a millisecond apiece.
+  "SET SESSION time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0, unique_checks = 0, net_read_timeout = 3600, net_write_timeout = 3600",
 ];
 
 /** The server's message; it arrives as utf8mb4 bytes read one per character on the loader's byte-string connections. */
@@ -174,12 +170,13 @@ export class Loader {
 
   /** Opens the loading connections on `database`. */
   static async open(creds: DbCredentials, database: string, options: LoaderOptions): Promise<Loader> {
-    const lanes: Lane[] = [];
-    try {
-      for (let i = 0; i < options.lanes; i++) lanes.push(await openSession(creds, database));
-    } catch (err) {
+    // Opened together: each takes a connection and a few round trips, which do not wait on one another.
+    const opened = await Promise.allSettled(Array.from({ length: options.lanes }, () => openSession(creds, database)));
+    const lanes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    const failed = opened.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) {
       for (const l of lanes) l.db.destroy();
-      throw err;
+      throw failed.reason;
     }
     return new Loader(lanes, options);
   }

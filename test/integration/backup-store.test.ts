@@ -259,3 +259,26 @@ test("commits are schema_backup's where git has no identity, the operator's wher
     await runGit(repo, ['config', '--local', '--unset', 'user.email']);
   }
 });
+
+test('with a git older than 2.26 (no `git config --show-scope`), the same: schema_backup commits where git has no identity, the diff driver is set back', async () => {
+  const repo = join(work, 'git');
+  // A git that refuses --show-scope as git 2.25 does, and is the real git otherwise.
+  const bin = join(work, 'old-git-bin');
+  await fs.mkdir(bin, { recursive: true });
+  const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+  await fs.writeFile(
+    join(bin, 'git'),
+    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = --show-scope ]; then echo "error: unknown option \\\`show-scope'" >&2; echo seen >> "${bin}/refused"; exit 129; fi\ndone\nexec ${realGit} "$@"\n`,
+    { mode: 0o755 },
+  );
+  await runGit(repo, ['config', '--local', 'diff.schema_backup.textconv', 'cat']);
+  const before = (await gitLog(repo)).length;
+  await db.conn.query('UPDATE settings SET value = ? WHERE name = ?', ['by-an-old-git', 'c']);
+  const r = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/ (error|warn) /) });
+  // The fake was asked, and refused.
+  expect((await fs.readFile(join(bin, 'refused'), 'utf8')).trim()).toBe('seen');
+  expect((await gitLog(repo)).length).toBe(before + 1);
+  expect((await runGit(repo, ['log', '-1', '--format=%an <%ae>'])).trim()).toBe(`schema_backup <schema_backup@${HOST}>`);
+  expect((await runGit(repo, ['config', '--local', '--get', 'diff.schema_backup.textconv'])).trim()).toBe(DIFF_TEXTCONV);
+});

@@ -21,18 +21,13 @@ import type { Logger } from '../log';
 import { connect, type Db } from './connect';
 import { quoteIdent } from './quote';
 
-/**
- * The server's sql_mode without NO_BACKSLASH_ESCAPES. Under it, values mysql2 fills into `?` (escaped with
- * backslashes) could end their string early: on the first connection, which takes many statements to a query
- * (connect.ts `batches`), such a value would run statements of its own. (Table names with a quote are
- * refused by the configuration; the session does not rely on that.)
- */
-const WITHOUT_NO_BACKSLASH_ESCAPES = "TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))";
-
 const SESSION_SETUP = [
   // One statement for these (a round trip each otherwise). Long dumps with a paused socket must not be cut
-  // by the server's write timeout.
-  `SET SESSION time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600, sql_mode = ${WITHOUT_NO_BACKSLASH_ESCAPES}`,
+  // by the server's write timeout. No sql_mode, as mariadb-dump's own session: the server's may change what
+  // is read (ANSI_QUOTES: SHOW CREATE quotes names with "; PAD_CHAR_TO_FULL_LENGTH: CHAR values padded) and
+  // how mysql2's `?` values are read (NO_BACKSLASH_ESCAPES: on the first connection, which takes many
+  // statements to a query, a value could end its string and run statements of its own).
+  "SET SESSION time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600, sql_mode = ''",
   'SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ',
 ];
 
@@ -111,6 +106,18 @@ function startShared(all: Db[]): Promise<boolean> {
   return startUnderLock(all, all[0], 'FLUSH TABLES WITH READ LOCK');
 }
 
+/** The side connection that takes the locks, in the same session settings (it asks with `?` values too). */
+async function openLocker(creds: DbCredentials): Promise<Db> {
+  const locker = await connect(creds);
+  try {
+    await prepareSession(locker);
+  } catch (err) {
+    locker.destroy();
+    throw err;
+  }
+  return locker;
+}
+
 export async function openSnapshot(creds: DbCredentials, options: SnapshotOptions = {}): Promise<Snapshot> {
   const wanted = Math.max(1, options.readers ?? readersFromEnv(process.env) ?? DEFAULT_READERS);
   const warnings: string[] = [];
@@ -120,7 +127,7 @@ export async function openSnapshot(creds: DbCredentials, options: SnapshotOption
   try {
     while (all.length < wanted) all.push(await connect(creds));
     for (const db of all) await prepareSession(db);
-    if (all.length > 1) locker = await connect(creds);
+    if (all.length > 1) locker = await openLocker(creds);
     if (all.length > 1 && !(await startUnderTableLocks(all, locker as Db)) && !(await startShared(all))) {
       const message = `parallel reads disabled: neither LOCK TABLES ... READ on the database's tables (the LOCK TABLES privilege) nor FLUSH TABLES WITH READ LOCK (the RELOAD privilege) was granted within ${GLOBAL_LOCK_WAIT} s; reading over one connection`;
       warnings.push(message);
@@ -139,7 +146,7 @@ export async function openSnapshot(creds: DbCredentials, options: SnapshotOption
     readers: all,
     warnings,
     async withReadLock(table, body) {
-      locker ??= await connect(creds);
+      locker ??= await openLocker(creds);
       await locker.query(`LOCK TABLES ${quoteIdent(table)} READ`);
       try {
         return await body();

@@ -281,4 +281,21 @@ test('with a git older than 2.26 (no `git config --show-scope`), the same: schem
   expect((await gitLog(repo)).length).toBe(before + 1);
   expect((await runGit(repo, ['log', '-1', '--format=%an <%ae>'])).trim()).toBe(`schema_backup <schema_backup@${HOST}>`);
   expect((await runGit(repo, ['config', '--local', '--get', 'diff.schema_backup.textconv'])).trim()).toBe(DIFF_TEXTCONV);
+  // Read apart, the repository's own entries still give the operator's identity, and a right driver is left alone.
+  await runGit(repo, ['config', '--local', 'user.name', 'Old Git Operator']);
+  await runGit(repo, ['config', '--local', 'user.email', 'old-git@example.org']);
+  try {
+    const configFile = join(repo, '.git', 'config');
+    const configBefore = await fs.readFile(configFile, 'utf8');
+    const mtimeBefore = (await fs.stat(configFile)).mtimeMs;
+    await db.conn.query('UPDATE settings SET value = ? WHERE name = ?', ['by-an-old-git-operator', 'c']);
+    const again = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    expect(again.code).toBe(0);
+    expect((await runGit(repo, ['log', '-1', '--format=%an <%ae>'])).trim()).toBe('Old Git Operator <old-git@example.org>');
+    expect(await fs.readFile(configFile, 'utf8')).toBe(configBefore);
+    expect((await fs.stat(configFile)).mtimeMs).toBe(mtimeBefore);
+  } finally {
+    await runGit(repo, ['config', '--local', '--unset', 'user.name']);
+    await runGit(repo, ['config', '--local', '--unset', 'user.email']);
+  }
 });

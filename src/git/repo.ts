@@ -128,7 +128,7 @@ function systemDirectories(): string[] {
  * `git init` there, or commit into a repository that holds the system.
  */
 export async function checkBackupDirAllowed(csv2BackupDir: string, configFile: string): Promise<void> {
-  // Asked all at once: one after another, the two dozen lookups took 12 ms of every run's start.
+  // Asked all at once: one after another, the two dozen lookups took 3-12 ms of a run's start.
   const dirs = systemDirectories();
   const [real, ...reals] = await Promise.all([csv2BackupDir, ...dirs].map((d) => realPathOf(d)));
   const system = new Set([...dirs, ...reals]);
@@ -181,13 +181,19 @@ export interface ConfigEntry {
   value: string | null;
 }
 
-/** Parses `git config -z --show-scope --list`: `scope NUL key LF value NUL` per entry. Pure. */
-export function parseConfigEntries(out: string): ConfigEntry[] {
-  const fields = out.split('\0');
+/**
+ * Parses `git config -z --list`: `key LF value NUL` per entry (`key NUL` for a key without a value), each
+ * preceded by `scope NUL` with --show-scope; without it, every entry gets `scope`. Pure.
+ */
+export function parseConfigEntries(out: string, scope: string | null = null): ConfigEntry[] {
+  // The output ends with NUL: the last field is empty.
+  const fields = out.split('\0').slice(0, -1);
+  const width = scope === null ? 2 : 1;
   const entries: ConfigEntry[] = [];
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const at = fields[i + 1].indexOf('\n');
-    entries.push({ scope: fields[i], key: at < 0 ? fields[i + 1] : fields[i + 1].slice(0, at), value: at < 0 ? null : fields[i + 1].slice(at + 1) });
+  for (let i = 0; i + width <= fields.length; i += width) {
+    const entry = fields[i + width - 1];
+    const at = entry.indexOf('\n');
+    entries.push({ scope: scope ?? fields[i], key: at < 0 ? entry : entry.slice(0, at), value: at < 0 ? null : entry.slice(at + 1) });
   }
   return entries;
 }
@@ -202,9 +208,8 @@ async function configEntries(g: SimpleGit): Promise<ConfigEntry[]> {
     return parseConfigEntries(await g.raw(['config', '-z', '--show-scope', '--list']));
   } catch (err) {
     if (!/show-scope/.test(errorMessage(err))) throw err;
-    const unscoped = (out: string, scope: string) => parseConfigEntries(out.split('\0').filter((e) => e !== '').map((e) => `${scope}\0${e}\0`).join(''));
-    const [local, all] = [await g.raw(['config', '-z', '--local', '--list']), await g.raw(['config', '-z', '--list'])];
-    return [...unscoped(local, 'local'), ...unscoped(all, 'any')];
+    const local = parseConfigEntries(await g.raw(['config', '-z', '--local', '--list']), 'local');
+    return [...local, ...parseConfigEntries(await g.raw(['config', '-z', '--list']), 'any')];
   }
 }
 

@@ -34,7 +34,7 @@ const READ_CHUNK = 1 << 20;
 /** The session every loading connection runs in (the files' own header says the same). */
 export const LOAD_SESSION = [
   'SET NAMES utf8mb4',
-  // One statement for the rest: a round trip each cost every connection's opening about a millisecond apiece.
+  // One statement for the rest, instead of a round trip each at every connection's opening.
   "SET SESSION time_zone = '+00:00', sql_mode = 'NO_AUTO_VALUE_ON_ZERO', foreign_key_checks = 0, unique_checks = 0, net_read_timeout = 3600, net_write_timeout = 3600",
 ];
 

@@ -14,3 +14,13 @@ test('a key set without a value has none; no output is no entry', () => {
   expect(parseConfigEntries('local\0user.email\0')).toEqual([{ scope: 'local', key: 'user.email', value: null }]);
   expect(parseConfigEntries('')).toEqual([]);
 });
+
+test('without --show-scope (git before 2.26) every entry takes the scope it was read with', () => {
+  // Captured from `git config -z --local --list`.
+  expect(parseConfigEntries('core.bare\nfalse\0user.email\0diff.schema_backup.textconv\na\nb\0', 'local')).toEqual([
+    { scope: 'local', key: 'core.bare', value: 'false' },
+    { scope: 'local', key: 'user.email', value: null },
+    { scope: 'local', key: 'diff.schema_backup.textconv', value: 'a\nb' },
+  ]);
+  expect(parseConfigEntries('', 'any')).toEqual([]);
+});

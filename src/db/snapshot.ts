@@ -18,7 +18,7 @@
  */
 import type { DbCredentials } from '../config/types';
 import type { Logger } from '../log';
-import { connect, type Db } from './connect';
+import { connect, type ConnectOptions, type Db } from './connect';
 import { quoteIdent } from './quote';
 
 const SESSION_SETUP = [
@@ -106,28 +106,27 @@ function startShared(all: Db[]): Promise<boolean> {
   return startUnderLock(all, all[0], 'FLUSH TABLES WITH READ LOCK');
 }
 
-/** The side connection that takes the locks, in the same session settings (it asks with `?` values too). */
-async function openLocker(creds: DbCredentials): Promise<Db> {
-  const locker = await connect(creds);
+/** A connection in the snapshot's session settings: readers and the locks' side connection (it asks with `?` values too). */
+async function openSession(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
+  const db = await connect(creds, options);
   try {
-    await prepareSession(locker);
+    await prepareSession(db);
   } catch (err) {
-    locker.destroy();
+    db.destroy();
     throw err;
   }
-  return locker;
+  return db;
 }
 
 export async function openSnapshot(creds: DbCredentials, options: SnapshotOptions = {}): Promise<Snapshot> {
   const wanted = Math.max(1, options.readers ?? readersFromEnv(process.env) ?? DEFAULT_READERS);
   const warnings: string[] = [];
   // The first connection also reads every table's structure: many statements to a query (connect.ts).
-  const all: Db[] = [await connect(creds, { batches: true })];
+  const all: Db[] = [await openSession(creds, { batches: true })];
   let locker: Db | null = null;
   try {
-    while (all.length < wanted) all.push(await connect(creds));
-    for (const db of all) await prepareSession(db);
-    if (all.length > 1) locker = await openLocker(creds);
+    while (all.length < wanted) all.push(await openSession(creds));
+    if (all.length > 1) locker = await openSession(creds);
     if (all.length > 1 && !(await startUnderTableLocks(all, locker as Db)) && !(await startShared(all))) {
       const message = `parallel reads disabled: neither LOCK TABLES ... READ on the database's tables (the LOCK TABLES privilege) nor FLUSH TABLES WITH READ LOCK (the RELOAD privilege) was granted within ${GLOBAL_LOCK_WAIT} s; reading over one connection`;
       warnings.push(message);
@@ -146,7 +145,7 @@ export async function openSnapshot(creds: DbCredentials, options: SnapshotOption
     readers: all,
     warnings,
     async withReadLock(table, body) {
-      locker ??= await openLocker(creds);
+      locker ??= await openSession(creds);
       await locker.query(`LOCK TABLES ${quoteIdent(table)} READ`);
       try {
         return await body();

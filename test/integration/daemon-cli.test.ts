@@ -294,8 +294,10 @@ test('on schedule under systemd: backups, notify + watchdog, journal lines, rete
   // can be superseded by "running" before it goes out. When it does go out, it is not before READY.
   const firstIdle = lineIndex(msgs, /^STATUS=idle; next run \d{4}-.*; no run yet$/);
   expect(firstIdle === -1 || firstIdle >= ready).toBe(true);
+  // Likewise "running" may be the status READY=1 carries, when the first run starts while READY still waits for
+  // an earlier send (seen once in CI: READY=1 and STATUS=running in one datagram); it never comes before it.
   const running = lineIndex(msgs, /^STATUS=running backup \(since \d{4}-/);
-  expect(running).toBeGreaterThan(ready);
+  expect(running).toBeGreaterThanOrEqual(ready);
   expect(lineIndex(msgs, /^STATUS=idle; next run \d{4}-.*; last run succeeded at \d{4}-/)).toBeGreaterThan(running);
   expect(msgs.filter((m) => /^STOPPING=1$/m.test(m))).toHaveLength(1);
   const pings = timed.filter((m) => /^WATCHDOG=1$/m.test(m.message)).map((m) => m.at);

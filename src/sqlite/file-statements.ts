@@ -10,7 +10,12 @@ import { createGunzip } from 'node:zlib';
 import { ROWS_MARKER } from '../dump/structure';
 import { StatementSplitter } from '../restore/split';
 
-const READ_CHUNK = 1 << 20;
+/**
+ * 256 KiB: each read is a fresh buffer, dropped once decoded. At 1 MiB the dropped ones piled up
+ * between garbage collections (array buffers up to 37 MB) and a 1M-row export's RSS climbed to
+ * 141-144 MB; at 256 KiB they stay at 2-4 MB and it peaks at 105-108 MB, as fast.
+ */
+const READ_CHUNK = 256 << 10;
 const INSERT = Buffer.from('INSERT INTO ');
 const ROWS_LINE = Buffer.from(ROWS_MARKER);
 

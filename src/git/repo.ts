@@ -5,6 +5,7 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import { homedir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { CommandError, ConfigError, StoreError, errorMessage } from '../errors';
@@ -349,7 +350,8 @@ async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<
  * fails (a hook that refuses, signing without a usable key) leaves the real
  * index as it was. Hooks run (never skipped behind the operator's back); a
  * refusal throws StoreError with their output. Returns the new commit, or
- * null when the files equal HEAD. `changed` says whether this run changed
+ * null when the files equal HEAD; once git has made the commit nothing throws
+ * (see newCommitId). `changed` says whether this run changed
  * files there; when it did not, the commit (if any) is of files an earlier,
  * interrupted run left behind. `identity`: who commits when git has no
  * identity of its own (null: git's, see ensureDiffDriver). `exclude`: paths
@@ -372,7 +374,6 @@ export async function commitHostDir(
   if (!changed && (await unchangedSinceHead(repoTop, pathspec))) return null;
   const identityArgs = identity ? ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`] : [];
   const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
-  let commit: string;
   // Started once the commit is made, alongside reading its id; never rejects.
   let indexFollowed: Promise<void> = Promise.resolve();
   try {
@@ -392,8 +393,9 @@ export async function commitHostDir(
         options.log?.warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', { repo: repoTop, err: errorMessage(err) });
       },
     );
-    commit = (await gitRun(repoTop, ['rev-parse', 'HEAD'])).trim();
+    return await newCommitId(repoTop, options.log);
   } catch (err) {
+    // Only a step before the commit gets here: newCommitId never throws.
     throw new StoreError(
       `git commit in ${repoTop} failed: ${errorMessage(err).trim()}\nNothing was committed and the previous backup is unchanged; fix what git reports (a hook, commit signing) and run again`,
       { cause: err },
@@ -402,5 +404,28 @@ export async function commitHostDir(
     await indexFollowed;
     await fs.rm(indexFile, { force: true }).catch(() => undefined);
   }
-  return commit;
+}
+
+/** What a run reports as its commit when git made one but could not then tell its id. */
+export const UNKNOWN_COMMIT = 'unknown (made, but git could not tell its id)';
+const COMMIT_ID_TRIES = 3;
+
+/**
+ * The id of the commit git has just made. Its failure must not undo the run: the commit exists and
+ * records the files just published. Asked again after a pause (a process that could not start may
+ * start later); if git never answers, the run says so and goes on.
+ */
+async function newCommitId(repoTop: string, log: Logger | undefined): Promise<string> {
+  let failure: unknown = null;
+  for (let i = 0; i < COMMIT_ID_TRIES; i++) {
+    if (i > 0) await sleep(100);
+    try {
+      const id = (await gitRun(repoTop, ['rev-parse', 'HEAD'])).trim();
+      if (id) return id;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  log?.warn('the backup was committed, but git could not tell the commit\'s id; `git log -1` shows it', { repo: repoTop, err: failure === null ? 'no output' : errorMessage(failure) });
+  return UNKNOWN_COMMIT;
 }

@@ -4,9 +4,10 @@
  * stay exactly as before the run, on a repository's first commit too
  * (`.gitattributes` included). Hooks run, and their output is in the error.
  */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT } from '../../src/errors';
+import { UNKNOWN_COMMIT } from '../../src/git/repo';
 import { run } from '../../src/proc/run';
 import { createSite, hostDirProblems, incompleteSnapshots, listFiles, sha256, STACK_TRACE, type Site } from '../helpers/faults';
 import { gitEnv, gitLog, initRepo } from '../helpers/git';
@@ -107,6 +108,41 @@ describe('on a repository with history', () => {
     );
   });
 
+  test('git makes the commit but cannot then tell its id: the run succeeds and keeps what the commit records', async () => {
+    // The real git, except that `git rev-parse HEAD` (the new commit's id) fails, as a process that cannot start would.
+    const bin = join(site.root, 'no-rev-parse-bin');
+    mkdirSync(bin, { recursive: true });
+    const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+    writeFileSync(
+      join(bin, 'git'),
+      `#!/bin/sh\ncase " $* " in *" rev-parse HEAD "*) echo refused >> "${bin}/refused"; echo "fatal: cannot read HEAD" >&2; exit 128;; esac\nexec ${realGit} "$@"\n`,
+      { mode: 0o755 },
+    );
+    await site.db.conn.query(`UPDATE g SET v = 'id unknown ${Date.now()}'; INSERT INTO l (v) VALUES ('z')`);
+    const before = await fullState(site);
+    const r = await site.run([], { env: { PATH: `${bin}:${site.env.PATH ?? process.env.PATH ?? ''}` } });
+    const context = `exit ${r.code}\n${r.stderr}`;
+    expect({ context, code: r.code }).toEqual({ context, code: 0 });
+    // Asked, and asked again, before the run gave up on the id.
+    expect(readFileSync(join(bin, 'refused'), 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
+    expect(r.stderr).toMatch(/warn .*committed, but git could not tell the commit's id/);
+    expect(r.stdout).toContain(`commit: ${UNKNOWN_COMMIT}`);
+    const after = await fullState(site);
+    // The commit stands, and what it records stays published: the host files equal HEAD, `latest` moved.
+    expect(after.head).not.toBe(before.head);
+    expect(after.latest).not.toBe(before.latest);
+    expect(after.status).toBe(before.status);
+    expect(await git(site.csv2Dir, ['log', '-1', '--format=%s'])).toMatch(/faulthost/);
+    expect(await git(site.csv2Dir, ['status', '--porcelain', '--', 'faulthost'])).toBe('');
+    expect(incompleteSnapshots(site.userDir)).toEqual([]);
+    expect(hostDirProblems(site.hostDir)).toEqual([]);
+    expect(await site.consumerRunning()).toBe(true);
+    // The next run finds nothing left to commit.
+    const again = await site.run();
+    expect(again.code).toBe(0);
+    expect((await fullState(site)).head).toBe(after.head);
+  });
+
   test('hooks run on a successful commit too (never skipped behind the operator\'s back)', async () => {
     const marker = join(site.root, 'hook-ran');
     hook(site, `echo ran >> ${marker}`);
@@ -122,7 +158,6 @@ test('the first commit of a new repository fails: no host files, no .gitattribut
   const site = await createSite({ label: 'commit_fail_first', global: ['g', 'old'], local: ['l'] });
   try {
     await setupTables(site);
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(site.csv2Dir, { recursive: true });
     await initRepo(site.csv2Dir);
     hook(site, 'echo "first commit refused" >&2\nexit 1');

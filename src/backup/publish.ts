@@ -73,7 +73,7 @@ export async function publishAndCommit(
       summary.filesChanged.length > 0 || meta.viewsChanged || meta.manifestChanged || attributes !== null,
       (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
       run.repoConfig.identity ? null : { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
-      { alsoCommit: [join(config.csv2BackupDir, '.gitattributes')], exclude: [join(hostDir, TMP_DIR)], log },
+      { alsoCommit: [join(config.csv2BackupDir, '.gitattributes')], exclude: [join(hostDir, TMP_DIR)], log, warnings: summary.warnings },
     );
     run.user = null;
     await publication.settle().catch((err: unknown) => log.warn('could not remove the previous host files kept during the commit', { dir: join(hostDir, TMP_DIR), err: errorMessage(err) }));

@@ -31,6 +31,7 @@ export interface StatusRecord {
   perClass: Record<SummaryClass, ClassFigures> | null;
   bytesWritten: number | null;
   filesChanged: number | null;
+  /** The new commit; null when nothing changed; `unknown` when git made one but could not tell its id. */
   commit: string | null;
   downtimeMs: number | null;
   userSnapshot: string | null;

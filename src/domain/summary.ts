@@ -22,7 +22,7 @@ export interface BackupSummary {
   bytesWritten: number;
   /** Files in the host directory that changed (written or removed). */
   filesChanged: string[];
-  /** Commit hash, or null when nothing changed. */
+  /** Commit hash, or null when nothing changed; `unknown` when git made the commit but could not tell its id. */
   commit: string | null;
   /** The user-data snapshot directory written, or null (not configured, or unchanged). */
   userSnapshot: string | null;

@@ -350,12 +350,13 @@ async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<
  * fails (a hook that refuses, signing without a usable key) leaves the real
  * index as it was. Hooks run (never skipped behind the operator's back); a
  * refusal throws StoreError with their output. Returns the new commit, or
- * null when the files equal HEAD; once git has made the commit nothing throws
- * (see newCommitId). `changed` says whether this run changed
- * files there; when it did not, the commit (if any) is of files an earlier,
+ * null when the files equal HEAD. Once git has made the commit nothing throws,
+ * whatever git says after. `changed` says whether this run changed files
+ * there; when it did not, the commit (if any) is of files an earlier,
  * interrupted run left behind. `identity`: who commits when git has no
  * identity of its own (null: git's, see ensureDiffDriver). `exclude`: paths
- * under them never committed (the run's temporary files).
+ * under them never committed (the run's temporary files). `warnings`: told
+ * what went wrong after the commit was made, besides the log.
  */
 export async function commitHostDir(
   repo: Repository,
@@ -363,7 +364,7 @@ export async function commitHostDir(
   changed: boolean,
   message: (leftoverPaths: string[]) => string,
   identity: { name: string; email: string } | null,
-  options: { alsoCommit?: readonly string[]; exclude?: readonly string[]; log?: Logger } = {},
+  options: { alsoCommit?: readonly string[]; exclude?: readonly string[]; log?: Logger; warnings?: string[] } = {},
 ): Promise<string | null> {
   const repoTop = repo.top;
   const rel = (p: string) => relative(repoTop, p) || '.';
@@ -374,28 +375,43 @@ export async function commitHostDir(
   if (!changed && (await unchangedSinceHead(repoTop, pathspec))) return null;
   const identityArgs = identity ? ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`] : [];
   const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
+  const warn = (message: string, err: unknown): void => {
+    options.log?.warn(message, { repo: repoTop, err: errorMessage(err) });
+    options.warnings?.push(message);
+  };
   // Started once the commit is made, alongside reading its id; never rejects.
   let indexFollowed: Promise<void> = Promise.resolve();
+  /** The commit stands: the real index follows HEAD for the committed paths (as `git commit -- paths` would leave it). */
+  const committed = (): Promise<string> => {
+    indexFollowed = gitRun(repoTop, ['reset', '-q', 'HEAD', '--', ...pathspec]).then(
+      () => undefined,
+      (err: unknown) => warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', err),
+    );
+    return newCommitId(repoTop, warn);
+  };
+  // Exit 1 without output when there is no commit yet.
+  const readHead = async (rev: string): Promise<string> => (await gitRun(repoTop, ['rev-parse', '--verify', '--quiet', rev]).catch(() => '')).trim();
+  let head = '';
+  let committing = false;
   try {
     await fs.rm(indexFile, { force: true });
-    // Exit 1 without output when there is no commit yet.
-    const head = (await gitRun(repoTop, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '')).trim();
+    head = await readHead('HEAD');
     if (head) await gi(['read-tree', 'HEAD']);
     await gi(['add', '-A', '--', ...pathspec]);
     const staged = (await gi(['diff', '--cached', '--name-only', ...(head ? ['HEAD'] : []), '--', ...paths])).split('\n').filter((l) => l.trim());
     // The files may equal HEAD again (a change reverted): nothing to commit.
     if (staged.length === 0) return null;
+    committing = true;
     await gi([...identityArgs, 'commit', '-q', '-F', '-'], message(changed ? [] : staged));
-    // The real index follows HEAD for the committed paths (as `git commit -- paths` would leave it).
-    indexFollowed = gitRun(repoTop, ['reset', '-q', 'HEAD', '--', ...pathspec]).then(
-      () => undefined,
-      (err: unknown) => {
-        options.log?.warn('commit made, but the git index could not be updated; `git status` may show the backup files as changed until `git reset`', { repo: repoTop, err: errorMessage(err) });
-      },
-    );
-    return await newCommitId(repoTop, options.log);
+    return await committed();
   } catch (err) {
-    // Only a step before the commit gets here: newCommitId never throws.
+    // `git commit` may fail after it made the commit (killed once HEAD moved): a commit on top of the HEAD this run
+    // read is this run's, and stands. newCommitId never throws.
+    const now = committing ? await readHead('HEAD') : '';
+    if (now && now !== head && (await readHead('HEAD^')) === head) {
+      warn('git reported a failure after making the commit; the commit stands', err);
+      return await committed();
+    }
     throw new StoreError(
       `git commit in ${repoTop} failed: ${errorMessage(err).trim()}\nNothing was committed and the previous backup is unchanged; fix what git reports (a hook, commit signing) and run again`,
       { cause: err },
@@ -407,7 +423,7 @@ export async function commitHostDir(
 }
 
 /** What a run reports as its commit when git made one but could not then tell its id. */
-export const UNKNOWN_COMMIT = 'unknown (made, but git could not tell its id)';
+export const UNKNOWN_COMMIT = 'unknown';
 const COMMIT_ID_TRIES = 3;
 
 /**
@@ -415,8 +431,8 @@ const COMMIT_ID_TRIES = 3;
  * records the files just published. Asked again after a pause (a process that could not start may
  * start later); if git never answers, the run says so and goes on.
  */
-async function newCommitId(repoTop: string, log: Logger | undefined): Promise<string> {
-  let failure: unknown = null;
+async function newCommitId(repoTop: string, warn: (message: string, err: unknown) => void): Promise<string> {
+  let failure: unknown = 'no output';
   for (let i = 0; i < COMMIT_ID_TRIES; i++) {
     if (i > 0) await sleep(100);
     try {
@@ -426,6 +442,6 @@ async function newCommitId(repoTop: string, log: Logger | undefined): Promise<st
       failure = err;
     }
   }
-  log?.warn('the backup was committed, but git could not tell the commit\'s id; `git log -1` shows it', { repo: repoTop, err: failure === null ? 'no output' : errorMessage(failure) });
+  warn("the backup was committed, but git could not tell the commit's id; `git log -1` shows it", failure);
   return UNKNOWN_COMMIT;
 }

@@ -10,13 +10,8 @@ import { createGunzip } from 'node:zlib';
 import { ROWS_MARKER } from '../dump/structure';
 import { StatementSplitter } from '../restore/split';
 
-/**
- * 64 KiB: each read (and each gunzip output) is a fresh buffer, dropped once decoded. Larger ones
- * piled up between garbage collections (array buffers up to 37 MB): a 1M-row export peaked at
- * 141-144 MB RSS with 1 MiB reads and at 140 MB from a gzip file with 256 KiB, against 105-108 MB
- * at 64 KiB for both, in the same time or less.
- */
-const READ_CHUNK = 64 << 10;
+/** 64 KiB: each read is a fresh buffer, dropped once decoded; larger ones piled up between garbage collections. */
+export const READ_CHUNK = 64 << 10;
 const INSERT = Buffer.from('INSERT INTO ');
 const ROWS_LINE = Buffer.from(ROWS_MARKER);
 
@@ -37,8 +32,11 @@ export interface StatementStream {
   sha256(): string;
 }
 
-/** `onRead`: told the bytes of the file as they are read (before gunzip), for progress. */
-export function fileStatements(path: string, compressed: boolean, onRead?: (bytes: number) => void): StatementStream {
+/**
+ * `onRead`: told the bytes of the file as they are read (before gunzip), for progress. `readBytes`:
+ * the size of a read and of a gunzip output (at least 64, zlib's least).
+ */
+export function fileStatements(path: string, compressed: boolean, onRead?: (bytes: number) => void, readBytes = READ_CHUNK): StatementStream {
   const hash: Hash = createHash('sha256');
   let digest: string | null = null;
   async function* statements(): AsyncGenerator<Buffer | RowPiece> {
@@ -49,9 +47,9 @@ export function fileStatements(path: string, compressed: boolean, onRead?: (byte
         done(null, chunk);
       },
     });
-    const input = createReadStream(path, { highWaterMark: READ_CHUNK });
+    const input = createReadStream(path, { highWaterMark: readBytes });
     const streams: NodeJS.ReadWriteStream[] = [hashing];
-    if (compressed) streams.push(createGunzip({ chunkSize: READ_CHUNK }));
+    if (compressed) streams.push(createGunzip({ chunkSize: readBytes }));
     // pipeline: an error anywhere (a missing file, bad gzip) destroys the chain and ends the loop below with it.
     const out = (pipeline as (...s: unknown[]) => NodeJS.ReadableStream)(input, ...streams, () => undefined);
     const splitter = new StatementSplitter();
@@ -61,22 +59,43 @@ export function fileStatements(path: string, compressed: boolean, onRead?: (byte
     // by copying it again at every chunk.
     let rowLine = false;
     function* piece(bytes: Buffer, lineEnd: boolean): Generator<Buffer | RowPiece> {
-      const start = !rowLine && inRows && pending.length === 0 && bytes.subarray(0, INSERT.length).equals(INSERT);
-      if (start || rowLine) {
+      if (rowLine) {
         rowLine = !lineEnd;
-        yield { piece: bytes, start, end: lineEnd };
+        yield { piece: bytes, start: false, end: lineEnd };
         return;
+      }
+      // A read may end inside `INSERT INTO `: a line's start is told once that much of it is there.
+      if (inRows && pendingBytes < INSERT.length) {
+        if (!lineEnd && pendingBytes + bytes.length < INSERT.length) {
+          pending.push(bytes);
+          pendingBytes += bytes.length;
+          return;
+        }
+        if (pending.length) {
+          bytes = Buffer.concat([...pending, bytes]);
+          pending = [];
+          pendingBytes = 0;
+        }
+        if (bytes.subarray(0, INSERT.length).equals(INSERT)) {
+          rowLine = !lineEnd;
+          yield { piece: bytes, start: true, end: lineEnd };
+          return;
+        }
       }
       if (!lineEnd) {
         pending.push(bytes);
+        pendingBytes += bytes.length;
         return;
       }
       const line = pending.length ? Buffer.concat([...pending, bytes]) : bytes;
       pending = [];
+      pendingBytes = 0;
       inRows = line.equals(ROWS_LINE);
       yield* splitter.push(line);
     }
+    /** The line read so far, when it is not a row line. */
     let pending: Buffer[] = [];
+    let pendingBytes = 0;
     try {
       for await (const chunk of out) {
         const b = chunk as Buffer;
@@ -85,7 +104,7 @@ export function fileStatements(path: string, compressed: boolean, onRead?: (byte
           yield* piece(b.subarray(from, nl + 1), true);
           from = nl + 1;
         }
-        // The start of a line ends this chunk: an INSERT line's first piece must hold its head.
+        // The start of a line that goes on in the next read.
         if (from < b.length) yield* piece(b.subarray(from), false);
       }
       if (rowLine) throw new Error('the file ends inside an INSERT statement');

@@ -8,27 +8,55 @@ import { decodeRows, readInsertHead, type InsertHead, type SqliteValue } from '.
 import { Byte } from '../domain/sql-bytes';
 
 
+/** Where a scan of tuples stopped: inside a quoted literal, and right after a backslash there. */
+export interface TupleScan {
+  quoted: boolean;
+  escaped: boolean;
+}
+
 /**
- * Offset just after the last complete tuple in b[from..]: values hold no
- * parentheses outside quotes, so a `)` outside a quoted literal ends a tuple.
- * `from` must be at a tuple boundary. Returns `from` when no tuple is complete.
+ * Scans b[from..] on from `scan` (updated to where b ends): the offset just after
+ * the last complete tuple, or -1. Values hold no parentheses outside quotes, so a
+ * `)` outside a quoted literal ends a tuple; `from` must be at a tuple boundary
+ * or where an earlier piece's scan stopped.
  */
-export function lastTupleEnd(b: Buffer, from: number): number {
-  let last = from;
-  let quoted = false;
-  for (let i = from; i < b.length; i++) {
+export function scanTupleEnds(b: Buffer, from: number, scan: TupleScan): number {
+  let last = -1;
+  let quoted = scan.quoted;
+  let i = from;
+  // The byte escaped by a backslash that ended the previous piece.
+  if (scan.escaped && i < b.length) {
+    scan.escaped = false;
+    i++;
+  }
+  for (; i < b.length; i++) {
     const c = b[i];
     if (quoted) {
-      if (c === Byte.BACKSLASH) i++;
-      else if (c === Byte.QUOTE) quoted = false; // a doubled '' closes and reopens: the same state after both
+      if (c === Byte.BACKSLASH) {
+        if (i + 1 === b.length) scan.escaped = true;
+        i++;
+      } else if (c === Byte.QUOTE) quoted = false; // a doubled '' closes and reopens: the same state after both
     } else if (c === Byte.QUOTE) quoted = true;
     else if (c === Byte.CLOSE) last = i + 1;
   }
+  scan.quoted = quoted;
   return last;
 }
 
+/** Offset just after the last complete tuple in b[from..] (`from` at a tuple boundary); `from` when none is complete. */
+export function lastTupleEnd(b: Buffer, from: number): number {
+  const last = scanTupleEnds(b, from, { quoted: false, escaped: false });
+  return last < 0 ? from : last;
+}
+
 export class RowLineDecoder {
-  private carry: Buffer | null = null;
+  /**
+   * The line's bytes not decoded yet, in pieces: the head until it is whole, then
+   * an unfinished tuple. Joined only when a tuple completes: a row of many pieces
+   * is copied once, not once per piece.
+   */
+  private parts: Buffer[] = [];
+  private scan: TupleScan = { quoted: false, escaped: false };
   private head: InsertHead | null = null;
   rows = 0;
 
@@ -43,34 +71,50 @@ export class RowLineDecoder {
   /** The next piece of the line; `start` on its first, `end` on its last (ending with `;` and the newline). */
   push(piece: Buffer, start: boolean, end: boolean): void {
     if (start) {
-      this.carry = null;
+      this.parts = [];
       this.head = null;
     }
-    let b = this.carry ? Buffer.concat([this.carry, piece]) : piece;
-    this.carry = null;
-    let at = 0;
-    if (this.head === null) {
-      // The head (table and column list) is short: wait until a piece holds it all.
-      if (!end && b.indexOf(' VALUES ') < 0) {
-        this.carry = b;
-        return;
-      }
-      this.head = readInsertHead(b);
-      this.codecs = this.codecsFor(this.head);
-      at = this.head.rowsAt;
-    } else if (b[0] === 0x2c) at = 1; // the `,` between the carried-over tuple's predecessor and it
+    if (this.head !== null) return this.rowsPiece(piece, end);
+    const b = this.joined(piece);
+    // The head (table and column list) is short: wait until the pieces hold it all.
+    if (!end && b.indexOf(' VALUES ') < 0) {
+      this.parts = [b];
+      return;
+    }
+    this.head = readInsertHead(b);
+    this.codecs = this.codecsFor(this.head);
+    this.scan = { quoted: false, escaped: false };
+    this.rowsPiece(b.subarray(this.head.rowsAt), end);
+  }
+
+  /** Rows: the parts left over start at a tuple boundary (maybe at the `,` before it). */
+  private rowsPiece(piece: Buffer, end: boolean): void {
     if (end) {
+      let b = this.joined(piece);
+      const at = b[0] === Byte.COMMA ? 1 : 0;
       let stop = b.length;
       while (stop > at && (b[stop - 1] === 0x0a || b[stop - 1] === 0x0d || b[stop - 1] === 0x20)) stop--;
-      if (b[stop - 1] !== 0x3b) throw new Error('an INSERT line does not end with ";"');
+      if (b[stop - 1] !== Byte.SEMICOLON) throw new Error('an INSERT line does not end with ";"');
       b = b.subarray(0, stop - 1);
       if (stop - 1 > at) this.rows += decodeRows(b, at, this.codecs, this.onRow);
       this.head = null;
       return;
     }
-    const cut = lastTupleEnd(b, at);
-    if (cut > at) this.rows += decodeRows(b.subarray(0, cut), at, this.codecs, this.onRow);
+    const last = scanTupleEnds(piece, 0, this.scan);
+    if (last < 0) {
+      if (piece.length > 0) this.parts.push(piece);
+      return;
+    }
+    const b = this.joined(piece.subarray(0, last));
+    this.rows += decodeRows(b, b[0] === Byte.COMMA ? 1 : 0, this.codecs, this.onRow);
     // Copied: the piece it comes from is not kept alive by one row.
-    this.carry = cut < b.length ? Buffer.from(b.subarray(cut)) : null;
+    if (last < piece.length) this.parts.push(Buffer.from(piece.subarray(last)));
+  }
+
+  /** The parts carried over and `piece`, as one buffer; the parts are taken. */
+  private joined(piece: Buffer): Buffer {
+    const b = this.parts.length ? Buffer.concat([...this.parts, piece]) : piece;
+    this.parts = [];
+    return b;
   }
 }

@@ -108,31 +108,34 @@ describe('on a repository with history', () => {
     );
   });
 
-  test('git makes the commit but cannot then tell its id: the run succeeds and keeps what the commit records', async () => {
-    // The real git, except that `git rev-parse HEAD` (the new commit's id) fails, as a process that cannot start would.
-    const bin = join(site.root, 'no-rev-parse-bin');
+  /** A git on PATH that is the real one except where `fault` (a case arm of sh) says otherwise; its log of faults is `refused`. */
+  async function gitWith(name: string, fault: string): Promise<{ env: NodeJS.ProcessEnv; refused: () => string[] }> {
+    const bin = join(site.root, name);
     mkdirSync(bin, { recursive: true });
     const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
-    writeFileSync(
-      join(bin, 'git'),
-      `#!/bin/sh\ncase " $* " in *" rev-parse HEAD "*) echo refused >> "${bin}/refused"; echo "fatal: cannot read HEAD" >&2; exit 128;; esac\nexec ${realGit} "$@"\n`,
-      { mode: 0o755 },
-    );
-    await site.db.conn.query(`UPDATE g SET v = 'id unknown ${Date.now()}'; INSERT INTO l (v) VALUES ('z')`);
+    const log = join(bin, 'refused');
+    writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase " $* " in\n${fault.replace(/REAL/g, `'${realGit}'`).replace(/LOG/g, `'${log}'`)}\nesac\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+    return {
+      env: { PATH: `${bin}:${site.env.PATH ?? process.env.PATH ?? ''}` },
+      refused: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
+    };
+  }
+
+  /** A run whose commit git made, whatever it said after: exit 0 with a warning, the commit and what it records stand. */
+  async function expectCommitStands(env: NodeJS.ProcessEnv, warning: RegExp): Promise<{ stdout: string; head: string | null }> {
+    await site.db.conn.query(`UPDATE g SET v = 'stands ${Date.now()}'; INSERT INTO l (v) VALUES ('z')`);
     const before = await fullState(site);
-    const r = await site.run([], { env: { PATH: `${bin}:${site.env.PATH ?? process.env.PATH ?? ''}` } });
+    const r = await site.run([], { env });
     const context = `exit ${r.code}\n${r.stderr}`;
     expect({ context, code: r.code }).toEqual({ context, code: 0 });
-    // Asked, and asked again, before the run gave up on the id.
-    expect(readFileSync(join(bin, 'refused'), 'utf8').trim().split('\n').length).toBeGreaterThanOrEqual(2);
-    expect(r.stderr).toMatch(/warn .*committed, but git could not tell the commit's id/);
-    expect(r.stdout).toContain(`commit: ${UNKNOWN_COMMIT}`);
+    expect(r.stderr).toMatch(warning);
+    expect(r.stdout).toMatch(/warnings: [1-9]/);
     const after = await fullState(site);
     // The commit stands, and what it records stays published: the host files equal HEAD, `latest` moved.
     expect(after.head).not.toBe(before.head);
     expect(after.latest).not.toBe(before.latest);
     expect(after.status).toBe(before.status);
-    expect(await git(site.csv2Dir, ['log', '-1', '--format=%s'])).toMatch(/faulthost/);
+    expect(await git(site.csv2Dir, ['rev-parse', 'HEAD^'])).toBe(`${before.head}\n`);
     expect(await git(site.csv2Dir, ['status', '--porcelain', '--', 'faulthost'])).toBe('');
     expect(incompleteSnapshots(site.userDir)).toEqual([]);
     expect(hostDirProblems(site.hostDir)).toEqual([]);
@@ -141,6 +144,23 @@ describe('on a repository with history', () => {
     const again = await site.run();
     expect(again.code).toBe(0);
     expect((await fullState(site)).head).toBe(after.head);
+    return { stdout: r.stdout, head: after.head };
+  }
+
+  test('git makes the commit but cannot then tell its id: the run succeeds and keeps what the commit records', async () => {
+    // `git rev-parse HEAD` (the new commit's id) fails, as a process that cannot start would.
+    const fake = await gitWith('no-rev-parse-bin', '*" rev-parse HEAD "*) echo refused >> LOG; echo "fatal: cannot read HEAD" >&2; exit 128;;');
+    const { stdout } = await expectCommitStands(fake.env, /warn .*committed, but git could not tell the commit's id/);
+    // Asked, and asked again, before the run gave up on the id.
+    expect(fake.refused().length).toBeGreaterThanOrEqual(2);
+    expect(stdout).toContain(`commit: ${UNKNOWN_COMMIT}`);
+  });
+
+  test('`git commit` fails after it made the commit (killed once HEAD moved): the commit stands, the run succeeds', async () => {
+    const fake = await gitWith('commit-then-fail-bin', '*" commit "*) REAL "$@"; echo failed >> LOG; echo "error: killed after the commit" >&2; exit 1;;');
+    const { stdout, head } = await expectCommitStands(fake.env, /warn .*git reported a failure after making the commit; the commit stands/);
+    expect(fake.refused()).toEqual(['failed']);
+    expect(stdout).toContain(`commit: ${head}`);
   });
 
   test('hooks run on a successful commit too (never skipped behind the operator\'s back)', async () => {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { ROWS_MARKER } from '../../src/dump/structure';
-import { fileStatements, type RowPiece } from '../../src/sqlite/file-statements';
+import { fileStatements } from '../../src/sqlite/file-statements';
 
 let dir: string;
 beforeAll(() => (dir = mkdtempSync(join(tmpdir(), 'sb-file-statements-'))));
@@ -28,11 +28,15 @@ function insertLine(table: string, bytes: number, seed: number): string {
 }
 
 const head = 'CREATE TABLE `t` (\n  `id` int NOT NULL,\n  `v` text,\n  `b` blob,\n  PRIMARY KEY (`id`)\n);\n';
-const lines = [insertLine('t', 3_500_000, 0), insertLine('t', 10, 1_000_000), insertLine('t', 1_200_000, 2_000_000)];
-const text = `${head}${ROWS_MARKER}${lines.join('')}-- end\nCREATE TRIGGER \`tr\` BEFORE INSERT ON \`t\` FOR EACH ROW SET NEW.v = 'a;b';\n`;
+const trigger = "CREATE TRIGGER `tr` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.v = 'a;b'";
 
-async function readBack(path: string, compressed: boolean): Promise<{ statements: string[]; rowLines: string[]; firstPieces: string[]; pieces: number; sha256: string }> {
-  const stream = fileStatements(path, compressed);
+/** A backup file's layout: head, rows marker, row lines, then statements again (a comment line between). */
+function fileText(lines: string[]): string {
+  return `${head}${ROWS_MARKER}${lines.join('')}-- end of rows\n${trigger};\n`;
+}
+
+async function readBack(path: string, compressed: boolean, readBytes?: number): Promise<{ statements: string[]; rowLines: string[]; firstPieces: string[]; pieces: number; sha256: string }> {
+  const stream = fileStatements(path, compressed, undefined, readBytes);
   const statements: string[] = [];
   const rowLines: string[] = [];
   const firstPieces: string[] = [];
@@ -43,12 +47,11 @@ async function readBack(path: string, compressed: boolean): Promise<{ statements
       statements.push(s.toString('utf8').trim());
       continue;
     }
-    const p = s as RowPiece;
     pieces++;
-    if (p.start) firstPieces.push(p.piece.subarray(0, 20).toString('utf8'));
-    expect(p.start).toBe(line.length === 0);
-    line.push(Buffer.from(p.piece)); // copied: a piece is only valid until the next is asked for
-    if (p.end) {
+    if (s.start) firstPieces.push(s.piece.toString('utf8'));
+    expect(s.start).toBe(line.length === 0);
+    line.push(Buffer.from(s.piece)); // copied: a piece is only valid until the next is asked for
+    if (s.end) {
       rowLines.push(Buffer.concat(line).toString('utf8'));
       line = [];
     }
@@ -57,20 +60,41 @@ async function readBack(path: string, compressed: boolean): Promise<{ statements
   return { statements, rowLines, firstPieces, pieces, sha256: stream.sha256() };
 }
 
+function store(name: string, text: string, compressed: boolean): { path: string; stored: Buffer } {
+  const stored = compressed ? gzipSync(Buffer.from(text, 'utf8')) : Buffer.from(text, 'utf8');
+  const path = join(dir, name);
+  writeFileSync(path, stored);
+  return { path, stored };
+}
+
+// Statements come as the mariadb client sends them, without their delimiter.
+const statementsOf = [head.trim().replace(/;$/, ''), trigger];
+
 test.each([
   ['plain', false],
   ['gzip', true],
-])('a %s file: row lines longer than a read come back in pieces that join to them exactly', async (_name, compressed) => {
-  const stored = compressed ? gzipSync(Buffer.from(text, 'utf8')) : Buffer.from(text, 'utf8');
-  const path = join(dir, `t${compressed ? '.gz' : ''}`);
-  writeFileSync(path, stored);
+])('a %s file: row lines of many reads come back in pieces that join to them exactly', async (name, compressed) => {
+  const lines = [insertLine('t', 3_500_000, 0), insertLine('t', 10, 1_000_000), insertLine('t', 1_200_000, 2_000_000)];
+  const { path, stored } = store(`long-${name}`, fileText(lines), compressed);
   const got = await readBack(path, compressed);
   expect(got.rowLines).toEqual(lines);
-  // Several reads per long line: the first piece of each holds the head.
-  expect(got.pieces).toBeGreaterThan(lines.length + 4);
-  expect(got.firstPieces).toEqual(lines.map(() => 'INSERT INTO `t` VALU'));
-  // Statements come as the mariadb client sends them, without their delimiter.
-  expect(got.statements[0]).toBe(head.trim().replace(/;$/, ''));
-  expect(got.statements.at(-1)).toBe("CREATE TRIGGER `tr` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.v = 'a;b'");
+  expect(got.pieces).toBeGreaterThan(lines.length);
+  expect(got.firstPieces.map((p) => p.slice(0, 12))).toEqual(lines.map(() => 'INSERT INTO '));
+  expect([got.statements[0], got.statements.at(-1)]).toEqual(statementsOf);
   expect(got.sha256).toBe(createHash('sha256').update(stored).digest('hex'));
+});
+
+test('reads of every small size, cut anywhere (inside `INSERT INTO `, the rows marker, a quoted `;`), give the same lines and statements', async () => {
+  const lines = [insertLine('t', 300, 0), insertLine('t', 10, 1000), insertLine('t', 200, 2000)];
+  const plain = store('small', fileText(lines), false);
+  const gzip = store('small.gz', fileText(lines), true);
+  const cases: [string, boolean, number][] = [];
+  for (let size = 1; size <= 40; size++) cases.push([plain.path, false, size]);
+  for (const size of [64, 65, 97, 128]) cases.push([gzip.path, true, size]);
+  for (const [path, compressed, size] of cases) {
+    const got = await readBack(path, compressed, size);
+    // A line's first piece always tells it is a row line: it holds all of `INSERT INTO ` or the whole line.
+    expect({ size, compressed, rowLines: got.rowLines, statements: got.statements }).toEqual({ size, compressed, rowLines: lines, statements: statementsOf });
+    expect(got.firstPieces.every((p) => p.startsWith('INSERT INTO '))).toBe(true);
+  }
 });

@@ -377,7 +377,7 @@ export async function commitHostDir(
   const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
   const warn = (message: string, err: unknown): void => {
     options.log?.warn(message, { repo: repoTop, err: errorMessage(err) });
-    options.warnings?.push(message);
+    options.warnings?.push(`${message}: ${errorMessage(err).trim()}`);
   };
   // Started once the commit is made, alongside reading its id; never rejects.
   let indexFollowed: Promise<void> = Promise.resolve();
@@ -389,13 +389,11 @@ export async function commitHostDir(
     );
     return newCommitId(repoTop, warn);
   };
-  // Exit 1 without output when there is no commit yet.
-  const readHead = async (rev: string): Promise<string> => (await gitRun(repoTop, ['rev-parse', '--verify', '--quiet', rev]).catch(() => '')).trim();
   let head = '';
   let committing = false;
   try {
     await fs.rm(indexFile, { force: true });
-    head = await readHead('HEAD');
+    head = await revParse(repoTop, 'HEAD');
     if (head) await gi(['read-tree', 'HEAD']);
     await gi(['add', '-A', '--', ...pathspec]);
     const staged = (await gi(['diff', '--cached', '--name-only', ...(head ? ['HEAD'] : []), '--', ...paths])).split('\n').filter((l) => l.trim());
@@ -405,10 +403,9 @@ export async function commitHostDir(
     await gi([...identityArgs, 'commit', '-q', '-F', '-'], message(changed ? [] : staged));
     return await committed();
   } catch (err) {
-    // `git commit` may fail after it made the commit (killed once HEAD moved): a commit on top of the HEAD this run
-    // read is this run's, and stands. newCommitId never throws.
-    const now = committing ? await readHead('HEAD') : '';
-    if (now && now !== head && (await readHead('HEAD^')) === head) {
+    // `git commit` may fail after it made the commit (killed once HEAD moved): a commit of this run's tree on top of
+    // the HEAD it read is its own, and stands (not one the operator made meanwhile). newCommitId never throws.
+    if (committing && (await madeAnyway(repoTop, head, () => gi(['write-tree'])))) {
       warn('git reported a failure after making the commit; the commit stands', err);
       return await committed();
     }
@@ -419,6 +416,31 @@ export async function commitHostDir(
   } finally {
     await indexFollowed;
     await fs.rm(indexFile, { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * The object `rev` names; '' when there is none (no commit yet, the parent of the first).
+ * Any other failure throws: taken for "no commit", it would build the next commit from an empty tree.
+ */
+async function revParse(repoTop: string, rev: string): Promise<string> {
+  try {
+    return (await run('git', ['-C', repoTop, 'rev-parse', '--verify', '--quiet', rev], { env: process.env })).stdout.trim();
+  } catch (err) {
+    // `--verify --quiet` says "no such commit" by exit 1 alone.
+    if (err instanceof CommandError && err.code === 1 && !err.stderr.trim()) return '';
+    throw err;
+  }
+}
+
+/** After a failed `git commit`: HEAD moved to a commit of this run's tree (`tree`) whose parent is `head`. */
+async function madeAnyway(repoTop: string, head: string, tree: () => Promise<string>): Promise<boolean> {
+  try {
+    const [now, parent, headTree, ours] = await Promise.all([revParse(repoTop, 'HEAD'), revParse(repoTop, 'HEAD^'), revParse(repoTop, 'HEAD^{tree}'), tree()]);
+    return now !== '' && now !== head && parent === head && headTree === ours.trim();
+  } catch {
+    // Nothing can be told: the run fails as git said, and is taken back.
+    return false;
   }
 }
 

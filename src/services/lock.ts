@@ -106,6 +106,26 @@ async function removeBreakers(prefix: string): Promise<void> {
   await Promise.all(names.filter((n) => n.startsWith(start)).map((n) => fs.unlink(join(dir, n)).catch(() => undefined)));
 }
 
+/**
+ * Removes the temporary files (`<lock>.<pid>.<nonce>.tmp`) of attempts whose process died before it
+ * removed its own (a SIGKILL while taking the lock); those of live processes stay. Never throws.
+ */
+async function removeDeadAttempts(path: string): Promise<void> {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.`;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names.map(async (name) => {
+      const m = name.startsWith(prefix) ? /^(\d+)\.([0-9a-f]+)\.tmp$/.exec(name.slice(prefix.length)) : null;
+      if (!m) return;
+      const file = join(dir, name);
+      // Its text may be cut short by the kill: the name tells the process too.
+      const owner = parseOwner((await readIfExists(file).catch(() => null)) ?? '') ?? { pid: Number(m[1]), startedAt: '', nonce: m[2] };
+      if (!isOwnerAlive(owner, live)) await fs.unlink(file).catch(() => undefined);
+    }),
+  );
+}
+
 /** Creates stateDir (0700) if missing and takes the run lock, or throws BusyError. */
 export async function acquireRunLock(stateDir: string, log: Logger): Promise<RunLock> {
   await fs.mkdir(stateDir, { recursive: true, mode: 0o700 });
@@ -155,6 +175,7 @@ async function acquireLockFile(path: string, log: Logger): Promise<RunLock> {
       try {
         await fs.link(tmp, path);
         won = true;
+        await removeDeadAttempts(path);
         return makeLock(path, owner, text, log);
       } catch (err) {
         if (!isCode(err, 'EEXIST')) throw err;
@@ -179,6 +200,7 @@ async function acquireLockFile(path: string, log: Logger): Promise<RunLock> {
         await fs.rename(tmp, path);
         won = true;
         await removeBreakers(prefix);
+        await removeDeadAttempts(path);
         return makeLock(path, owner, text, log);
       }
       await fs.unlink(breaker).catch(() => undefined);

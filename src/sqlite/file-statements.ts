@@ -18,6 +18,7 @@ const ROWS_LINE = Buffer.from(ROWS_MARKER);
 /**
  * A piece of a row line (one `INSERT ... VALUES (...),(...);` line), in file
  * order: `start` on the piece that begins it, `end` on the one ending it (with `;\n`).
+ * Its bytes are never reused: a reader may keep the piece.
  */
 export interface RowPiece {
   piece: Buffer;
@@ -107,7 +108,9 @@ export function fileStatements(path: string, compressed: boolean, onRead?: (byte
         // The start of a line that goes on in the next read.
         if (from < b.length) yield* piece(b.subarray(from), false);
       }
-      if (rowLine) throw new Error('the file ends inside an INSERT statement');
+      if (rowLine || (inRows && pendingBytes > 0 && pendingBytes < INSERT.length && INSERT.subarray(0, pendingBytes).equals(Buffer.concat(pending)))) {
+        throw new Error('the file ends inside an INSERT statement');
+      }
       if (pending.length) yield* splitter.push(Buffer.concat(pending));
       yield* splitter.end();
     } finally {

@@ -49,6 +49,17 @@ export function lastTupleEnd(b: Buffer, from: number): number {
   return last < 0 ? from : last;
 }
 
+/** The head of an INSERT line if `b` holds all of it and the first byte after (a name may hold ` VALUES `), else null. */
+function wholeHead(b: Buffer): InsertHead | null {
+  if (b.indexOf(' VALUES ') < 0) return null;
+  try {
+    const head = readInsertHead(b);
+    return head.rowsAt < b.length ? head : null;
+  } catch {
+    return null;
+  }
+}
+
 export class RowLineDecoder {
   /**
    * The line's bytes not decoded yet, in pieces: the head until it is whole, then
@@ -77,11 +88,12 @@ export class RowLineDecoder {
     if (this.head !== null) return this.rowsPiece(piece, end);
     const b = this.joined(piece);
     // The head (table and column list) is short: wait until the pieces hold it all.
-    if (!end && b.indexOf(' VALUES ') < 0) {
+    const head = end ? readInsertHead(b) : wholeHead(b);
+    if (head === null) {
       this.parts = [b];
       return;
     }
-    this.head = readInsertHead(b);
+    this.head = head;
     this.codecs = this.codecsFor(this.head);
     this.scan = { quoted: false, escaped: false };
     this.rowsPiece(b.subarray(this.head.rowsAt), end);

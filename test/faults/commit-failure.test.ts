@@ -163,6 +163,45 @@ describe('on a repository with history', () => {
     expect(stdout).toContain(`commit: ${head}`);
   });
 
+  test('`git commit` fails while the operator commits on the same HEAD: the run fails and takes its files back, the operator\'s commit stays', async () => {
+    // Our commit (it carries the temporary index) becomes the operator's own, from the real index, and then fails.
+    const fake = await gitWith(
+      'operator-commit-bin',
+      '*" commit "*) [ -n "$GIT_INDEX_FILE" ] || exec REAL "$@"; env -u GIT_INDEX_FILE REAL -C "$2" -c user.name=Operator -c user.email=operator@example.org commit --allow-empty -q -m "the operator\'s own commit"; echo raced >> LOG; echo "fatal: cannot lock ref \'HEAD\'" >&2; exit 128;;',
+    );
+    await site.db.conn.query(`UPDATE g SET v = 'raced ${Date.now()}'`);
+    const before = await fullState(site);
+    const r = await site.run([], { env: fake.env });
+    const context = `exit ${r.code}\n${r.stderr}`;
+    expect({ context, code: r.code }).toEqual({ context, code: EXIT.store });
+    expect(r.stderr).toMatch(/cannot lock ref/);
+    expect(fake.refused()).toEqual(['raced']);
+    // HEAD is the operator's commit on top of the old one; the backup's files and `latest` are as before the run.
+    expect(await git(site.csv2Dir, ['log', '-1', '--format=%s'])).toBe("the operator's own commit\n");
+    expect(await git(site.csv2Dir, ['rev-parse', 'HEAD^'])).toBe(`${before.head}\n`);
+    const after = await fullState(site);
+    expect({ ...after, head: before.head, index: before.index, status: before.status }).toEqual(before);
+    expect(incompleteSnapshots(site.userDir)).toEqual([]);
+    expect(await site.consumerRunning()).toBe(true);
+    // The next run commits the backup on top of the operator's commit.
+    expect((await site.run()).code).toBe(0);
+    expect(await git(site.csv2Dir, ['rev-parse', 'HEAD^'])).toBe(`${after.head}\n`);
+  });
+
+  test('git cannot tell HEAD before the commit: exit 5, nothing changed (never a commit built as if there were no HEAD)', async () => {
+    // Taken for "no commit yet", the commit would have held the backup's paths alone: every other file deleted.
+    const fake = await gitWith('no-head-bin', '*" rev-parse --verify --quiet HEAD "*) echo refused >> LOG; echo "fatal: unable to read HEAD" >&2; exit 128;;');
+    await site.db.conn.query(`UPDATE g SET v = 'no head ${Date.now()}'`);
+    const before = await fullState(site);
+    const r = await site.run([], { env: fake.env });
+    const context = `exit ${r.code}\n${r.stderr}`;
+    expect({ context, code: r.code }).toEqual({ context, code: EXIT.store });
+    expect(r.stderr).toMatch(/unable to read HEAD[\s\S]*Nothing was committed/);
+    expect(fake.refused()).toEqual(['refused']);
+    expect(await fullState(site)).toEqual(before);
+    expect(await site.consumerRunning()).toBe(true);
+  });
+
   test('hooks run on a successful commit too (never skipped behind the operator\'s back)', async () => {
     const marker = join(site.root, 'hook-ran');
     hook(site, `echo ran >> ${marker}`);

@@ -1,5 +1,6 @@
 /** The run lock: real files, real processes (live, dead, racing). */
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -57,6 +58,27 @@ test('a lock left by a dead process is taken over with a warning', async () => {
   expect(JSON.parse(readFileSync(lockPath, 'utf8')).pid).toBe(process.pid);
   expect(text()).toMatch(new RegExp(`warn .*taking over stale lock .*pid=${pid} startedAt=2020-01-01T00:00:00.000Z`));
   await lock.release();
+});
+
+test('temporary files of attempts killed while taking the lock are removed, those of live processes stay', async () => {
+  await acquireRunLock(stateDir, captureLog().log).then((l) => l.release()); // creates the directory
+  // Killed before its text was written, and after: both dead.
+  const cut = `${LOCK_FILE}.${await deadPid()}.0123abcd.tmp`;
+  writeFileSync(join(stateDir, cut), '');
+  const deadOwner = await deadPid();
+  const whole = `${LOCK_FILE}.${deadOwner}.4567ef01.tmp`;
+  writeFileSync(join(stateDir, whole), JSON.stringify({ pid: deadOwner, startedAt: '2020-01-01T00:00:00.000Z', nonce: '4567ef01' }));
+  // A live process's attempt, being written.
+  const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    const alive = `${LOCK_FILE}.${sleeper.pid}.89abcdef.tmp`;
+    writeFileSync(join(stateDir, alive), '');
+    const lock = await acquireRunLock(stateDir, captureLog().log);
+    expect(readdirSync(stateDir).sort()).toEqual([LOCK_FILE, alive].sort());
+    await lock.release();
+  } finally {
+    sleeper.kill();
+  }
 });
 
 test('a garbage lock file is taken over with a warning', async () => {

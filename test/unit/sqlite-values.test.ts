@@ -117,3 +117,20 @@ test('a row line decoded piece by piece, cut anywhere (inside quotes, escapes, h
   expect(lastTupleEnd(Buffer.from("(1,')'),(2,'x"), 0)).toBe(7);
   expect(lastTupleEnd(Buffer.from("(1,'\\')"), 0)).toBe(0);
 });
+
+test('a head cut anywhere, its table name holding ` VALUES `, is read once it is whole', () => {
+  const line = Buffer.from("INSERT INTO `a VALUES b` (`x`,`y`) VALUES (1,'p'),(2,'q');\n");
+  for (let size = 1; size <= 40; size++) {
+    const rows: SqliteValue[][] = [];
+    const heads: string[] = [];
+    const decoder = new RowLineDecoder(
+      (head) => {
+        heads.push(`${head.table}:${(head.columns ?? []).join(',')}`);
+        return ['integer', 'text'];
+      },
+      (v) => rows.push([...v]),
+    );
+    for (let at = 0; at < line.length; at += size) decoder.push(line.subarray(at, at + size), at === 0, at + size >= line.length);
+    expect({ size, heads, rows }).toEqual({ size, heads: ['a VALUES b:x,y'], rows: [[1, 'p'], [2, 'q']] });
+  }
+});

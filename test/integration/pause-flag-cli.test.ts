@@ -55,14 +55,19 @@ async function setFlag(value: string | null): Promise<void> {
   await db.conn.query("UPDATE csv2_configuration SET config_value = ? WHERE category = 'ProcessMonitor' AND config_key = 'pause'", [value]);
 }
 
-/** Polls the flag as a CSV2 consumer would; stop() returns the distinct values seen, in order. */
+/**
+ * Polls the flag as a CSV2 consumer would; stop() returns the distinct values seen, in order, the value at
+ * stop() included (a change in the poll's last sleep would be missed otherwise).
+ */
 function watchFlag(): { stop(): Promise<(string | null | undefined)[]> } {
   const seen: (string | null | undefined)[] = [];
+  const note = (v: string | null | undefined): void => {
+    if (seen.length === 0 || seen[seen.length - 1] !== v) seen.push(v);
+  };
   let running = true;
   const loop = (async () => {
     while (running) {
-      const v = await flagValue();
-      if (seen.length === 0 || seen[seen.length - 1] !== v) seen.push(v);
+      note(await flagValue());
       await sleep(10);
     }
   })();
@@ -70,6 +75,7 @@ function watchFlag(): { stop(): Promise<(string | null | undefined)[]> } {
     async stop() {
       running = false;
       await loop;
+      note(await flagValue());
       return seen;
     },
   };

@@ -11,7 +11,7 @@ import { ROWS_MARKER } from '../dump/structure';
 import { StatementSplitter } from '../restore/split';
 
 /** 64 KiB: each read is a fresh buffer, dropped once decoded; larger ones piled up between garbage collections. */
-export const READ_CHUNK = 64 << 10;
+const READ_CHUNK = 64 << 10;
 const INSERT = Buffer.from('INSERT INTO ');
 const ROWS_LINE = Buffer.from(ROWS_MARKER);
 

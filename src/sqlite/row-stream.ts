@@ -43,12 +43,6 @@ export function scanTupleEnds(b: Buffer, from: number, scan: TupleScan): number 
   return last;
 }
 
-/** Offset just after the last complete tuple in b[from..] (`from` at a tuple boundary); `from` when none is complete. */
-export function lastTupleEnd(b: Buffer, from: number): number {
-  const last = scanTupleEnds(b, from, { quoted: false, escaped: false });
-  return last < 0 ? from : last;
-}
-
 /** The head of an INSERT line if `b` holds all of it and the first byte after (a name may hold ` VALUES `), else null. */
 function wholeHead(b: Buffer): InsertHead | null {
   if (b.indexOf(' VALUES ') < 0) return null;

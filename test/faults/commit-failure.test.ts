@@ -10,7 +10,7 @@ import { EXIT } from '../../src/errors';
 import { UNKNOWN_COMMIT } from '../../src/git/repo';
 import { run } from '../../src/proc/run';
 import { createSite, hostDirProblems, incompleteSnapshots, listFiles, sha256, STACK_TRACE, type Site } from '../helpers/faults';
-import { gitEnv, gitLog, initRepo } from '../helpers/git';
+import { fakeGit, gitEnv, gitLog, initRepo } from '../helpers/git';
 import { cleanupTempDirs } from '../helpers/tmp';
 
 jest.setTimeout(120_000);
@@ -108,18 +108,7 @@ describe('on a repository with history', () => {
     );
   });
 
-  /** A git on PATH that is the real one except where `fault` (a case arm of sh) says otherwise; its log of faults is `refused`. */
-  async function gitWith(name: string, fault: string): Promise<{ env: NodeJS.ProcessEnv; refused: () => string[] }> {
-    const bin = join(site.root, name);
-    mkdirSync(bin, { recursive: true });
-    const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
-    const log = join(bin, 'refused');
-    writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase " $* " in\n${fault.replace(/REAL/g, `'${realGit}'`).replace(/LOG/g, `'${log}'`)}\nesac\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
-    return {
-      env: { PATH: `${bin}:${site.env.PATH ?? process.env.PATH ?? ''}` },
-      refused: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
-    };
-  }
+  const gitWith = (name: string, fault: string) => fakeGit(join(site.root, name), fault, site.env.PATH ?? process.env.PATH ?? '');
 
   /** A run whose commit git made, whatever it said after: exit 0 with a warning, the commit and what it records stand. */
   async function expectCommitStands(env: NodeJS.ProcessEnv, warning: RegExp): Promise<{ stdout: string; head: string | null }> {

@@ -1,5 +1,8 @@
 /** Real git repositories for tests, kept away from the user's global git config. */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { run } from '../../src/proc/run';
 
 /** Keeps the user's and the system's git config out of every git the tests run. */
 const ISOLATION = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } as const;
@@ -72,4 +75,20 @@ async function hasCommits(g: SimpleGit): Promise<boolean> {
   // simple-git does not treat a non-zero exit with empty stderr as an error, so look at the output.
   const out = await g.raw(['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => '');
   return out.trim() !== '';
+}
+
+/**
+ * A `git` in `bin` (created) that is the real one except where `fault`, arms of a `case " $* " in`, says
+ * otherwise; in an arm, REAL runs the real git and LOG is `bin/refused`, where the arm notes what it did.
+ * `env` puts it first on PATH in front of `path`; `refused()` reads what the arms noted.
+ */
+export async function fakeGit(bin: string, fault: string, path = process.env.PATH ?? ''): Promise<{ env: NodeJS.ProcessEnv; refused: () => string[] }> {
+  mkdirSync(bin, { recursive: true });
+  const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+  const log = join(bin, 'refused');
+  writeFileSync(join(bin, 'git'), `#!/bin/sh\ncase " $* " in\n${fault.replace(/REAL/g, `'${realGit}'`).replace(/LOG/g, `'${log}'`)}\nesac\nexec '${realGit}' "$@"\n`, { mode: 0o755 });
+  return {
+    env: { PATH: `${bin}:${path}` },
+    refused: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
+  };
 }

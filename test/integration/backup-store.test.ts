@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { createTestDatabase, mariadbClient, type TestDatabase } from '../helpers/db';
-import { gitEnv, gitLog, type LogEntry } from '../helpers/git';
+import { fakeGit, gitEnv, gitLog, type LogEntry } from '../helpers/git';
 import { DIFF_TEXTCONV } from '../../src/git/repo';
 import { run } from '../../src/proc/run';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
@@ -264,17 +264,11 @@ test('with a git older than 2.26 (no `git config --show-scope`), the same: schem
   const repo = join(work, 'git');
   // A git that refuses --show-scope as git 2.25 does, and is the real git otherwise.
   const bin = join(work, 'old-git-bin');
-  await fs.mkdir(bin, { recursive: true });
-  const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
-  await fs.writeFile(
-    join(bin, 'git'),
-    `#!/bin/sh\nfor a in "$@"; do\n  if [ "$a" = --show-scope ]; then echo "error: unknown option \\\`show-scope'" >&2; echo seen >> "${bin}/refused"; exit 129; fi\ndone\nexec ${realGit} "$@"\n`,
-    { mode: 0o755 },
-  );
+  const fake = await fakeGit(bin, `*" --show-scope "*) echo "error: unknown option \\\`show-scope'" >&2; echo seen >> LOG; exit 129;;`);
   await runGit(repo, ['config', '--local', 'diff.schema_backup.textconv', 'cat']);
   const before = (await gitLog(repo)).length;
   await db.conn.query('UPDATE settings SET value = ? WHERE name = ?', ['by-an-old-git', 'c']);
-  const r = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+  const r = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: fake.env });
   expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.not.stringMatching(/ (error|warn) /) });
   // The fake was asked, and refused.
   expect((await fs.readFile(join(bin, 'refused'), 'utf8')).trim()).toBe('seen');
@@ -289,7 +283,7 @@ test('with a git older than 2.26 (no `git config --show-scope`), the same: schem
     const configBefore = await fs.readFile(configFile, 'utf8');
     const mtimeBefore = (await fs.stat(configFile)).mtimeMs;
     await db.conn.query('UPDATE settings SET value = ? WHERE name = ?', ['by-an-old-git-operator', 'c']);
-    const again = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: { PATH: `${bin}:${process.env.PATH ?? ''}` } });
+    const again = await runCli(['--config', config, '--host-name', HOST, '--online'], { env: fake.env });
     expect(again.code).toBe(0);
     expect((await runGit(repo, ['log', '-1', '--format=%an <%ae>'])).trim()).toBe('Old Git Operator <old-git@example.org>');
     expect(await fs.readFile(configFile, 'utf8')).toBe(configBefore);

@@ -1,7 +1,7 @@
 /** Row values: backup literals -> SQLite values (decodeRows) and back (sqlLiteral), exact both ways. */
 import Database from 'better-sqlite3';
 import type { Codec } from '../../src/sqlite/type-map';
-import { lastTupleEnd, RowLineDecoder } from '../../src/sqlite/row-stream';
+import { RowLineDecoder, scanTupleEnds } from '../../src/sqlite/row-stream';
 import { decodeRows, readInsertHead, sqlLiteral, type SqliteValue } from '../../src/sqlite/values';
 
 function decode(stmt: string, codecs: (Codec | null)[]): SqliteValue[][] {
@@ -114,8 +114,9 @@ test('a row line decoded piece by piece, cut anywhere (inside quotes, escapes, h
     expect({ size, rows }).toEqual({ size, rows: whole });
     expect(decoder.rows).toBe(4);
   }
-  expect(lastTupleEnd(Buffer.from("(1,')'),(2,'x"), 0)).toBe(7);
-  expect(lastTupleEnd(Buffer.from("(1,'\\')"), 0)).toBe(0);
+  const lastTupleEnd = (text: string): number => scanTupleEnds(Buffer.from(text), 0, { quoted: false, escaped: false });
+  expect(lastTupleEnd("(1,')'),(2,'x")).toBe(7);
+  expect(lastTupleEnd("(1,'\\')")).toBe(-1);
 });
 
 test('a head cut anywhere, its table name holding ` VALUES `, is read once it is whole', () => {

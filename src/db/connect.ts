@@ -128,22 +128,25 @@ type Command = EventEmitter & { onResult?: unknown };
 
 /**
  * mysql2 reports a fatal connection error (server gone, session KILLed) to
- * queries that have a callback, but to a streaming query (no callback: the
+ * queries that have a callback, but to a streaming query or execution (no callback: the
  * row readers) not at all, only to the connection: the reader would wait
  * forever and the run would end with nothing said. Forward it to them.
  */
 function forwardFatalErrors(raw: Connection): void {
   const streaming = new Set<Command>();
-  const target = raw as unknown as { query: (...args: unknown[]) => Command };
-  const query = target.query.bind(raw);
-  target.query = (...args: unknown[]) => {
-    const cmd = query(...args);
-    if (!cmd.onResult) {
-      streaming.add(cmd);
-      cmd.once('end', () => streaming.delete(cmd));
-    }
-    return cmd;
-  };
+  // Both ways a reader streams: a query (text protocol) and a prepared statement's execution (binary protocol).
+  for (const method of ['query', 'execute'] as const) {
+    const target = raw as unknown as Record<typeof method, (...args: unknown[]) => Command>;
+    const original = target[method].bind(raw);
+    target[method] = (...args: unknown[]) => {
+      const cmd = original(...args);
+      if (!cmd.onResult) {
+        streaming.add(cmd);
+        cmd.once('end', () => streaming.delete(cmd));
+      }
+      return cmd;
+    };
+  }
   raw.on('error', (err) => {
     for (const cmd of [...streaming]) {
       streaming.delete(cmd);

@@ -58,6 +58,7 @@ export async function describeTables(db: Db): Promise<Map<string, DbTableDetail>
     if (period) column.period = period;
     if (dataType === 'enum' && enumHasEmptyMember(String(columnType))) column.enumWithEmptyMember = true;
     if (dataType === 'double' && /^double( unsigned)?$/i.test(String(columnType))) column.plainDouble = true;
+    if (/ zerofill$/i.test(String(columnType))) column.zerofill = true;
     d.columns.push(column);
   }
   const keys = await db.queryArrays(

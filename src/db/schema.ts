@@ -15,6 +15,8 @@ export interface DbColumn {
    * shortest text that reads back to the same bits, as CAST(... AS DOUBLE) does.
    */
   plainDouble?: boolean;
+  /** ZEROFILL: the text protocol pads the value with zeros to its display width. */
+  zerofill?: boolean;
   /** The row start or end column of a system-versioned table (a declared one: saved, not recomputed). */
   period?: 'start' | 'end';
 }

@@ -178,6 +178,31 @@ export function rawRowSelectSql(table: DbTableDetail, options: RowSelectOptions 
   return `SELECT ${exprs.join(',')} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
 }
 
+/** Types whose binary-protocol value is exactly what the text protocol's value says: numbers as bytes, strings length-coded. */
+const BINARY_PROTOCOL_AS_IS = new Set([...NUMERIC_TYPES, ...FLOAT_TYPES, ...BINARY_TYPES, ...TEXT_TYPES, 'bit']);
+BINARY_PROTOCOL_AS_IS.delete('year');
+
+/**
+ * The SELECT of rawRowSelectSql for the binary protocol (a prepared statement):
+ * the same values, with those whose binary form is not the text one read as
+ * text. CONCAT() of one value is its text, as the text protocol sends it:
+ * temporal types and YEAR (sent as structures or a number without its
+ * padding), ZEROFILL numbers (sent without their zeros), types of MariaDB's
+ * own (INET6, UUID), and the caller's expressions, whose type is theirs.
+ */
+export function binaryRowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
+  const exprs = rowColumns(table).map((c) => {
+    const override = c.generated ? undefined : options.columnExpressions?.get(c.name);
+    if (override !== undefined) return `CONCAT(${override})`;
+    const read = columnRead(c).expression;
+    const asIs = c.generated || (BINARY_PROTOCOL_AS_IS.has(c.dataType) && !(c.zerofill && NUMERIC_TYPES.has(c.dataType)));
+    return asIs ? read : `CONCAT(${read})`;
+  });
+  const where = options.where ? ` WHERE ${options.where}` : '';
+  const order = orderColumns(table).map(quoteIdent).join(',');
+  return `SELECT ${exprs.join(',')} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
+}
+
 /** `INSERT INTO `t` VALUES ` (what db_upgrade reads), or with the column list where namesColumns() says so. */
 export function insertPrefix(table: DbTableDetail): string {
   const columns = namesColumns(table) ? ` (${rowColumns(table).map((c) => quoteIdent(c.name)).join(',')})` : '';

@@ -3,7 +3,8 @@
  * `npm ci` through node-gyp). It writes exactly the bytes of
  * TupleEncoder.encodeRow, which stays the reference and the fallback: where
  * the addon was not built (no compiler at install), or SCHEMA_BACKUP_ENCODER=js
- * is set, rows are encoded in JavaScript, about 3x slower on the encoding.
+ * is set, rows are encoded in JavaScript, about 3x slower on the encoding,
+ * and read in the text protocol: only native code decodes binary-protocol rows.
  */
 import bindings from 'bindings';
 
@@ -19,6 +20,11 @@ export interface NativeEncoder {
     src: Buffer, ranges: Int32Array, first: number, count: number, kinds: Uint8Array, out: Buffer, pos: number,
     blockBytes: number, lengths: Int32Array, lengthsAt: number, maxTupleBytes: number, state: Int32Array,
   ): number;
+  /** The same for binary-protocol rows; `wire` says how each value comes (see src/dump/binary-wire.ts). */
+  encodeBinaryRows(
+    src: Buffer, ranges: Int32Array, first: number, count: number, kinds: Uint8Array, wire: Uint8Array, out: Buffer, pos: number,
+    blockBytes: number, lengths: Int32Array, lengthsAt: number, maxTupleBytes: number, state: Int32Array,
+  ): number;
 }
 
 let loaded: { encoder: NativeEncoder | null; error: string | null } | null = null;
@@ -27,7 +33,9 @@ function load(): { encoder: NativeEncoder | null; error: string | null } {
   if (process.env.SCHEMA_BACKUP_ENCODER === 'js') return { encoder: null, error: 'SCHEMA_BACKUP_ENCODER=js' };
   try {
     const addon = bindings('tuple_encoder') as Partial<NativeEncoder>;
-    if (typeof addon.encodeRows !== 'function') return { encoder: null, error: 'the addon has no encodeRows' };
+    if (typeof addon.encodeRows !== 'function' || typeof addon.encodeBinaryRows !== 'function') {
+      return { encoder: null, error: 'the addon has no encodeRows or encodeBinaryRows (built from an older source: npm ci rebuilds it)' };
+    }
     return { encoder: addon as NativeEncoder, error: null };
   } catch (err) {
     return { encoder: null, error: err instanceof Error ? err.message.split('\n')[0] : String(err) };

@@ -138,6 +138,8 @@ export class TupleEncoder {
   private count = 0;
   /** The native encoder's results: [new pos, status]. */
   private readonly state = new Int32Array(2);
+  /** Set for binary-protocol rows (see readBinary); null for text-protocol rows. */
+  private wire: Uint8Array | null = null;
 
   /** maxTupleBytes: a larger tuple fails, as the server-side rendering does beyond max_allowed_packet. */
   constructor(
@@ -146,6 +148,21 @@ export class TupleEncoder {
     private readonly maxTupleBytes: number,
     private readonly native: NativeEncoder | null = nativeEncoder(),
   ) {}
+
+  /**
+   * The rows to come are binary-protocol rows whose values come as `wire` says (one entry per kind),
+   * encoded by native code only: the reader asks for them only where it is built (readsBinary).
+   */
+  readBinary(wire: Uint8Array): void {
+    if (wire.length !== this.kinds.length) throw new DatabaseError(`table ${this.table}: the server's result has ${wire.length} columns where ${this.kinds.length} were asked for`);
+    if (!this.native) throw new Error('binary-protocol rows need the native encoder');
+    this.wire = wire;
+  }
+
+  /** True where this encoder can take binary-protocol rows. */
+  get readsBinary(): boolean {
+    return this.native !== null;
+  }
 
   /** True once the current block is big enough to hand on (take()). */
   get full(): boolean {
@@ -186,9 +203,10 @@ export class TupleEncoder {
   /** Rows encoded by native code, from `first`; it stops at a full block or where the next row might not fit. */
   private encodeNative(src: Buffer, ranges: Int32Array, first: number, count: number): number {
     const state = this.state;
-    const done = (this.native as NativeEncoder).encodeRows(
-      src, ranges, first, count, this.kinds, this.out, this.pos, BLOCK_BYTES, this.lengths, this.count, this.maxTupleBytes, state,
-    );
+    const native = this.native as NativeEncoder;
+    const done = this.wire
+      ? native.encodeBinaryRows(src, ranges, first, count, this.kinds, this.wire, this.out, this.pos, BLOCK_BYTES, this.lengths, this.count, this.maxTupleBytes, state)
+      : native.encodeRows(src, ranges, first, count, this.kinds, this.out, this.pos, BLOCK_BYTES, this.lengths, this.count, this.maxTupleBytes, state);
     this.pos = state[0];
     this.count += done;
     if (state[1] === NativeStatus.TooLarge) throw this.tooLarge();
@@ -203,8 +221,8 @@ export class TupleEncoder {
 
   /** Bytes a row of `rowBytes` may take once encoded (as EncodeRows in native/tuple_encoder.cc counts them). */
   private worstCase(rowBytes: number): number {
-    // Every byte escaped or hexed (2x), quotes and NULL/DEFAULT words, separators.
-    return 2 * rowBytes + 7 * this.kinds.length + 8;
+    // Every byte escaped or hexed (2x), quotes and NULL/DEFAULT words (or a binary number's text), separators.
+    return 2 * rowBytes + (this.wire ? 40 : 7) * this.kinds.length + 8;
   }
 
   private malformed(): DatabaseError {

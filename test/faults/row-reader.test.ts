@@ -4,6 +4,11 @@
  * clear DatabaseError naming the version needed, and a query that ends
  * without its end-of-rows packet reaching the reader fails its table, instead
  * of a dump that waits forever. mysql2 itself is pinned to the exact release.
+ *
+ * These doubles stand in for mysql2's Query command, so the reads here are in
+ * the text protocol (SCHEMA_BACKUP_PROTOCOL=text); a prepared statement's
+ * execution goes through the same row state (binary-protocol.test.ts, and the
+ * fault tests that kill a connection mid-dump).
  */
 import { MemorySink } from '../helpers/memory-sink';
 import { EventEmitter } from 'node:events';
@@ -34,13 +39,17 @@ let tdb: TestDatabase;
 let db: Db;
 let table: DbTableDetail;
 
+const protocolBefore = process.env.SCHEMA_BACKUP_PROTOCOL;
 beforeAll(async () => {
+  process.env.SCHEMA_BACKUP_PROTOCOL = 'text';
   tdb = await createTestDatabase('rowreader');
   await tdb.conn.query("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')");
   db = await connect(testCredentials(tdb.name));
   table = (await describeTables(db)).get('t') as DbTableDetail;
 });
 afterAll(async () => {
+  if (protocolBefore === undefined) delete process.env.SCHEMA_BACKUP_PROTOCOL;
+  else process.env.SCHEMA_BACKUP_PROTOCOL = protocolBefore;
   await db?.close();
   await tdb?.drop();
 });

@@ -468,7 +468,7 @@ test('an overlapping tick is skipped; SIGTERM during a run ends cleanly with the
     'a query reading bigm',
     async () => {
       const [rows] = await db.conn.query<RowDataPacket[]>(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO LIKE '%FROM `bigm`%'",
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() AND INFO LIKE '%FROM `bigm`%'",
         [db.name],
       );
       return rows.length > 0;

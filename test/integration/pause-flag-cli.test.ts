@@ -147,7 +147,7 @@ async function dumpConnection(cli: CliChild, table: string): Promise<number> {
   await until(`a query reading ${table}`, async () => {
     if (cli.child.exitCode !== null) throw new Error(`the run ended before reading ${table}:\n${cli.stderr()}`);
     const [rows] = await db.conn.query<RowDataPacket[]>(
-      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO LIKE ?",
+      "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() AND INFO LIKE ?",
       [db.name, `%FROM \`${table}\`%`],
     );
     id = (rows[0]?.ID as number | undefined) ?? null;

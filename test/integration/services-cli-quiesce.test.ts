@@ -149,7 +149,7 @@ async function dumpConnection(cli: CliChild, table: string): Promise<number> {
     `a query reading ${table}`,
     async () => {
       const found = await query<{ ID: number }>(
-        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND = 'Query' AND ID <> CONNECTION_ID() AND INFO LIKE ?",
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = ? AND COMMAND IN ('Query', 'Execute') AND ID <> CONNECTION_ID() AND INFO LIKE ?",
         [db.name, `%FROM \`${table}\`%`],
       );
       id = found[0]?.ID ?? null;

@@ -189,11 +189,14 @@ BINARY_PROTOCOL_AS_IS.delete('year');
  * temporal types and YEAR (sent as structures or a number without its
  * padding), ZEROFILL numbers (sent without their zeros), types of MariaDB's
  * own (INET6, UUID), and the caller's expressions, whose type is theirs.
+ * FLOAT and DOUBLE are read as they are, without the text protocol's CAST.
  */
 export function binaryRowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
   const exprs = rowColumns(table).map((c) => {
     const override = c.generated ? undefined : options.columnExpressions?.get(c.name);
     if (override !== undefined) return `CONCAT(${override})`;
+    // A FLOAT comes as its 4 bytes, written as the double it widens to: the text of the text protocol's CAST, without the cast.
+    if (FLOAT_TYPES.has(c.dataType) && !c.generated) return quoteIdent(c.name);
     const read = columnRead(c).expression;
     const asIs = c.generated || (BINARY_PROTOCOL_AS_IS.has(c.dataType) && !(c.zerofill && NUMERIC_TYPES.has(c.dataType)));
     return asIs ? read : `CONCAT(${read})`;

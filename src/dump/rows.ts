@@ -250,12 +250,25 @@ export interface ReadSpec {
   maxTupleBytes: number;
 }
 
-/** Starts reading; blocks arrive in `channel`. The connection runs queries one at a time, so readers on one connection queue up. */
-export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, protocol: 'any' | 'text' = 'any'): void {
+export interface ReadOptions {
+  /** Called once the read's command has ended on its connection (whatever its outcome): the time to queue the next. */
+  onEnd?: () => void;
+  /** 'text': never a prepared statement (the fallback of a refused one). */
+  protocol?: 'any' | 'text';
+}
+
+/**
+ * Starts reading; blocks arrive in `channel`. Queue a connection's next read from
+ * this one's onEnd (see dumpTableRows), not before: a connection then holds one
+ * prepared statement at most (its close goes out before the next read's), and a
+ * read refused its statement and done again as text keeps its turn; queued
+ * behind later reads, it would wait for them while their read-ahead waits for it.
+ */
+export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, options: ReadOptions = {}): void {
   const { table } = spec;
   const kinds = Uint8Array.from(rowColumns(table).map((c) => columnRead(c).kind));
   const encoder = new TupleEncoder(kinds, table.name, spec.maxTupleBytes);
-  const binary = protocol === 'any' && readsBinary(encoder);
+  const binary = options.protocol !== 'text' && readsBinary(encoder);
   const select = { where: spec.where, columnExpressions: spec.columnExpressions };
   const sql = binary ? binaryRowSelectSql(table, select) : rawRowSelectSql(table, select);
   const batch = new RowBatcher();
@@ -279,12 +292,22 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, p
       batch.clear();
     }
   };
-  const options = { sql, rowsAsArray: true };
-  const query = (binary ? db.raw.execute(options) : db.raw.query(options)) as unknown as QueryStates;
+  const command = { sql, rowsAsArray: true };
+  const query = (binary ? db.raw.execute(command) : db.raw.query(command)) as unknown as QueryStates;
+  // The statement is this read's alone: closed as soon as it ends (mysql2 keys its statements by these options too,
+  // while its types take only the SQL).
+  const close = (): void => {
+    if (binary) (db.raw as unknown as { unprepare(o: typeof command): unknown }).unprepare(command);
+  };
   const problem = queryInternalsProblem(query, binary);
   if (problem !== null) {
     // The query runs to its end inside mysql2 as usual; only its rows are not ours.
     channel.fail(internalsChanged(problem));
+    query.on('error', () => undefined);
+    query.on('end', () => {
+      close();
+      options.onEnd?.();
+    });
     return;
   }
   const mysql2Row = query.row;
@@ -348,7 +371,12 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, p
   query.on('error', (err) => {
     if (binary && preparationRefused(err) && !channel.settled) {
       readAsText = true;
-      readTupleBlocks(db, spec, channel, 'text');
+      try {
+        readTupleBlocks(db, spec, channel, { ...options, protocol: 'text' });
+      } catch (textErr) {
+        readAsText = false; // this read's end then ends it, and the next is queued
+        readFailed(textErr);
+      }
     } else {
       readFailed(err);
     }
@@ -356,10 +384,9 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, p
   // mysql2 ends a query after its last state; if that was not ours (the end-of-rows packet), the rows went elsewhere.
   query.on('end', () => {
     stopTaking();
+    // Refused its statement: the text read took over, and ends in its turn.
     if (readAsText) return;
-    // The statement is this read's alone: closed at once, so a dump of many tables and ranges holds none open.
-    // (mysql2 keys its statements by these options too, while its types take only the SQL.)
-    if (binary) (db.raw as unknown as { unprepare(o: typeof options): unknown }).unprepare(options);
+    close();
     if (!channel.settled) {
       channel.fail(
         new DatabaseError(
@@ -368,6 +395,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, p
         ),
       );
     }
+    options.onEnd?.();
   });
 }
 

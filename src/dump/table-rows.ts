@@ -46,13 +46,20 @@ export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, si
   const readers = snapshot.readers.length ? snapshot.readers : [snapshot.db];
   const maxTupleBytes = await snapshotPacket(snapshot);
   const { key, ranges } = await keyRanges(snapshot.db, table, readers.length);
-  // Every query is queued at once; each connection runs its own in turn, pausing when far ahead.
+  // Ranges go round the connections; each connection reads its own in turn, the next queued as the one before
+  // ends (see readTupleBlocks), pausing when far ahead.
   const readAheads = readers.map((db) => new ReadAhead(db));
-  const channels = ranges.map((range, i) => {
-    const channel = new BlockChannel(readAheads[i % readers.length]);
-    const where = key === null ? undefined : rangeCondition(key, range);
-    readTupleBlocks(readers[i % readers.length], { table, where, columnExpressions, maxTupleBytes }, channel);
-    return channel;
-  });
+  const channels = ranges.map((_, i) => new BlockChannel(readAheads[i % readers.length]));
+  const read = (i: number): void => {
+    if (i >= ranges.length) return;
+    const where = key === null ? undefined : rangeCondition(key, ranges[i]);
+    try {
+      readTupleBlocks(readers[i % readers.length], { table, where, columnExpressions, maxTupleBytes }, channels[i], { onEnd: () => read(i + readers.length) });
+    } catch (err) {
+      // Thrown from inside mysql2's end of the range before (onEnd): the writer must hear of it, not wait.
+      channels[i].fail(err);
+    }
+  };
+  for (let i = 0; i < readers.length; i++) read(i);
   return writeStatements(table, channels, sink, statementLimit(maxTupleBytes));
 }

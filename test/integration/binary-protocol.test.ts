@@ -51,10 +51,10 @@ beforeAll(async () => {
   source = await createTestDatabase('binary_protocol');
   const c = source.conn;
   await c.query("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+00:00'");
-  await c.query('CREATE TABLE t_double (id INT PRIMARY KEY, d DOUBLE, f FLOAT, d3 DOUBLE(12,3), dz DOUBLE ZEROFILL, fu FLOAT UNSIGNED)');
+  await c.query('CREATE TABLE t_double (id INT PRIMARY KEY, d DOUBLE, f FLOAT, d3 DOUBLE(12,3), dz DOUBLE ZEROFILL, fu FLOAT UNSIGNED, f3 FLOAT(9,3))');
   const doubles = [...edgeDoubles(), ...randomBits(6000, 7, 8)];
   const floats = randomBits(doubles.length, 11, 4);
-  const rows = doubles.map((d, i) => [i + 1, d, floats[i], Math.abs(d) < 1e8 ? d : null, Math.abs(d), Math.abs(floats[i])]);
+  const rows = doubles.map((d, i) => [i + 1, d, floats[i], Math.abs(d) < 1e8 ? d : null, Math.abs(d), Math.abs(floats[i]), Math.abs(floats[i]) < 1e5 ? floats[i] : null]);
   for (let i = 0; i < rows.length; i += 1000) await c.query('INSERT INTO t_double VALUES ?', [rows.slice(i, i + 1000)]);
   await c.query(`CREATE TABLE t_ints (id INT PRIMARY KEY, ti TINYINT, tu TINYINT UNSIGNED, si SMALLINT, su SMALLINT UNSIGNED, mi MEDIUMINT, mu MEDIUMINT UNSIGNED,
     i INT, iu INT UNSIGNED, bi BIGINT, bu BIGINT UNSIGNED, iz INT(6) ZEROFILL, dz DECIMAL(8,2) ZEROFILL, dec65 DECIMAL(65,30), y YEAR, b BIT(10))`);
@@ -127,7 +127,7 @@ test('every double and float loads back from the file to the same bits', async (
   await source.conn.query(bytes.replace('INSERT INTO `t_double`', 'INSERT INTO `t_double_back`'));
   // The server compares the values themselves (mysql2 parses a DOUBLE's text inexactly, so not in JavaScript).
   const [[counts]] = (await source.conn.query(
-    'SELECT COUNT(*) AS n, SUM(a.d <=> b.d AND a.f <=> b.f AND a.d3 <=> b.d3 AND a.dz <=> b.dz AND a.fu <=> b.fu) AS same FROM t_double a JOIN t_double_back b USING (id)',
+    'SELECT COUNT(*) AS n, SUM(a.d <=> b.d AND a.f <=> b.f AND a.d3 <=> b.d3 AND a.dz <=> b.dz AND a.fu <=> b.fu AND a.f3 <=> b.f3) AS same FROM t_double a JOIN t_double_back b USING (id)',
   )) as unknown as [[{ n: number; same: string }]];
   const [[all]] = (await source.conn.query('SELECT COUNT(*) AS n FROM t_double')) as unknown as [[{ n: number }]];
   expect({ n: Number(counts.n), same: Number(counts.same) }).toEqual({ n: Number(all.n), same: Number(all.n) });

@@ -8,6 +8,7 @@
  *
  * A private server: the 16 MiB rows need a larger max_allowed_packet.
  */
+import type { EventEmitter } from 'node:events';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { startPrivateServer, type PrivateServer } from '../../scripts/lib/mariadb-server';
 import type { DbCredentials } from '../../src/config/types';
@@ -76,11 +77,13 @@ async function readRows(db: Db, table: DbTableDetail, opts: { path?: 'mysql2'; r
   if (opts.path) process.env.SCHEMA_BACKUP_ROW_PACKETS = opts.path;
   try {
     const readAhead = new ReadAhead(db);
-    const channels = (opts.ranges ?? [undefined]).map((where) => {
-      const channel = new BlockChannel(readAhead);
-      readTupleBlocks(db, { table, where, maxTupleBytes: PACKET }, channel);
-      return channel;
-    });
+    const wheres = opts.ranges ?? [undefined];
+    const channels = wheres.map(() => new BlockChannel(readAhead));
+    // As dumpTableRows queues them: each range once the one before has ended.
+    const read = (i: number): void => {
+      if (i < wheres.length) readTupleBlocks(db, { table, where: wheres[i], maxTupleBytes: PACKET }, channels[i], { onEnd: () => read(i + 1) });
+    };
+    read(0);
     const sink = new MemorySink();
     await writeStatements(table, channels, sink, 16 << 20);
     return sink.bytes();
@@ -221,6 +224,68 @@ describe('rows off the socket', () => {
     }
     expect(await executions()).toBe(executed);
     expect(bytes.equals(reference)).toBe(true);
+  });
+});
+
+describe('prepared statements over many ranges', () => {
+  let db: Db;
+  let table: DbTableDetail;
+  sessionFor('t', (d, t) => {
+    db = d;
+    table = t;
+  });
+  /** 40 key ranges of 500 rows. */
+  const RANGES = Array.from({ length: 40 }, (_, i) => (i === 39 ? `\`id\` > ${i * 500}` : `\`id\` > ${i * 500} AND \`id\` <= ${(i + 1) * 500}`));
+
+  test('a connection holds one statement at most: each is closed before the next range prepares its own', async () => {
+    const reference = await readRows(db, table);
+    let peak = 0;
+    let reading = true;
+    const watch = (async () => {
+      while (reading) {
+        const [[row]] = (await admin.query("SHOW GLOBAL STATUS LIKE 'Prepared_stmt_count'")) as unknown as [[{ Value: string }]];
+        peak = Math.max(peak, Number(row.Value));
+      }
+    })();
+    const bytes = await readRows(db, table, { ranges: RANGES });
+    reading = false;
+    await watch;
+    expect(bytes.equals(reference)).toBe(true);
+    expect(peak).toBeLessThanOrEqual(1);
+  });
+
+  test('one range in the middle refused its statement (max_prepared_stmt_count): read as text in its turn, the same bytes, no hang', async () => {
+    const reference = await readRows(db, table);
+    const raw = db.raw as unknown as { execute: (...args: unknown[]) => unknown };
+    const execute = raw.execute;
+    let calls = 0;
+    // What mysql2 does when the server refuses a prepare: the execution emits the error, then ends, and never runs.
+    let Execute: (new (options: unknown) => EventEmitter) | null = null;
+    raw.execute = function (this: unknown, ...args: unknown[]) {
+      if (++calls !== 5) {
+        const cmd = execute.apply(this, args) as object;
+        Execute = Object.getPrototypeOf(cmd).constructor;
+        return cmd;
+      }
+      const refused = new (Execute as new (options: unknown) => EventEmitter)(args[0]);
+      const err = Object.assign(new Error("Can't create more than max_prepared_stmt_count statements (current value: 0)"), { errno: 1461, code: 'ER_MAX_PREPARED_STMT_COUNT_REACHED' });
+      setImmediate(() => {
+        refused.emit('error', err);
+        refused.emit('end');
+      });
+      return refused;
+    };
+    let bytes: Buffer | undefined;
+    try {
+      const timeout = new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref());
+      const result = await Promise.race([readRows(db, table, { ranges: RANGES }), timeout]);
+      expect(result).not.toBe('hung');
+      bytes = result as Buffer;
+    } finally {
+      raw.execute = execute;
+    }
+    expect(calls).toBeGreaterThan(RANGES.length - 2);
+    expect(bytes?.equals(reference)).toBe(true);
   });
 });
 

@@ -312,10 +312,16 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
   }
   const mysql2Row = query.row;
   if (binary) {
+    // Told inside mysql2's field state: a failure here fails the read, never mysql2's parsing.
     query.on('fields', (fields) => {
       const read = resultWire(fields);
-      if ('wire' in read) encoder.readBinary(read.wire);
-      else channel.fail(new DatabaseError(`reading rows of table ${table.name}: the server sent ${read.unsupported}, which the binary protocol's reader does not decode; set SCHEMA_BACKUP_PROTOCOL=text and run again`));
+      if ('wire' in read) {
+        try {
+          encoder.readBinary(read.wire);
+        } catch (err) {
+          channel.fail(err);
+        }
+      } else channel.fail(new DatabaseError(`reading rows of table ${table.name}: the server sent ${read.unsupported}, which the binary protocol's reader does not decode; set SCHEMA_BACKUP_PROTOCOL=text and run again`));
     });
     // Execute's states name their successors by its prototype (Query's go to this.row): its field states
     // are wrapped so that the rows come to this reader's row state.

@@ -140,3 +140,14 @@ test("a caller's expression (the pause flag the run set) reads as its text in bo
   expect(binary.bytes.toString()).toContain('(1,-128,7,');
   expect(binary.bytes.equals(text.bytes)).toBe(true);
 });
+
+test('a result column the reader cannot decode (a DATETIME the table description took for a VARCHAR): a clear error naming it, the connection still answers', async () => {
+  const real = tables.get('t_other') as DbTableDetail;
+  const misdescribed: DbTableDetail = { ...real, columns: real.columns.map((c) => (c.name === 'dt' ? { ...c, dataType: 'varchar' } : c)) };
+  const error = await dumpRows(db, misdescribed, new MemorySink()).then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(String(error)).toMatch(/reading rows of table t_other: the server sent column dt \(protocol type 12\), which the binary protocol's reader does not decode; set SCHEMA_BACKUP_PROTOCOL=text/);
+  expect((await dump('t_ints', 'binary')).executed).toBe(1);
+});

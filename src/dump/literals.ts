@@ -161,21 +161,24 @@ export interface RowSelectOptions {
   columnExpressions?: ReadonlyMap<string, string>;
 }
 
+/** `SELECT list FROM t [WHERE ...] ORDER BY key`: the frame of every row read, whichever protocol. */
+function selectRows(table: DbTableDetail, list: string, options: RowSelectOptions): string {
+  const where = options.where ? ` WHERE ${options.where}` : '';
+  const order = orderColumns(table).map(quoteIdent).join(',');
+  return `SELECT ${list} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
+}
+
 export function rowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
   const parts = rowColumns(table).map(literalExpression);
   const tuple = `CONCAT('(',${parts.join(`,',',`)},')')`;
-  const where = options.where ? ` WHERE ${options.where}` : '';
-  const order = orderColumns(table).map(quoteIdent).join(',');
-  return `SELECT ${tuple} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
+  return selectRows(table, tuple, options);
 }
 
 /** The SELECT of the fast path: raw values (see columnRead), same order and range as rowSelectSql. */
 export function rawRowSelectSql(table: DbTableDetail, options: RowSelectOptions = {}): string {
   // A generated column keeps its NULL placeholder (written DEFAULT) whatever the override.
   const exprs = rowColumns(table).map((c) => (c.generated ? undefined : options.columnExpressions?.get(c.name)) ?? columnRead(c).expression);
-  const where = options.where ? ` WHERE ${options.where}` : '';
-  const order = orderColumns(table).map(quoteIdent).join(',');
-  return `SELECT ${exprs.join(',')} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
+  return selectRows(table, exprs.join(','), options);
 }
 
 /** Types whose binary-protocol value is exactly what the text protocol's value says: numbers as bytes, strings length-coded. */
@@ -201,9 +204,7 @@ export function binaryRowSelectSql(table: DbTableDetail, options: RowSelectOptio
     const asIs = c.generated || (BINARY_PROTOCOL_AS_IS.has(c.dataType) && !(c.zerofill && NUMERIC_TYPES.has(c.dataType)));
     return asIs ? read : `CONCAT(${read})`;
   });
-  const where = options.where ? ` WHERE ${options.where}` : '';
-  const order = orderColumns(table).map(quoteIdent).join(',');
-  return `SELECT ${exprs.join(',')} FROM ${fromTable(table)}${where} ORDER BY ${order}`;
+  return selectRows(table, exprs.join(','), options);
 }
 
 /** `INSERT INTO `t` VALUES ` (what db_upgrade reads), or with the column list where namesColumns() says so. */

@@ -105,6 +105,7 @@ enum Status : int32_t { kOk = 0, kTooLarge = 1, kMalformed = 2 };
 // A length-coded value's length at src[*p] (advancing *p past it): 1 read, 0 NULL, -1 malformed.
 inline int ReadLength(const uint8_t* src, size_t* p, size_t end, uint64_t* len) {
   size_t q = *p;
+  if (q >= end) return -1;
   const uint8_t first = src[q];
   if (first < 0xfb) {
     *len = first;
@@ -142,13 +143,13 @@ inline uint8_t* WriteNull(uint8_t kind, uint8_t* o) {
 }
 
 // Encodes one text-protocol row from src[p, end); returns the end of its tuple in `out`, or null with `status` set.
-uint8_t* EncodeRow(const uint8_t* src, size_t p, size_t end, const uint8_t* kinds, const uint8_t*, size_t n, uint8_t* out, int32_t* status) {
+uint8_t* EncodeRow(const uint8_t* src, size_t p, size_t end, const uint8_t* kinds, size_t n, uint8_t* out, int32_t* status) {
   uint8_t* o = out;
   *o++ = '(';
   for (size_t c = 0; c < n; c++) {
     if (c > 0) *o++ = ',';
     uint64_t len = 0;
-    const int read = p < end ? ReadLength(src, &p, end, &len) : -1;
+    const int read = ReadLength(src, &p, end, &len);
     if (read < 0) { *status = kMalformed; return nullptr; }
     if (read == 0) {
       o = WriteNull(kinds[c], o);
@@ -270,7 +271,7 @@ uint8_t* EncodeBinaryRow(const uint8_t* src, size_t p, size_t end, const uint8_t
     const uint8_t w = wire[c];
     if (w == kLengthCoded) {
       uint64_t len = 0;
-      if (p >= end || ReadLength(src, &p, end, &len) != 1) { *status = kMalformed; return nullptr; }
+      if (ReadLength(src, &p, end, &len) != 1) { *status = kMalformed; return nullptr; }
       o = WriteValue(kinds[c], src + p, size_t(len), o);
       p += len;
       continue;
@@ -326,7 +327,8 @@ bool NumberArg(napi_env env, napi_value value, int64_t* out) {
 //   or when `lengths` is full. Returns the rows encoded; state[0] = the new pos, state[1] = Status.
 // encodeBinaryRows(src, ranges, first, count, kinds, wire, out, ...): the same for binary-protocol rows,
 //   `wire` (one Wire per column, as many as kinds) telling how each value comes.
-napi_value Encode(napi_env env, napi_callback_info info, bool binary) {
+template <bool binary>
+napi_value Encode(napi_env env, napi_callback_info info) {
   const size_t expected = binary ? 13 : 12;
   size_t argc = 13;
   napi_value all[13];
@@ -357,8 +359,6 @@ napi_value Encode(napi_env env, napi_callback_info info, bool binary) {
     napi_throw_type_error(env, nullptr, binary ? "encodeBinaryRows: bad arguments" : "encodeRows: bad arguments");
     return nullptr;
   }
-  uint8_t* (*encode_row)(const uint8_t*, size_t, size_t, const uint8_t*, const uint8_t*, size_t, uint8_t*, int32_t*) =
-      binary ? EncodeBinaryRow : EncodeRow;
   // Worst case per value, as in the JavaScript encoder: a NULL or DEFAULT word; a binary number's text (34 bytes at most).
   const uint64_t per_value = binary ? 40 : 7;
   state[1] = kOk;
@@ -380,7 +380,12 @@ napi_value Encode(napi_env env, napi_callback_info info, bool binary) {
       break;
     }
     int32_t status = kOk;
-    uint8_t* tuple_end = encode_row(src, size_t(start), size_t(end), kinds, wire, n, out + pos, &status);
+    uint8_t* tuple_end;
+    if constexpr (binary) {
+      tuple_end = EncodeBinaryRow(src, size_t(start), size_t(end), kinds, wire, n, out + pos, &status);
+    } else {
+      tuple_end = EncodeRow(src, size_t(start), size_t(end), kinds, n, out + pos, &status);
+    }
     if (tuple_end == nullptr) {
       state[1] = status;
       break;
@@ -399,8 +404,8 @@ napi_value Encode(napi_env env, napi_callback_info info, bool binary) {
   return result;
 }
 
-napi_value EncodeRows(napi_env env, napi_callback_info info) { return Encode(env, info, false); }
-napi_value EncodeBinaryRows(napi_env env, napi_callback_info info) { return Encode(env, info, true); }
+napi_value EncodeRows(napi_env env, napi_callback_info info) { return Encode<false>(env, info); }
+napi_value EncodeBinaryRows(napi_env env, napi_callback_info info) { return Encode<true>(env, info); }
 
 napi_value Init(napi_env env, napi_value exports) {
   InitTables();

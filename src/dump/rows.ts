@@ -299,15 +299,17 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
   const close = (): void => {
     if (binary) (db.raw as unknown as { unprepare(o: typeof command): unknown }).unprepare(command);
   };
+  /** The command is over: its statement closed, then the connection's next read queued behind that close. */
+  const ended = (): void => {
+    close();
+    options.onEnd?.();
+  };
   const problem = queryInternalsProblem(query, binary);
   if (problem !== null) {
     // The query runs to its end inside mysql2 as usual; only its rows are not ours.
     channel.fail(internalsChanged(problem));
     query.on('error', () => undefined);
-    query.on('end', () => {
-      close();
-      options.onEnd?.();
-    });
+    query.on('end', ended);
     return;
   }
   const mysql2Row = query.row;
@@ -392,7 +394,6 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
     stopTaking();
     // Refused its statement: the text read took over, and ends in its turn.
     if (readAsText) return;
-    close();
     if (!channel.settled) {
       channel.fail(
         new DatabaseError(
@@ -401,7 +402,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
         ),
       );
     }
-    options.onEnd?.();
+    ended();
   });
 }
 

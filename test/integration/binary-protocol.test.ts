@@ -15,6 +15,7 @@ import { prepareSession } from '../../src/db/snapshot';
 import { dumpRows } from '../../src/dump/rows';
 import { nativeEncoder } from '../../src/dump/native-encoder';
 import { createTestDatabase, testCredentials, type TestDatabase } from '../helpers/db';
+import { withEnv } from '../helpers/env';
 import { MemorySink } from '../helpers/memory-sink';
 import { prng } from '../helpers/prng';
 
@@ -86,19 +87,13 @@ async function sessionStatus(name: string): Promise<number> {
 
 /** The table's rows as the dump writes them, in the given protocol; and the prepared statements it executed and closed. */
 async function dump(name: string, protocol: 'binary' | 'text', columnExpressions?: ReadonlyMap<string, string>): Promise<{ bytes: Buffer; executed: number; closed: number }> {
-  const before = process.env.SCHEMA_BACKUP_PROTOCOL;
-  if (protocol === 'text') process.env.SCHEMA_BACKUP_PROTOCOL = 'text';
-  else delete process.env.SCHEMA_BACKUP_PROTOCOL;
-  try {
+  return withEnv({ SCHEMA_BACKUP_PROTOCOL: protocol === 'text' ? 'text' : undefined }, async () => {
     const executed = await sessionStatus('Com_stmt_execute');
     const closed = await sessionStatus('Com_stmt_close');
     const sink = new MemorySink();
     await dumpRows(db, tables.get(name) as DbTableDetail, sink, { columnExpressions });
     return { bytes: sink.bytes(), executed: (await sessionStatus('Com_stmt_execute')) - executed, closed: (await sessionStatus('Com_stmt_close')) - closed };
-  } finally {
-    if (before === undefined) delete process.env.SCHEMA_BACKUP_PROTOCOL;
-    else process.env.SCHEMA_BACKUP_PROTOCOL = before;
-  }
+  });
 }
 
 test('the native encoder is built, so the binary protocol is what a run uses', () => {

@@ -19,6 +19,7 @@ import { prepareSession } from '../../src/db/snapshot';
 import { BlockChannel, ReadAhead, readTupleBlocks, writeStatements } from '../../src/dump/rows';
 import { takeRowPackets } from '../../src/db/row-packets';
 import { DatabaseError } from '../../src/errors';
+import { withEnv } from '../helpers/env';
 import { MemorySink } from '../helpers/memory-sink';
 
 jest.setTimeout(120_000);
@@ -73,9 +74,7 @@ function sessionFor(name: string, opened: (db: Db, table: DbTableDetail) => void
 
 /** One table's rows, over one connection, in key ranges (queued on it); with `path`, forced to it. */
 async function readRows(db: Db, table: DbTableDetail, opts: { path?: 'mysql2'; ranges?: string[] } = {}): Promise<Buffer> {
-  const before = process.env.SCHEMA_BACKUP_ROW_PACKETS;
-  if (opts.path) process.env.SCHEMA_BACKUP_ROW_PACKETS = opts.path;
-  try {
+  return withEnv(opts.path ? { SCHEMA_BACKUP_ROW_PACKETS: opts.path } : {}, async () => {
     const readAhead = new ReadAhead(db);
     const wheres = opts.ranges ?? [undefined];
     const channels = wheres.map(() => new BlockChannel(readAhead));
@@ -87,10 +86,7 @@ async function readRows(db: Db, table: DbTableDetail, opts: { path?: 'mysql2'; r
     const sink = new MemorySink();
     await writeStatements(table, channels, sink, 16 << 20);
     return sink.bytes();
-  } finally {
-    if (before === undefined) delete process.env.SCHEMA_BACKUP_ROW_PACKETS;
-    else process.env.SCHEMA_BACKUP_ROW_PACKETS = before;
-  }
+  });
 }
 
 /** Counts the packets mysql2's connection handles itself while `body` runs. */

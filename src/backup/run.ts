@@ -184,9 +184,10 @@ async function prepareRun(req: BackupRequest, deps: BackupDeps, checked: Checked
   // An empty or wrong database answers too: refused before anything changes.
   refuseMissingTables(req, checked.previewTables, previousManifest);
   const repo = await ensureRepository(config.csv2BackupDir, deps.log, checked.probed);
-  // Two git processes at once, both asked on every run; both are done before either's error is reported. A refused
-  // repository may still get the diff driver's config: it is not backup data, and the run after the fix sets it anyway.
-  const [, repoConfig] = await settleAll([checkRepositoryReady(repo), ensureDiffDriver(repo)]);
+  // From what the probe read (no git process unless the diff driver is to be set); both are done before either's error
+  // is reported. A refused repository may still get the driver's config: it is not backup data, and the run after the
+  // fix sets it anyway.
+  const [, repoConfig] = await settleAll([Promise.resolve().then(() => checkRepositoryReady(repo)), ensureDiffDriver(repo)]);
   const host = new TableDir(hostDir, { fileMode: 0o644 });
   await host.prepare();
   const summary = newBackupSummary(started, { hostName: req.hostName, hostDir, ephemeralDir: req.ephemeralDir });

@@ -49,21 +49,40 @@ export interface Repository {
 }
 
 /**
- * What git says of `dir` (which need not exist yet), in one call; null when it
- * is not inside a work tree. Every call costs a process, so callers share this.
+ * A repository as git described it before the run took its locks: its branch and its config too. Read then
+ * (all read-only) so that no git process is left to wait for between the locks and the snapshot; nothing the
+ * run itself does changes them, and an operator could change them as well after any check.
  */
-export async function probeRepository(dir: string): Promise<Repository | null> {
+export interface ProbedRepository extends Repository {
+  /** What HEAD points to (`refs/heads/...`); '' on a detached HEAD. */
+  branch: string;
+  /** Every config entry git reads there, or why they could not be read (reported once the run holds its locks, as before). */
+  config: ConfigEntry[] | { error: unknown };
+}
+
+/**
+ * What git says of `dir` (which need not exist yet); null when it is not inside a work tree. Its three
+ * processes start at once: none needs another's answer.
+ */
+export async function probeRepository(dir: string): Promise<ProbedRepository | null> {
   const base = await nearestExisting(dir);
-  try {
-    const [top, lock] = (await git(base).raw(['rev-parse', '--show-toplevel', '--git-path', 'index.lock'])).trim().split('\n');
-    return top && lock ? { top, indexLock: resolve(base, lock) } : null;
-  } catch {
-    return null;
-  }
+  const located = git(base)
+    .raw(['rev-parse', '--show-toplevel', '--git-path', 'index.lock'])
+    .then((out) => out.trim().split('\n'))
+    .catch(() => null);
+  // Exit 1 without output on a detached HEAD; simple-git then returns ''.
+  const branch = git(base)
+    .raw(['symbolic-ref', '-q', 'HEAD'])
+    .then((out) => out.trim())
+    .catch(() => '');
+  const config = configEntries(configGit(base)).catch((error: unknown) => ({ error }));
+  const [where, head, entries] = await Promise.all([located, branch, config]);
+  const [top, lock] = where ?? [];
+  return top && lock ? { top, indexLock: resolve(base, lock), branch: head, config: entries } : null;
 }
 
 /** Makes sure csv2_backup_dir is inside a git work tree (initialising one there if not). */
-export async function ensureRepository(dir: string, log: Logger, probed: Repository | null): Promise<Repository> {
+export async function ensureRepository(dir: string, log: Logger, probed: ProbedRepository | null): Promise<ProbedRepository> {
   await fs.mkdir(dir, { recursive: true }).catch((err) => {
     throw new StoreError(`cannot create csv2_backup_dir ${dir}: ${errorMessage(err)}`, { cause: err });
   });
@@ -84,13 +103,11 @@ export async function ensureRepository(dir: string, log: Logger, probed: Reposit
  * would fail (a leftover `index.lock`) or land on no branch (a detached HEAD):
  * the host files must not move ahead of the commit that records them.
  */
-export async function checkRepositoryReady(repo: Repository): Promise<void> {
+export function checkRepositoryReady(repo: ProbedRepository): void {
   if (existsSync(repo.indexLock)) {
     throw new StoreError(`git repository ${repo.top} is locked: ${repo.indexLock} exists (a git command is running, or one crashed); remove it if no git command runs, then run again`);
   }
-  // Exit 1 without output on a detached HEAD; simple-git then returns ''.
-  const branch = (await git(repo.top).raw(['symbolic-ref', '-q', 'HEAD']).catch(() => '')).trim();
-  if (!branch) {
+  if (!repo.branch) {
     throw new StoreError(`git repository ${repo.top} has a detached HEAD: a commit would belong to no branch; check out a branch (git -C ${repo.top} checkout main) and run again`);
   }
 }
@@ -220,21 +237,24 @@ export interface RepositoryConfig {
   identity: boolean;
 }
 
+/** simple-git for the config: it refuses to set a textconv unless told, and this one is our fixed sed command, never input. */
+function configGit(dir: string): SimpleGit {
+  return simpleGit({ baseDir: dir, allowEnvironment: ALLOW_ENVIRONMENT, completion: { onClose: true, onExit: false }, unsafe: { allowUnsafeDiffTextConv: true } });
+}
+
 /**
  * Sets the textconv of the row diff driver in the repository's own config (git never takes drivers from
- * committed files), when it is not set already, and says whether git has an identity to commit with: one git
- * call for both when nothing is to be set (the commit then needs none to ask). Callers that have other calls
- * to make may start it alongside them.
+ * committed files), when the config the probe read does not set it already, and says whether git has an
+ * identity to commit with: no git process at all when nothing is to be set.
  */
-export async function ensureDiffDriver(repo: Repository): Promise<RepositoryConfig> {
+export async function ensureDiffDriver(repo: ProbedRepository): Promise<RepositoryConfig> {
   const key = `diff.${DIFF_DRIVER}.textconv`;
-  // simple-git refuses to set a textconv unless told: this one is our fixed sed command, never input.
-  const g = simpleGit({ baseDir: repo.top, allowEnvironment: ALLOW_ENVIRONMENT, completion: { onClose: true, onExit: false }, unsafe: { allowUnsafeDiffTextConv: true } });
   try {
-    const entries = await configEntries(g);
+    if (!Array.isArray(repo.config)) throw repo.config.error;
+    const entries = repo.config;
     // As `git config --local --get` reads it: the last value set there.
     const local = entries.filter((e) => e.scope === 'local' && e.key === key).pop();
-    if (local?.value !== DIFF_TEXTCONV) await g.raw(['config', '--local', key, DIFF_TEXTCONV]);
+    if (local?.value !== DIFF_TEXTCONV) await configGit(repo.top).raw(['config', '--local', key, DIFF_TEXTCONV]);
     return { identity: entries.some((e) => e.key === 'user.email' && (e.value ?? '') !== '') };
   } catch (err) {
     throw gitError('config', repo.top, err);

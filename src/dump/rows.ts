@@ -37,10 +37,12 @@ export interface RowsResult {
 }
 
 /**
- * Blocks read ahead over one connection before it pauses. Counted per
- * connection, across every key range queued on it: a range smaller than a
- * block never fills a queue of its own, and counted per range the reader of
- * later ranges ran ahead without bound (180 MB for the narrow table).
+ * Blocks read ahead over one connection before it pauses, when it reads a
+ * table alone (several connections share a larger budget: ranges.ts
+ * parallelReadAhead). Counted per connection, across every key range queued on
+ * it: a range smaller than a block never fills a queue of its own, and counted
+ * per range the reader of later ranges ran ahead without bound (180 MB for the
+ * narrow table).
  */
 const READ_AHEAD_BLOCKS = 4;
 

@@ -9,7 +9,7 @@ import type { DbTableDetail } from '../db/schema';
 import type { Snapshot } from '../db/snapshot';
 import type { RowSink } from '../store/file-sink';
 import { quoteIdent } from '../db/quote';
-import { planKeyRanges, rangeCondition, rangeKey, type KeyRange } from './ranges';
+import { parallelReadAhead, planKeyRanges, rangeCondition, rangeKey, type KeyRange } from './ranges';
 import { BlockChannel, ReadAhead, maxAllowedPacket, readTupleBlocks, writeStatements, type RowsResult } from './rows';
 import { statementLimit } from './tuples';
 
@@ -48,7 +48,7 @@ export async function dumpTableRows(snapshot: Snapshot, table: DbTableDetail, si
   const { key, ranges } = await keyRanges(snapshot.db, table, readers.length);
   // Ranges go round the connections; each connection reads its own in turn, the next queued as the one before
   // ends (see readTupleBlocks), pausing when far ahead.
-  const readAheads = readers.map((db) => new ReadAhead(db));
+  const readAheads = readers.map((db) => new ReadAhead(db, ranges.length > 1 ? parallelReadAhead(readers.length).blocks : undefined));
   const channels = ranges.map((_, i) => new BlockChannel(readAheads[i % readers.length]));
   const read = (i: number): void => {
     if (i >= ranges.length) return;

@@ -1,6 +1,7 @@
 /** The row encoder and the statement writer, without a server: crafted packets in, exact bytes out. */
 import { ValueKind } from '../../src/dump/literals';
-import { planKeyRanges, rangeCondition, rangeKey, PARALLEL_MIN_ROWS } from '../../src/dump/ranges';
+import { parallelReadAhead, planKeyRanges, rangeCondition, rangeKey, rowsPerRange, PARALLEL_MIN_ROWS, ROWS_PER_RANGE } from '../../src/dump/ranges';
+import { BLOCK_BYTES } from '../../src/dump/tuples';
 import { nativeEncoder, nativeEncoderProblem, type NativeEncoder } from '../../src/dump/native-encoder';
 import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, statementLimit, type TupleBlock } from '../../src/dump/tuples';
 import { prng } from '../helpers/prng';
@@ -330,6 +331,33 @@ describe('key ranges', () => {
       expect((ranges[i].from as bigint) > min && (ranges[i].from as bigint) <= max).toBe(true);
       if (i > 1) expect((ranges[i].from as bigint) > (ranges[i - 1].from as bigint)).toBe(true);
     }
+  });
+
+  test('parallel readers share one read-ahead budget, each holding four of its ranges, never less than one reader alone', () => {
+    expect(parallelReadAhead(2)).toEqual({ blocks: 16, rangeBytes: 4 * BLOCK_BYTES });
+    expect(parallelReadAhead(3)).toEqual({ blocks: 10, rangeBytes: (10 * BLOCK_BYTES) / 4 });
+    expect(parallelReadAhead(4)).toEqual({ blocks: 8, rangeBytes: 2 * BLOCK_BYTES });
+    for (const readers of [8, 16]) expect(parallelReadAhead(readers)).toEqual({ blocks: 4, rangeBytes: BLOCK_BYTES });
+    for (let readers = 2; readers <= 16; readers++) {
+      const { blocks, rangeBytes } = parallelReadAhead(readers);
+      expect(blocks * readers).toBeLessThanOrEqual(Math.max(32, 4 * readers));
+      expect(rangeBytes * 4).toBeLessThanOrEqual(blocks * BLOCK_BYTES);
+    }
+  });
+
+  test('ranges are sized in bytes from the row length: short rows make long ranges, so a range costs few statements', () => {
+    // The narrow shape (three INTs, ~35 bytes a row as InnoDB counts) read by two connections: 4 MiB ranges.
+    expect(rowsPerRange(35, 2)).toBe(Math.floor((4 * BLOCK_BYTES) / 35));
+    expect(rowsPerRange(35, 2)).toBeGreaterThan(ROWS_PER_RANGE);
+    // Wide rows: fewer rows, never under a thousand; unknown length: the fixed count; absurdly short: capped.
+    expect(rowsPerRange(2_000, 2)).toBe(Math.floor((4 * BLOCK_BYTES) / 2_000));
+    expect(rowsPerRange(1e6, 2)).toBe(1_000);
+    expect(rowsPerRange(0, 2)).toBe(ROWS_PER_RANGE);
+    expect(rowsPerRange(1, 2)).toBe(250_000);
+    // A 1M-row table of 250-byte rows over two connections: about 60 ranges (it was 239 with 1 MiB ranges).
+    const ranges = planKeyRanges(1n, 1_000_000n, 1_000_000, 2, 250);
+    expect(ranges.length).toBe(Math.ceil(1_000_000 / Math.floor((4 * BLOCK_BYTES) / 250)));
+    expect(ranges.length).toBeLessThan(70);
   });
 
   test('conditions quote the column and use exact integers', () => {

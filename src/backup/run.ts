@@ -6,9 +6,9 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { connect } from '../db/connect';
+import { connect, type Db } from '../db/connect';
 import { listTables } from '../db/introspect';
-import { openSnapshot, type Snapshot } from '../db/snapshot';
+import { openSession, openSnapshot, type Snapshot } from '../db/snapshot';
 import type { QuiesceReport } from '../domain/service-report';
 import { closeSummary, type BackupSummary } from '../domain/summary';
 import { nativeEncoderProblem } from '../dump/native-encoder';
@@ -48,6 +48,36 @@ async function tablesNow(req: BackupRequest): Promise<Awaited<ReturnType<typeof 
     return await listTables(db);
   } finally {
     await db.close();
+  }
+}
+
+/**
+ * The check of the database before anything is stopped: its tables, on a connection in the snapshot's session
+ * settings, which the snapshot takes over (one connection less per run).
+ */
+async function checkDatabase(req: BackupRequest): Promise<{ db: Db; tables: Awaited<ReturnType<typeof listTables>> }> {
+  const db = await openSession(req.credentials, { batches: true });
+  try {
+    return { db, tables: await listTables(db) };
+  } catch (err) {
+    db.destroy();
+    throw err;
+  }
+}
+
+/** The check's connection until the snapshot takes it, or the run ends without one. */
+class SpareConnection {
+  constructor(private db: Db | null) {}
+
+  take(): Db | undefined {
+    const db = this.db ?? undefined;
+    this.db = null;
+    return db;
+  }
+
+  async drop(): Promise<void> {
+    const db = this.take();
+    await db?.close().catch(() => db.destroy());
   }
 }
 
@@ -93,6 +123,7 @@ interface Checked {
   probed: Awaited<ReturnType<typeof probeRepository>>;
   preview: BackupPlan;
   previewTables: Awaited<ReturnType<typeof listTables>>;
+  spare: SpareConnection;
 }
 
 export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<BackupSummary> {
@@ -102,14 +133,20 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
   log.debug('phase', { phase: 'checking' });
   await checkBackupDirAllowed(config.csv2BackupDir, config.file);
   // The repository and the database are asked at once; a problem with the directories is reported first.
-  const [probed, previewTables] = await settleAll([
+  // The database must answer before any service is stopped.
+  const database = checkDatabase(req);
+  const [probed, checkedDb] = await settleAll([
     probeRepository(config.csv2BackupDir).then(async (repo) => {
       if (config.userDataBackupDir) await checkUserDataOutsideGit(config.csv2BackupDir, config.userDataBackupDir, repo);
       return repo;
     }),
-    // The database must answer before any service is stopped.
-    tablesNow(req),
-  ]);
+    database,
+  ]).catch(async (err: unknown) => {
+    await database.then((d) => new SpareConnection(d.db).drop(), () => undefined);
+    throw err;
+  });
+  const spare = new SpareConnection(checkedDb.db);
+  const previewTables = checkedDb.tables;
   const preview = planFor(req, previewTables);
   // Runs with another state_dir (another config file) may share these directories: one writer at a time.
   const locks: RunLock[] = [];
@@ -130,12 +167,14 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     const userDir = config.userDataBackupDir;
     if (userDir) locks.push(await lockDir(userDir, log, async () => ((await fs.stat(userDir).then(() => true, () => false)) ? ensureDir(userDir) : ensureDir(userDir, 0o700))));
   } catch (err) {
+    await spare.drop();
     await releaseLocks();
     throw err;
   }
   try {
-    return await lockedRun(req, deps, { probed, preview, previewTables });
+    return await lockedRun(req, deps, { probed, preview, previewTables, spare });
   } finally {
+    await spare.drop();
     await releaseLocks();
   }
 }
@@ -149,7 +188,7 @@ async function lockedRun(req: BackupRequest, deps: BackupDeps, checked: Checked)
   deps.signal?.addEventListener('abort', onAbort);
   try {
     const quiesced = await quiesce(run);
-    const { snap, plan } = await openSnapshotAndPlan(run, checked.preview);
+    const { snap, plan } = await openSnapshotAndPlan(run, checked);
     const structures = await readStructures(snap, plan);
     const destinations = await openDestinations(run, plan);
     const dumped = await dumpStep(run, snap, plan, structures, quiesced, destinations);
@@ -205,10 +244,11 @@ async function quiesce(run: BackupRun): Promise<QuiesceReport> {
 }
 
 /** Opens the snapshot and plans again from the tables it sees (they may have changed since the check). */
-async function openSnapshotAndPlan(run: BackupRun, preview: BackupPlan): Promise<{ snap: Snapshot; plan: BackupPlan }> {
+async function openSnapshotAndPlan(run: BackupRun, checked: Checked): Promise<{ snap: Snapshot; plan: BackupPlan }> {
   const { log, summary } = run;
+  const { preview } = checked;
   phase(run, 'opening snapshot');
-  const snap = await openSnapshot(run.req.credentials);
+  const snap = await openSnapshot(run.req.credentials, { spare: checked.spare.take() });
   run.snapshot = snap;
   const snapTables = await listTables(snap.db);
   refuseMissingTables(run.req, snapTables, run.previousManifest);

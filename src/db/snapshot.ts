@@ -64,6 +64,11 @@ export interface SnapshotOptions {
   /** Connections sharing the snapshot (default: SCHEMA_BACKUP_READERS, else DEFAULT_READERS); 1 never takes the global lock. */
   readers?: number;
   log?: Logger;
+  /**
+   * A connection the caller opened with openSession({ batches: true }) (the run's check of the database): the
+   * first reader, if it still answers, instead of a new connection. The snapshot owns it from the call on.
+   */
+  spare?: Db;
 }
 
 export async function prepareSession(db: Db): Promise<void> {
@@ -106,8 +111,25 @@ function startShared(all: Db[]): Promise<boolean> {
   return startUnderLock(all, all[0], 'FLUSH TABLES WITH READ LOCK');
 }
 
-/** A connection in the snapshot's session settings: readers and the locks' side connection (it asks with `?` values too). */
-async function openSession(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
+/**
+ * The first reader: `spare` when it still answers (a server may have closed it while consumers stopped, after its
+ * wait_timeout), else a new connection. A question costs a round trip; a new connection costs its handshake and
+ * login, several milliseconds of the client's time.
+ */
+async function firstReader(creds: DbCredentials, spare: Db | undefined): Promise<Db> {
+  if (spare) {
+    try {
+      await spare.query('SELECT 1');
+      return spare;
+    } catch {
+      spare.destroy();
+    }
+  }
+  return openSession(creds, { batches: true });
+}
+
+/** A connection in the snapshot's session settings: readers, the locks' side connection (it asks with `?` values too), and the check of the database whose connection the snapshot may take over. */
+export async function openSession(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
   const db = await connect(creds, options);
   try {
     await prepareSession(db);
@@ -122,7 +144,7 @@ export async function openSnapshot(creds: DbCredentials, options: SnapshotOption
   const wanted = Math.max(1, options.readers ?? readersFromEnv(process.env) ?? DEFAULT_READERS);
   const warnings: string[] = [];
   // The first connection also reads every table's structure: many statements to a query (connect.ts).
-  const all: Db[] = [await openSession(creds, { batches: true })];
+  const all: Db[] = [await firstReader(creds, options.spare)];
   let locker: Db | null = null;
   try {
     while (all.length < wanted) all.push(await openSession(creds));

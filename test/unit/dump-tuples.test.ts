@@ -1,7 +1,6 @@
 /** The row encoder and the statement writer, without a server: crafted packets in, exact bytes out. */
 import { ValueKind } from '../../src/dump/literals';
 import { parallelReadAhead, planKeyRanges, rangeCondition, rangeKey, rowsPerRange, PARALLEL_MIN_ROWS, ROWS_PER_RANGE } from '../../src/dump/ranges';
-import { BLOCK_BYTES } from '../../src/dump/tuples';
 import { nativeEncoder, nativeEncoderProblem, type NativeEncoder } from '../../src/dump/native-encoder';
 import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, statementLimit, type TupleBlock } from '../../src/dump/tuples';
 import { prng } from '../helpers/prng';

@@ -60,25 +60,39 @@ export interface ProbedRepository extends Repository {
   config: ConfigEntry[] | { error: unknown };
 }
 
+/** Where the work tree around `base` is, where its index lock would be, and what HEAD points to ('' when detached). */
+async function locate(base: string): Promise<{ top: string; lock: string; branch: string } | null> {
+  try {
+    // One process for all three where HEAD names a commit: `HEAD` itself when detached, `refs/heads/...` on a branch.
+    const [top, lock, head] = (await git(base).raw(['rev-parse', '--show-toplevel', '--git-path', 'index.lock', '--symbolic-full-name', 'HEAD'])).trim().split('\n');
+    if (top && lock && head) return { top, lock, branch: head === 'HEAD' ? '' : head };
+  } catch {
+    // A branch with no commit yet (a new repository) has no HEAD to name, and so does a directory outside a work tree: asked apart.
+  }
+  const [where, branch] = await Promise.all([
+    git(base)
+      .raw(['rev-parse', '--show-toplevel', '--git-path', 'index.lock'])
+      .then((out) => out.trim().split('\n'))
+      .catch(() => null),
+    // Exit 1 without output on a detached HEAD; simple-git then returns ''.
+    git(base)
+      .raw(['symbolic-ref', '-q', 'HEAD'])
+      .then((out) => out.trim())
+      .catch(() => ''),
+  ]);
+  const [top, lock] = where ?? [];
+  return top && lock ? { top, lock, branch } : null;
+}
+
 /**
- * What git says of `dir` (which need not exist yet); null when it is not inside a work tree. Its three
- * processes start at once: none needs another's answer.
+ * What git says of `dir` (which need not exist yet); null when it is not inside a work tree. Where it is and its
+ * config are asked at once (two git processes; three on a branch with no commit yet).
  */
 export async function probeRepository(dir: string): Promise<ProbedRepository | null> {
   const base = await nearestExisting(dir);
-  const located = git(base)
-    .raw(['rev-parse', '--show-toplevel', '--git-path', 'index.lock'])
-    .then((out) => out.trim().split('\n'))
-    .catch(() => null);
-  // Exit 1 without output on a detached HEAD; simple-git then returns ''.
-  const branch = git(base)
-    .raw(['symbolic-ref', '-q', 'HEAD'])
-    .then((out) => out.trim())
-    .catch(() => '');
   const config = configEntries(configGit(base)).catch((error: unknown) => ({ error }));
-  const [where, head, entries] = await Promise.all([located, branch, config]);
-  const [top, lock] = where ?? [];
-  return top && lock ? { top, indexLock: resolve(base, lock), branch: head, config: entries } : null;
+  const [found, entries] = await Promise.all([locate(base), config]);
+  return found ? { top: found.top, indexLock: resolve(base, found.lock), branch: found.branch, config: entries } : null;
 }
 
 /** Makes sure csv2_backup_dir is inside a git work tree (initialising one there if not). */

@@ -76,8 +76,7 @@ class SpareConnection {
   }
 
   async drop(): Promise<void> {
-    const db = this.take();
-    await db?.close().catch(() => db.destroy());
+    await this.take()?.close();
   }
 }
 
@@ -142,18 +141,19 @@ export async function runBackup(req: BackupRequest, deps: BackupDeps): Promise<B
     }),
     database,
   ]).catch(async (err: unknown) => {
-    await database.then((d) => new SpareConnection(d.db).drop(), () => undefined);
+    await database.then((d) => d.db.close(), () => undefined);
     throw err;
   });
   const spare = new SpareConnection(checkedDb.db);
   const previewTables = checkedDb.tables;
-  const preview = planFor(req, previewTables);
   // Runs with another state_dir (another config file) may share these directories: one writer at a time.
   const locks: RunLock[] = [];
   const releaseLocks = async () => {
     for (const l of locks.splice(0).reverse()) await l.release();
   };
+  let preview: BackupPlan;
   try {
+    preview = planFor(req, previewTables);
     locks.push(
       await lockDir(config.csv2BackupDir, log, () =>
         fs.mkdir(config.csv2BackupDir, { recursive: true }).then(

@@ -118,15 +118,22 @@ function startShared(all: Db[]): Promise<boolean> {
  */
 async function firstReader(creds: DbCredentials, spare: Db | undefined): Promise<Db> {
   if (spare) {
+    // A connection cut without a word (a half-open TCP link) would not answer for minutes: not waited for.
+    const timer = setTimeout(() => spare.destroy(), SPARE_ANSWER_MS);
     try {
       await spare.query('SELECT 1');
       return spare;
     } catch {
       spare.destroy();
+    } finally {
+      clearTimeout(timer);
     }
   }
   return openSession(creds, { batches: true });
 }
+
+/** How long the spare has to answer before a new connection is opened instead. */
+const SPARE_ANSWER_MS = 5_000;
 
 /** A connection in the snapshot's session settings: readers, the locks' side connection (it asks with `?` values too), and the check of the database whose connection the snapshot may take over. */
 export async function openSession(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {

@@ -17,12 +17,12 @@ export const ROWS_PER_RANGE = 25_000;
 const MIN_ROWS_PER_RANGE = 1_000;
 /** Rows per range at most, whatever the row length says (a very short estimate is not trusted further). */
 const MAX_ROWS_PER_RANGE = 250_000;
-/** Bytes of the blocks every connection reads ahead, together, when a table is read over several (1 MiB blocks). */
+/** Blocks a connection reads ahead of the writer when it reads a table alone (src/dump/rows.ts ReadAhead). */
+export const READ_AHEAD_BLOCKS = 4;
+/** Blocks the connections read ahead together when a table is read over several (each holds READ_AHEAD_BLOCKS at least). */
 const PARALLEL_READ_AHEAD_BLOCKS = 32;
 /** A connection's read-ahead holds this many of its ranges (see parallelReadAhead). */
 const RANGES_PER_READ_AHEAD = 4;
-/** Blocks a connection reads ahead at least (src/dump/rows.ts: the one-connection read-ahead). */
-const MIN_READ_AHEAD_BLOCKS = 4;
 export const MAX_RANGES = 2_000;
 
 /**
@@ -31,15 +31,15 @@ export const MAX_RANGES = 2_000;
  * read-ahead: with a range as large as the read-ahead it stopped until the writer reached it, and the reads were
  * serial again. Each connection holds four of its ranges: with two readers over a 1M-row table (250 MB), ranges
  * of 4 MB in 16 blocks took 1.12-1.19 s against 1.26-1.53 s for 1 MB ranges in 4 blocks (interleaved runs,
- * medians of 5), the same peak RSS. The blocks are shared out of one budget, so more readers hold no more memory.
+ * medians of 5), the same peak RSS. The budget is shared out, so up to 8 readers hold no more than two do.
  */
 export function parallelReadAhead(readers: number): { blocks: number; rangeBytes: number } {
-  const blocks = Math.max(MIN_READ_AHEAD_BLOCKS, Math.floor(PARALLEL_READ_AHEAD_BLOCKS / Math.max(1, readers)));
+  const blocks = Math.max(READ_AHEAD_BLOCKS, Math.floor(PARALLEL_READ_AHEAD_BLOCKS / Math.max(1, readers)));
   return { blocks, rangeBytes: Math.floor((blocks * BLOCK_BYTES) / RANGES_PER_READ_AHEAD) };
 }
 
 /** Rows per range for rows of `avgRowBytes` (0: unknown) read by `readers` connections. */
-export function rowsPerRange(avgRowBytes: number, readers = 2): number {
+export function rowsPerRange(avgRowBytes: number, readers: number): number {
   if (!(avgRowBytes > 0)) return ROWS_PER_RANGE;
   const { rangeBytes } = parallelReadAhead(readers);
   return Math.max(MIN_ROWS_PER_RANGE, Math.min(MAX_ROWS_PER_RANGE, Math.floor(rangeBytes / avgRowBytes)));
@@ -59,7 +59,7 @@ export function rangeKey(table: DbTableDetail): string | null {
   return column && INTEGER_TYPES.has(column.dataType) ? column.name : null;
 }
 
-/** Splits [min, max] into about `estimatedRows / rowsPerRange(avgRowBytes)` equal-width ranges; one open range when not worth it. */
+/** Splits [min, max] into about `estimatedRows / rowsPerRange(avgRowBytes, readers)` equal-width ranges; one open range when not worth it. */
 export function planKeyRanges(min: bigint, max: bigint, estimatedRows: number, readers: number, avgRowBytes = 0): KeyRange[] {
   const whole: KeyRange[] = [{ from: null, to: null }];
   if (readers < 2 || estimatedRows < PARALLEL_MIN_ROWS || max <= min) return whole;

@@ -28,7 +28,8 @@ import type { RowSink } from '../store/file-sink';
 import { progress } from './progress';
 import { resultWire, type ResultField } from './binary-wire';
 import { binaryRowSelectSql, columnRead, insertPrefix, rawRowSelectSql, rowColumns, type RowSelectOptions } from './literals';
-import { StatementWriter, TupleEncoder, recycleBlock, statementLimit, type RowBatch, type TupleBlock } from './tuples';
+import { READ_AHEAD_BLOCKS } from './ranges';
+import { StatementWriter, TupleEncoder, blockUnits, recycleBlock, statementLimit, type RowBatch, type TupleBlock } from './tuples';
 
 export interface RowsResult {
   rows: number;
@@ -37,16 +38,12 @@ export interface RowsResult {
 }
 
 /**
- * Blocks read ahead over one connection before it pauses, when it reads a
- * table alone (several connections share a larger budget: ranges.ts
- * parallelReadAhead). Counted per connection, across every key range queued on
- * it: a range smaller than a block never fills a queue of its own, and counted
- * per range the reader of later ranges ran ahead without bound (180 MB for the
- * narrow table).
+ * The read-ahead of one connection: it pauses when its blocks not yet written reach the limit (READ_AHEAD_BLOCKS
+ * when it reads a table alone; see parallelReadAhead for several). Counted per connection, across every key range
+ * queued on it: a range smaller than a block never fills a queue of its own, and counted per range the reader of
+ * later ranges ran ahead without bound (180 MB for the narrow table). A block grown for a tuple larger than a block
+ * counts as the blocks it holds (blockUnits).
  */
-const READ_AHEAD_BLOCKS = 4;
-
-/** The read-ahead of one connection: it pauses when its blocks not yet written reach the limit. */
 export class ReadAhead {
   private blocks = 0;
   private paused = false;
@@ -64,8 +61,8 @@ export class ReadAhead {
    * query's first row (pauseIfOwed), or ranges of less than a block would
    * never pause their connection.
    */
-  added(mayPause: boolean): void {
-    this.blocks++;
+  added(units: number, mayPause: boolean): void {
+    this.blocks += units;
     if (this.blocks < this.limit) return;
     if (mayPause) this.pause();
     else this.owed = true;
@@ -86,8 +83,8 @@ export class ReadAhead {
     this.db.raw.pause();
   }
 
-  taken(): void {
-    this.blocks--;
+  taken(units: number): void {
+    this.blocks -= units;
     if (this.paused && this.blocks < this.limit) this.resume();
   }
 
@@ -113,7 +110,7 @@ export class BlockChannel {
 
   put(block: TupleBlock, mayPause = true): void {
     this.blocks.push(block);
-    this.readAhead.added(mayPause);
+    this.readAhead.added(blockUnits(block), mayPause);
     this.signal();
   }
 
@@ -153,7 +150,7 @@ export class BlockChannel {
       if (this.error !== null) throw this.error;
       const block = this.blocks.shift();
       if (block) {
-        this.readAhead.taken();
+        this.readAhead.taken(blockUnits(block));
         return block;
       }
       if (this.finished) return null;

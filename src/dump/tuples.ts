@@ -56,6 +56,11 @@ export function recycleBlock(block: TupleBlock): void {
   }
 }
 
+/** What a block holds in memory, in blocks: one, or more for a buffer grown to hold a tuple larger than a block. */
+export function blockUnits(block: TupleBlock): number {
+  return Math.max(1, Math.ceil(block.data.buffer.byteLength / BUFFER_BYTES));
+}
+
 /** Rendered tuples, each followed by `,`; lengths[i] is tuple i's length without that separator. */
 export interface TupleBlock {
   data: Buffer;

@@ -56,7 +56,7 @@ export interface Repository {
 export interface ProbedRepository extends Repository {
   /** What HEAD points to (`refs/heads/...`); '' on a detached HEAD. */
   branch: string;
-  /** Every config entry git reads there, or why they could not be read (reported once the run holds its locks, as before). */
+  /** Every config entry git reads there, or why they could not be read (reported once the run holds its locks, with the repository's other refusals). */
   config: ConfigEntry[] | { error: unknown };
 }
 

@@ -20,7 +20,7 @@ const MAX_ROWS_PER_RANGE = 250_000;
 /** Blocks a connection reads ahead of the writer when it reads a table alone (src/dump/rows.ts ReadAhead). */
 export const READ_AHEAD_BLOCKS = 4;
 /** Blocks the connections read ahead together when a table is read over several (each holds READ_AHEAD_BLOCKS at least). */
-const PARALLEL_READ_AHEAD_BLOCKS = 32;
+const PARALLEL_READ_AHEAD_BLOCKS = 24;
 /** A connection's read-ahead holds this many of its ranges (see parallelReadAhead). */
 const RANGES_PER_READ_AHEAD = 4;
 export const MAX_RANGES = 2_000;
@@ -31,7 +31,8 @@ export const MAX_RANGES = 2_000;
  * read-ahead: with a range as large as the read-ahead it stopped until the writer reached it, and the reads were
  * serial again. Each connection holds four of its ranges: with two readers over a 1M-row table (250 MB), ranges
  * of 4 MB in 16 blocks took 1.12-1.19 s against 1.26-1.53 s for 1 MB ranges in 4 blocks (interleaved runs,
- * medians of 5), the same peak RSS. The budget is shared out, so up to 8 readers hold no more than two do.
+ * medians of 5). Sixteen blocks each took the peak RSS to 152 MB over TCP; twelve (3 MB ranges) read as fast
+ * with 129-138 MB. The budget is shared out, so up to 6 readers hold no more than two do.
  */
 export function parallelReadAhead(readers: number): { blocks: number; rangeBytes: number } {
   const blocks = Math.max(READ_AHEAD_BLOCKS, Math.floor(PARALLEL_READ_AHEAD_BLOCKS / Math.max(1, readers)));

@@ -333,30 +333,30 @@ describe('key ranges', () => {
   });
 
   test('parallel readers share one read-ahead budget, each holding four of its ranges, never less than one reader alone', () => {
-    expect(parallelReadAhead(2)).toEqual({ blocks: 16, rangeBytes: 4 * BLOCK_BYTES });
-    expect(parallelReadAhead(3)).toEqual({ blocks: 10, rangeBytes: (10 * BLOCK_BYTES) / 4 });
-    expect(parallelReadAhead(4)).toEqual({ blocks: 8, rangeBytes: 2 * BLOCK_BYTES });
-    for (const readers of [8, 16]) expect(parallelReadAhead(readers)).toEqual({ blocks: 4, rangeBytes: BLOCK_BYTES });
+    expect(parallelReadAhead(2)).toEqual({ blocks: 12, rangeBytes: 3 * BLOCK_BYTES });
+    expect(parallelReadAhead(3)).toEqual({ blocks: 8, rangeBytes: 2 * BLOCK_BYTES });
+    expect(parallelReadAhead(4)).toEqual({ blocks: 6, rangeBytes: (6 * BLOCK_BYTES) / 4 });
+    for (const readers of [6, 8, 16]) expect(parallelReadAhead(readers)).toEqual({ blocks: 4, rangeBytes: BLOCK_BYTES });
     for (let readers = 2; readers <= 16; readers++) {
       const { blocks, rangeBytes } = parallelReadAhead(readers);
-      expect(blocks * readers).toBeLessThanOrEqual(Math.max(32, 4 * readers));
+      expect(blocks * readers).toBeLessThanOrEqual(Math.max(24, 4 * readers));
       expect(rangeBytes * 4).toBeLessThanOrEqual(blocks * BLOCK_BYTES);
     }
   });
 
   test('ranges are sized in bytes from the row length: short rows make long ranges, so a range costs few statements', () => {
-    // The narrow shape (three INTs, ~35 bytes a row as InnoDB counts) read by two connections: 4 MiB ranges.
-    expect(rowsPerRange(35, 2)).toBe(Math.floor((4 * BLOCK_BYTES) / 35));
+    // The narrow shape (three INTs, ~35 bytes a row as InnoDB counts) read by two connections: 3 MiB ranges.
+    expect(rowsPerRange(35, 2)).toBe(Math.floor((3 * BLOCK_BYTES) / 35));
     expect(rowsPerRange(35, 2)).toBeGreaterThan(ROWS_PER_RANGE);
     // Wide rows: fewer rows, never under a thousand; unknown length: the fixed count; absurdly short: capped.
-    expect(rowsPerRange(2_000, 2)).toBe(Math.floor((4 * BLOCK_BYTES) / 2_000));
+    expect(rowsPerRange(2_000, 2)).toBe(Math.floor((3 * BLOCK_BYTES) / 2_000));
     expect(rowsPerRange(1e6, 2)).toBe(1_000);
     expect(rowsPerRange(0, 2)).toBe(ROWS_PER_RANGE);
     expect(rowsPerRange(1, 2)).toBe(250_000);
-    // A 1M-row table of 250-byte rows over two connections: about 60 ranges (it was 239 with 1 MiB ranges).
+    // A 1M-row table of 250-byte rows over two connections: about 80 ranges (it was 239 with 1 MiB ranges).
     const ranges = planKeyRanges(1n, 1_000_000n, 1_000_000, 2, 250);
-    expect(ranges.length).toBe(Math.ceil(1_000_000 / Math.floor((4 * BLOCK_BYTES) / 250)));
-    expect(ranges.length).toBeLessThan(70);
+    expect(ranges.length).toBe(Math.ceil(1_000_000 / Math.floor((3 * BLOCK_BYTES) / 250)));
+    expect(ranges.length).toBeLessThan(90);
   });
 
   test('conditions quote the column and use exact integers', () => {

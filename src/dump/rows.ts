@@ -45,7 +45,8 @@ export interface RowsResult {
  * counts as the blocks it holds (blockUnits).
  */
 export class ReadAhead {
-  private blocks = 0;
+  /** Blocks not yet written, in blockUnits. */
+  private held = 0;
   private paused = false;
   /** Abandoned: the rest of the result is drained, never paused again. */
   private draining = false;
@@ -62,8 +63,8 @@ export class ReadAhead {
    * never pause their connection.
    */
   added(units: number, mayPause: boolean): void {
-    this.blocks += units;
-    if (this.blocks < this.limit) return;
+    this.held += units;
+    if (this.held < this.limit) return;
     if (mayPause) this.pause();
     else this.owed = true;
   }
@@ -72,7 +73,7 @@ export class ReadAhead {
   pauseIfOwed(): void {
     if (!this.owed) return;
     this.owed = false;
-    if (this.blocks >= this.limit) this.pause();
+    if (this.held >= this.limit) this.pause();
   }
 
   private owed = false;
@@ -84,8 +85,8 @@ export class ReadAhead {
   }
 
   taken(units: number): void {
-    this.blocks -= units;
-    if (this.paused && this.blocks < this.limit) this.resume();
+    this.held -= units;
+    if (this.paused && this.held < this.limit) this.resume();
   }
 
   drain(): void {

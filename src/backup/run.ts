@@ -6,7 +6,7 @@
  */
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import { connect, type Db } from '../db/connect';
+import type { Db } from '../db/connect';
 import { listTables } from '../db/introspect';
 import { openSession, openSnapshot, type Snapshot } from '../db/snapshot';
 import type { QuiesceReport } from '../domain/service-report';
@@ -36,19 +36,11 @@ import { BackupTally, newBackupSummary } from './summary-builder';
 export type { BackupDeps, BackupRequest } from './context';
 export { describeChange } from './publish';
 
-/** Connects, lists the tables and plans, touching nothing: `--dry-run`, and the check before services are stopped. */
+/** Connects, lists the tables and plans, touching nothing: `--dry-run` (the backup's own check keeps its connection, below). */
 export async function previewPlan(req: BackupRequest): Promise<BackupPlan> {
-  return planFor(req, await tablesNow(req));
-}
-
-/** The server's table list on a connection of its own. */
-async function tablesNow(req: BackupRequest): Promise<Awaited<ReturnType<typeof listTables>>> {
-  const db = await connect(req.credentials);
-  try {
-    return await listTables(db);
-  } finally {
-    await db.close();
-  }
+  const { db, tables } = await checkDatabase(req);
+  await db.close();
+  return planFor(req, tables);
 }
 
 /**

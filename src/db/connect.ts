@@ -9,6 +9,7 @@ import type { Connection, FieldPacket } from 'mysql2';
 import { isSocketHost } from '../config/socket';
 import type { DbCredentials } from '../config/types';
 import { DatabaseError } from '../errors';
+import { openReadBufferSocket } from './read-buffer';
 
 export interface Db {
   readonly raw: Connection;
@@ -114,7 +115,13 @@ export function statementBatches(statements: readonly string[]): string[][] {
 }
 
 export async function connect(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
-  const raw = mysql.createConnection({ ...connectionOptions(creds), ...(options.byteStrings ? { charset: 'BINARY' } : {}), ...(options.batches ? { multipleStatements: true } : {}) });
+  const settings = connectionOptions(creds);
+  const address = settings.socketPath !== undefined ? { path: settings.socketPath } : { host: settings.host as string, port: settings.port as number };
+  // The socket reads into one reused buffer (read-buffer.ts), handing chunks to the connection's packet parser.
+  const opened: { raw?: Connection } = {};
+  const stream = openReadBufferSocket(address, () => (opened.raw as unknown as { packetParser?: unknown } | undefined)?.packetParser);
+  const raw = mysql.createConnection({ ...settings, stream, ...(options.byteStrings ? { charset: 'BINARY' } : {}), ...(options.batches ? { multipleStatements: true } : {}) });
+  opened.raw = raw;
   await new Promise<void>((resolve, reject) => {
     raw.connect((err) => (err ? reject(toDatabaseError(err, `cannot connect to ${where(creds)} as ${creds.user}`)) : resolve()));
   });

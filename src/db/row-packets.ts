@@ -14,6 +14,7 @@
  * packet boundary, the query runs through mysql2's parser as before.
  */
 import type { Connection } from 'mysql2';
+import type { SharedChunkReader } from './read-buffer';
 
 /** Longest payload of one packet; a payload this long continues in the next packet. */
 const MAX_PAYLOAD = 0xffffff;
@@ -56,8 +57,10 @@ export interface RowPacketTarget {
   readonly command: unknown;
   /** True while the query's next packet is a row or the end of rows. */
   inRows(): boolean;
-  /** A row packet's payload, src[start, end); src stays unchanged until the next socket chunk. */
+  /** A row packet's payload, src[start, end): its bytes hold only until chunkDone(). */
   row(src: Buffer, start: number, end: number): void;
+  /** The end of a socket chunk: the rows given so far must be used now (their bytes change with the next chunk). */
+  chunkDone(): void;
   /** The reader itself threw: the connection then fails as mysql2 fails it (every query on it is told). */
   fail(err: unknown): void;
 }
@@ -74,8 +77,12 @@ function canTake(conn: Partial<ConnectionInternals>): boolean {
   return parser.execute === proto.executeStart && (parser.buffer?.length ?? 0) === 0 && (parser.largePacketParts?.length ?? 0) === 0;
 }
 
-/** The parser in place of mysql2's while one raw query runs. */
-class RowPacketParser {
+/**
+ * The parser in place of mysql2's while one raw query runs. It reads a chunk of the shared read buffer
+ * (read-buffer.ts) only while called, and keeps copies of what it holds on to: a packet's start or pieces, and
+ * whatever goes to mysql2.
+ */
+class RowPacketParser implements SharedChunkReader {
   /** The start (header included, once whole) of a packet that a chunk ended inside; its later pieces; their bytes. */
   private carry: Buffer | null = null;
   private carried: Buffer[] = [];
@@ -85,6 +92,8 @@ class RowPacketParser {
   private partsSequenceId = 0;
   /** The reader threw mid-chunk: where the stream stands is unknown, nothing more is read. */
   private broken = false;
+  /** The chunk being read, while it is the shared read buffer: anything kept of it is copied. */
+  private shared: Buffer | null = null;
 
   constructor(
     private readonly conn: ConnectionInternals,
@@ -92,11 +101,27 @@ class RowPacketParser {
     private readonly target: RowPacketTarget,
   ) {}
 
+  executeShared(chunk: Buffer): void {
+    this.shared = chunk;
+    try {
+      this.execute(chunk);
+    } finally {
+      this.shared = null;
+    }
+  }
+
+  /** A view of `buf` to keep past this call: a copy where it is the shared read buffer. */
+  private kept(buf: Buffer, start: number, end: number): Buffer {
+    const view = buf.subarray(start, end);
+    return buf === this.shared ? Buffer.from(view) : view;
+  }
+
   execute(chunk: Buffer): void {
     if (this.broken) return;
     try {
       const p = this.carry ? this.completeCarry(chunk) : 0;
       if (p >= 0) this.scan(chunk, p);
+      if (!this.done()) this.target.chunkDone();
     } catch (err) {
       // The connection cannot be used again: it fails as mysql2 fails it (every query on it is told).
       this.broken = true;
@@ -121,7 +146,7 @@ class RowPacketParser {
     for (;;) {
       if (this.done()) {
         // Whatever follows the query's end is the connection's parser's (nothing is expected: the server waits for the next command).
-        if (p < end && !this.conn._fatalError) this.conn.packetParser.execute(chunk.subarray(p));
+        if (p < end && !this.conn._fatalError) this.conn.packetParser.execute(this.kept(chunk, p, end));
         return;
       }
       if (end - p < 4) break;
@@ -131,9 +156,8 @@ class RowPacketParser {
       this.packet(chunk, p, length);
       p = stop;
     }
-    // A chunk is a buffer of its own (never reused by the socket): keeping a view of its end is safe.
     if (p < end) {
-      this.carry = chunk.subarray(p);
+      this.carry = this.kept(chunk, p, end);
       this.carryBytes = end - p;
     }
   }
@@ -152,7 +176,7 @@ class RowPacketParser {
     const need = 4 + length - this.carryBytes;
     if (chunk.length - used < need) {
       // Pieces, joined once complete: a 16 MiB packet spans hundreds of chunks.
-      this.carried.push(chunk.subarray(used));
+      this.carried.push(this.kept(chunk, used, chunk.length));
       this.carryBytes += chunk.length - used;
       return -1;
     }
@@ -172,7 +196,7 @@ class RowPacketParser {
     }
     // A packet of 16 MiB or more comes in parts: joined, as mysql2's parser joins them.
     if (this.parts.length === 0) this.partsSequenceId = buf[p + 3];
-    this.parts.push(buf.subarray(p + 4, p + 4 + length));
+    this.parts.push(this.kept(buf, p + 4, p + 4 + length));
     if (length === MAX_PAYLOAD) return;
     const parts = this.parts.length;
     const whole = Buffer.concat([Buffer.alloc(4), ...this.parts]);
@@ -192,6 +216,12 @@ class RowPacketParser {
   }
 
   private toMysql2(sequenceId: number, numPackets: number, buffer: Buffer, start: number, end: number): void {
+    // mysql2 may keep the packet's buffer (a column definition reads its names from it later; a paused connection queues it).
+    if (buffer === this.shared) {
+      buffer = this.kept(buffer, start, end);
+      end -= start;
+      start = 0;
+    }
     const packet = this.mysql2Parser._reusablePacket as ParserPacket;
     packet.sequenceId = sequenceId;
     packet.numPackets = numPackets;

@@ -343,7 +343,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
   const takeRow = (src: Buffer, start: number, end: number): void => {
     if (channel.failed) return; // drain what is left of a failed read
     channel.pauseIfOwed();
-    // Rows are encoded a socket chunk at a time: the chunk's bytes stay as they are until the next one comes.
+    // Rows are encoded a socket chunk at a time: at the chunk's end (chunkDone), or on mysql2's path when the next chunk's first row comes.
     if (!batch.add(src, start, end) && encodeBatch()) batch.add(src, start, end);
   };
   const row = function (this: QueryStates, packet: RawPacket): unknown {
@@ -371,6 +371,9 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
     command: query,
     inRows: () => queryStates.next === firstRow || queryStates.next === row,
     row: takeRow,
+    chunkDone: () => {
+      if (batch.count > 0) encodeBatch();
+    },
     fail: readFailed,
   };
   const stopTaking = takeRowPackets(db.raw, target);

@@ -105,24 +105,61 @@ async function countHandled<T>(db: Db, body: () => Promise<T>): Promise<{ value:
   }
 }
 
-/** From now on, the connection's socket delivers every chunk cut into pieces of the given sizes, in turn. */
+type SharedReader = { executeShared?: (chunk: Buffer) => void };
+
+/**
+ * Until the returned undo, each row packet parser put in place on the connection reads its chunks of the shared read
+ * buffer (executeShared, see src/db/read-buffer.ts) through `read(chunk, original)`.
+ */
+function wrapSharedReads(db: Db, read: (chunk: Buffer, original: (chunk: Buffer) => void) => void): () => void {
+  const conn = db.raw as unknown as { packetParser: SharedReader };
+  let parser = conn.packetParser;
+  const wrapped = new Set<SharedReader>();
+  const wrap = (p: SharedReader): void => {
+    const original = p.executeShared;
+    if (!original || wrapped.has(p)) return;
+    wrapped.add(p);
+    p.executeShared = (chunk) => read(chunk, (piece) => original.call(p, piece));
+  };
+  Object.defineProperty(conn, 'packetParser', {
+    configurable: true,
+    get: () => parser,
+    set: (p: SharedReader) => {
+      parser = p;
+      wrap(p);
+    },
+  });
+  return () => {
+    delete (conn as { packetParser?: unknown }).packetParser;
+    conn.packetParser = parser;
+    for (const p of wrapped) delete p.executeShared;
+  };
+}
+
+/**
+ * From now on, every chunk the connection reads is cut into pieces of the given sizes, in turn: those handed to
+ * mysql2 (its `data` events) and those a row packet parser reads out of the shared read buffer (each piece as a
+ * chunk of its own, valid only while it is read).
+ */
 function cutChunks(db: Db, sizes: number[]): () => void {
+  let turn = 0;
+  const pieces = (chunk: Buffer, each: (piece: Buffer) => void): void => {
+    for (let p = 0; p < chunk.length; ) {
+      const piece = chunk.subarray(p, p + sizes[turn++ % sizes.length]);
+      p += piece.length;
+      each(piece);
+    }
+  };
   const stream = (db.raw as unknown as { stream: NodeJS.EventEmitter }).stream;
   const listeners = stream.listeners('data') as ((chunk: Buffer) => void)[];
   stream.removeAllListeners('data');
-  let turn = 0;
-  const cutter = (chunk: Buffer): void => {
-    for (let p = 0; p < chunk.length; ) {
-      const size = sizes[turn++ % sizes.length];
-      const piece = chunk.subarray(p, p + size);
-      p += piece.length;
-      for (const l of listeners) l(piece);
-    }
-  };
+  const cutter = (chunk: Buffer): void => pieces(chunk, (piece) => listeners.forEach((l) => l(piece)));
   stream.on('data', cutter);
+  const unwrap = wrapSharedReads(db, (chunk, original) => pieces(chunk, original));
   return () => {
     stream.removeListener('data', cutter);
     for (const l of listeners) stream.on('data', l);
+    unwrap();
   };
 }
 
@@ -152,6 +189,25 @@ describe('rows off the socket', () => {
     expect(direct.value.equals(reference)).toBe(true);
     expect(viaMysql2.value.equals(reference)).toBe(true);
     expect(reference.toString('utf8')).toContain("(20000,'r20000 \u{1F600} \\'\\',(',");
+  });
+
+  test('the rows are read out of the connection\'s one read buffer: every chunk the row parser reads is a view of the same memory', async () => {
+    const memory = new Set<ArrayBufferLike>();
+    let chunks = 0;
+    const unwrap = wrapSharedReads(db, (chunk, original) => {
+      memory.add(chunk.buffer);
+      chunks++;
+      original(chunk);
+    });
+    let bytes: Buffer;
+    try {
+      bytes = await readRows(db, table);
+    } finally {
+      unwrap();
+    }
+    expect(bytes.equals(reference)).toBe(true);
+    expect(chunks).toBeGreaterThan(100);
+    expect(memory.size).toBe(1);
   });
 
   test('where the direct path cannot be taken (a connection that says it is compressed), mysql2 reads the rows, with the same bytes', async () => {
@@ -310,6 +366,7 @@ describe('the rest of a query, and a reader that fails', () => {
         row: () => {
           throw new Error('the reader broke');
         },
+        chunkDone: () => undefined,
         fail: (err) => failed.push(err),
       });
       const queued = own.queryArrays('SELECT 2');

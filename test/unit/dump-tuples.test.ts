@@ -2,7 +2,7 @@
 import { ValueKind } from '../../src/dump/literals';
 import { parallelReadAhead, planKeyRanges, rangeCondition, rangeKey, rowsPerRange, PARALLEL_MIN_ROWS, ROWS_PER_RANGE } from '../../src/dump/ranges';
 import { nativeEncoder, nativeEncoderProblem, type NativeEncoder } from '../../src/dump/native-encoder';
-import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, statementLimit, type TupleBlock } from '../../src/dump/tuples';
+import { BLOCK_BYTES, CLIENT_PACKET_BYTES, StatementWriter, TupleEncoder, recycleBlock, statementLimit, type TupleBlock } from '../../src/dump/tuples';
 import { prng } from '../helpers/prng';
 import { MemorySink } from '../helpers/memory-sink';
 
@@ -216,6 +216,32 @@ describe('the native encoder', () => {
       const enc = new TupleEncoder(Uint8Array.from([ValueKind.String, ValueKind.Number]), 'tbl', 1 << 30, native);
       expect(() => encodeBatch(enc, row, [0, cut])).toThrow(/table tbl: a row packet from the server is malformed/);
     }
+  });
+});
+
+describe('block recycling', () => {
+  test.each(ENCODERS)('a written block gives back its buffer and its lengths: the next block reuses both, and its bytes are its own (%s)', (_name, native) => {
+    const rows = (from: number) => Array.from({ length: 3000 }, (_, i) => packet([`row ${from + i}`, String(from + i)]));
+    const encodeAll = (from: number): { blocks: TupleBlock[]; text: string } => {
+      const list = rows(from);
+      const src = Buffer.concat(list);
+      const ranges: number[] = [];
+      for (let p = 0, i = 0; i < list.length; p += list[i].length, i++) ranges.push(p, p + list[i].length);
+      const blocks = encodeBatch(encoder([ValueKind.String, ValueKind.Number], native), src, ranges);
+      const text = blocks.map((b) => b.data.toString('utf8')).join('');
+      return { blocks, text };
+    };
+    const first = encodeAll(0);
+    expect(first.blocks).toHaveLength(1);
+    const [written] = first.blocks;
+    recycleBlock(written);
+    const second = encodeAll(5000);
+    expect(second.blocks).toHaveLength(1);
+    const [next] = second.blocks;
+    expect(next.data.buffer).toBe(written.data.buffer);
+    expect((next.lengths as Int32Array).buffer).toBe((written.lengths as Int32Array).buffer);
+    expect(second.text).toBe(Array.from({ length: 3000 }, (_, i) => `('row ${5000 + i}',${5000 + i}),`).join(''));
+    expect(Array.from(next.lengths)).toEqual(Array.from({ length: 3000 }, (_, i) => `('row ${5000 + i}',${5000 + i})`.length));
   });
 });
 

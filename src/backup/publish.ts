@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { errorMessage } from '../errors';
-import { commitHostDir, commitMessage, ensureDiffAttributes, type HostChange } from '../git/repo';
+import { commitHostDir, commitMessage, ensureDiffAttributes, hostDirUnchanged, type HostChange } from '../git/repo';
 import type { BackupPlan } from '../plan/plan';
 import type { Manifest, ManifestTable } from '../store/manifest';
 import { userManifest } from '../store/manifest-build';
@@ -27,7 +27,7 @@ export function describeChange(previous: Manifest | null, current: ManifestTable
 }
 
 /**
- * Publishes the -e directory, the user-data snapshot and the host files, then commits. Each step that changes
+ * Publishes the -e directory, the host files and the user-data snapshot, then commits. Each step that changes
  * what the last good backup looks like leaves how to take it back; a failure runs them backwards.
  */
 export async function publishAndCommit(
@@ -41,23 +41,29 @@ export async function publishAndCommit(
   const { config } = req;
   phase(run, 'publishing');
   const undo: (() => Promise<void>)[] = [];
+  const commitPaths = { alsoCommit: [join(config.csv2BackupDir, '.gitattributes')], exclude: [join(hostDir, TMP_DIR)] };
+  let hostUnchanged: Promise<boolean> | undefined;
   try {
     // db_upgrade's -e directory is not part of the versioned backup: published first, never taken back.
     if (run.ephemeral) await run.ephemeral.publish(null);
+    const publication = await run.host.publishUndoable(new Set(plan.tables.map((t) => t.file)));
+    undo.push(() => publication.undo());
+    const removed = publication.removed;
+    summary.filesChanged = [...dumped.changed.map((e) => e.file), ...removed];
+    const attributes = await ensureDiffAttributes(config.csv2BackupDir);
+    if (attributes) undo.push(() => attributes.undo());
+    const changed = summary.filesChanged.length > 0 || meta.viewsChanged || meta.manifestChanged || attributes !== null;
+    // Where this run changed nothing there, git's read-only look at the host files (two processes, ~40 ms) runs
+    // while the user-data snapshot, outside the repository, is synced and renamed into place.
+    if (!changed) hostUnchanged = hostDirUnchanged(run.repo, hostDir, commitPaths);
     const userEntries = destinations.find((d) => d.kind === 'user')?.entries ?? [];
     const manifest = userManifest({ database: req.credentials.database, compressed: config.compress === 'gzip', statementBytes: dumped.statementBytes, tables: userEntries });
     if (run.user && !(await run.user.seal(manifest))) {
       log.info('user data unchanged since the latest snapshot; latest kept', { dir: config.userDataBackupDir });
       run.user = null;
     }
-    const publication = await run.host.publishUndoable(new Set(plan.tables.map((t) => t.file)));
-    undo.push(() => publication.undo());
-    const removed = publication.removed;
-    summary.filesChanged = [...dumped.changed.map((e) => e.file), ...removed];
 
     phase(run, 'committing');
-    const attributes = await ensureDiffAttributes(config.csv2BackupDir);
-    if (attributes) undo.push(() => attributes.undo());
     if (run.user) {
       const written = run.user;
       summary.userSnapshot = await written.promote();
@@ -70,14 +76,16 @@ export async function publishAndCommit(
     summary.commit = await commitHostDir(
       run.repo,
       hostDir,
-      summary.filesChanged.length > 0 || meta.viewsChanged || meta.manifestChanged || attributes !== null,
+      changed,
       (leftover) => (leftover.length === 0 ? commitMessage(req.hostName, change) : `${req.hostName}: files left uncommitted by an earlier run\n\n${leftover.join('\n')}\n`),
       run.repoConfig.identity ? null : { name: 'schema_backup', email: `schema_backup@${req.hostName}` },
-      { alsoCommit: [join(config.csv2BackupDir, '.gitattributes')], exclude: [join(hostDir, TMP_DIR)], log, warnings: summary.warnings },
+      { ...commitPaths, log, warnings: summary.warnings, unchanged: hostUnchanged },
     );
     run.user = null;
     await publication.settle().catch((err: unknown) => log.warn('could not remove the previous host files kept during the commit', { dir: join(hostDir, TMP_DIR), err: errorMessage(err) }));
   } catch (err) {
+    // No git process of this run still looks at the files while they are taken back.
+    await hostUnchanged;
     for (const step of undo.reverse()) {
       await step().catch((undoErr: unknown) => log.error('could not take back a step of the failed run', { err: errorMessage(undoErr) }));
     }

@@ -378,6 +378,26 @@ async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<
   }
 }
 
+/** What a host commit covers besides `hostDir`: `alsoCommit`, and never what lies under `exclude`. */
+export interface HostPaths {
+  alsoCommit?: readonly string[];
+  exclude?: readonly string[];
+}
+
+function hostPathspec(repo: Repository, hostDir: string, options: HostPaths): { paths: string[]; pathspec: string[] } {
+  const rel = (p: string) => relative(repo.top, p) || '.';
+  const paths = [hostDir, ...(options.alsoCommit ?? [])].map(rel);
+  return { paths, pathspec: [...paths, ...(options.exclude ?? []).map((p) => `:(exclude)${rel(p)}`)] };
+}
+
+/**
+ * Whether git sees exactly HEAD's files under the host paths (read-only, never rejects; see unchangedSinceHead):
+ * started early, while the run does other work, and handed to commitHostDir as `unchanged`.
+ */
+export function hostDirUnchanged(repo: Repository, hostDir: string, options: HostPaths = {}): Promise<boolean> {
+  return unchangedSinceHead(repo.top, hostPathspec(repo, hostDir, options).pathspec);
+}
+
 /**
  * Commits `hostDir` (and `alsoCommit`) only, from a temporary index built
  * from HEAD: nothing else the operator staged is committed, and a commit that
@@ -390,7 +410,8 @@ async function unchangedSinceHead(repoTop: string, pathspec: string[]): Promise<
  * interrupted run left behind. `identity`: who commits when git has no
  * identity of its own (null: git's, see ensureDiffDriver). `exclude`: paths
  * under them never committed (the run's temporary files). `warnings`: told
- * what went wrong after the commit was made, besides the log.
+ * what went wrong after the commit was made, besides the log. `unchanged`: hostDirUnchanged's answer, when the
+ * caller started it (only read where `changed` is false).
  */
 export async function commitHostDir(
   repo: Repository,
@@ -398,15 +419,13 @@ export async function commitHostDir(
   changed: boolean,
   message: (leftoverPaths: string[]) => string,
   identity: { name: string; email: string } | null,
-  options: { alsoCommit?: readonly string[]; exclude?: readonly string[]; log?: Logger; warnings?: string[] } = {},
+  options: HostPaths & { log?: Logger; warnings?: string[]; unchanged?: Promise<boolean> } = {},
 ): Promise<string | null> {
   const repoTop = repo.top;
-  const rel = (p: string) => relative(repoTop, p) || '.';
-  const paths = [hostDir, ...(options.alsoCommit ?? [])].map(rel);
-  const pathspec = [...paths, ...(options.exclude ?? []).map((p) => `:(exclude)${rel(p)}`)];
+  const { paths, pathspec } = hostPathspec(repo, hostDir, options);
   const indexFile = join(dirname(repo.indexLock), `schema_backup-index.${process.pid}`);
   // Nothing changed by this run, and git sees nothing under the paths either: one process instead of five.
-  if (!changed && (await unchangedSinceHead(repoTop, pathspec))) return null;
+  if (!changed && (await (options.unchanged ?? unchangedSinceHead(repoTop, pathspec)))) return null;
   const identityArgs = identity ? ['-c', `user.name=${identity.name}`, '-c', `user.email=${identity.email}`] : [];
   const gi = (args: string[], input?: string) => gitWithIndex(repoTop, indexFile, args, input);
   const warn = (message: string, err: unknown): void => {

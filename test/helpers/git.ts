@@ -1,8 +1,10 @@
 /** Real git repositories for tests, kept away from the user's global git config. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { run } from '../../src/proc/run';
+import { withEnv } from './env';
+import { tempDir } from './tmp';
 
 /** Keeps the user's and the system's git config out of every git the tests run. */
 const ISOLATION = { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' } as const;
@@ -91,4 +93,26 @@ export async function fakeGit(bin: string, fault: string, path = process.env.PAT
     env: { PATH: `${bin}:${path}` },
     refused: () => (existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : []),
   };
+}
+
+/** Runs `body` with a `git` first on PATH that records each command it is given (`status` of `git -C DIR -c K=V status`), then runs the real one. */
+export async function countingGit<T>(body: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
+  const bin = tempDir('sbt-git-bin-');
+  const log = join(bin, 'log');
+  writeFileSync(log, '');
+  const script = [
+    '#!/bin/sh',
+    'skip=0; cmd=',
+    'for a in "$@"; do',
+    '  if [ $skip = 1 ]; then skip=0; continue; fi',
+    '  case "$a" in -C|-c) skip=1;; -*) ;; *) cmd=$a; break;; esac',
+    'done',
+    `echo "$cmd" >> ${JSON.stringify(log)}`,
+    'exec /usr/bin/git "$@"',
+    '',
+  ];
+  writeFileSync(join(bin, 'git'), script.join('\n'));
+  chmodSync(join(bin, 'git'), 0o755);
+  const result = await withEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }, body);
+  return { result, commands: readFileSync(log, 'utf8').split('\n').filter(Boolean).sort() };
 }

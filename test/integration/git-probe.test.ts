@@ -3,12 +3,11 @@
  * is, its branch and its config, all at once before the locks, so that after the locks nothing is left to ask git
  * unless the diff driver must be set. Real repositories in temporary directories.
  */
-import { chmodSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIFF_DRIVER, DIFF_TEXTCONV, checkRepositoryReady, ensureDiffDriver, probeRepository, type ProbedRepository } from '../../src/git/repo';
 import { StoreError } from '../../src/errors';
-import { withEnv } from '../helpers/env';
-import { gitEnv, initRepo } from '../helpers/git';
+import { countingGit, gitEnv, initRepo } from '../helpers/git';
 import { cleanupTempDirs, tempDir } from '../helpers/tmp';
 
 beforeAll(() => {
@@ -37,17 +36,6 @@ test('a new repository (no commit yet): its top, its index lock, the branch HEAD
   expect(entries(repo as ProbedRepository)).toEqual(expect.arrayContaining([{ scope: 'local', key: 'user.email', value: 'tests@schema-backup.invalid' }]));
   expect(() => checkRepositoryReady(repo as ProbedRepository)).not.toThrow();
 });
-
-/** Runs `body` with a `git` first on PATH that records each command it is given, then runs the real one. */
-async function countingGit<T>(body: () => Promise<T>): Promise<{ result: T; commands: string[] }> {
-  const bin = tempDir('sbt-probe-bin-');
-  const log = join(bin, 'log');
-  writeFileSync(log, '');
-  writeFileSync(join(bin, 'git'), `#!/bin/sh\necho "$1" >> ${JSON.stringify(log)}\nexec /usr/bin/git "$@"\n`);
-  chmodSync(join(bin, 'git'), 0o755);
-  const result = await withEnv({ PATH: `${bin}:${process.env.PATH ?? ''}` }, body);
-  return { result, commands: readFileSync(log, 'utf8').split('\n').filter(Boolean).sort() };
-}
 
 test('on a branch with commits (every run after the first): two git processes, where it is and HEAD in one, the config in the other', async () => {
   const dir = realpathSync(tempDir('sbt-probe-'));

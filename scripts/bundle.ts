@@ -8,7 +8,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { build, type Plugin } from 'esbuild';
 import { codeCachePath } from '../src/cli/launch';
@@ -20,7 +20,8 @@ const EXTERNAL = ['better-sqlite3', 'bindings', 'node-cron', 'fastify', 'systemd
 
 /**
  * mysql2's table of error names (2,000 assignments, required by its packet parser at load) is built at its first
- * use, an error packet, instead of at every start (about 15 ms of it). Reads of it are all property reads.
+ * use, an error packet, instead of at every start (about 15 ms of it). mysql2 only reads it (packet.js, pool.js,
+ * server_handshake.js: property reads), so the proxy has no set trap.
  */
 const lazyMysql2ErrorNames: Plugin = {
   name: 'lazy-mysql2-error-names',
@@ -29,6 +30,7 @@ const lazyMysql2ErrorNames: Plugin = {
       const source = await readFile(args.path, 'utf8');
       return {
         loader: 'js',
+        resolveDir: dirname(args.path),
         contents: [
           "'use strict';",
           'let names;',

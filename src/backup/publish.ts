@@ -52,6 +52,9 @@ export async function publishAndCommit(
     summary.filesChanged = [...dumped.changed.map((e) => e.file), ...removed];
     const attributes = await ensureDiffAttributes(config.csv2BackupDir);
     if (attributes) undo.push(() => attributes.undo());
+    // From here until the commit the host directory holds this run's files uncommitted beside the last commit (as
+    // between the publication and the commit before): a run killed meanwhile leaves them to the next run's commit,
+    // and a failure, a seal's included, takes them back.
     const changed = summary.filesChanged.length > 0 || meta.viewsChanged || meta.manifestChanged || attributes !== null;
     // Where this run changed nothing there, git's read-only look at the host files (two processes, ~40 ms) runs
     // while the user-data snapshot, outside the repository, is synced and renamed into place.

@@ -11,6 +11,9 @@
  * definitions, packets queued while paused), except to a parser that reads it
  * only while it is called and copies what it keeps (the row packet parser,
  * row-packets.ts): rows are encoded straight out of this buffer.
+ *
+ * Plain TCP or a unix socket only: connectionOptions asks for no TLS, and a TLS socket would read through its own
+ * buffers, not this one.
  */
 import { connect as netConnect, type Socket } from 'node:net';
 
@@ -30,7 +33,8 @@ export type SocketAddress = { path: string } | { host: string; port: number };
 
 /**
  * Opens the socket. `parser()` gives the connection's packet parser of the moment (mysql2's, or one put in its
- * place); every other chunk is emitted as `data`, as a socket without `onread` emits it.
+ * place); a chunk for any other parser is emitted as a `data` event to mysql2's listener (pause() stops the reads
+ * themselves, so nothing is emitted while the connection is paused).
  */
 export function openReadBufferSocket(address: SocketAddress, parser: () => unknown): Socket {
   const buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);

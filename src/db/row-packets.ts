@@ -117,7 +117,8 @@ class RowPacketParser implements SharedChunkReader {
   }
 
   execute(chunk: Buffer): void {
-    if (this.broken) return;
+    // After a fatal error the connection is dead: mysql2 reads nothing more, and neither does this parser.
+    if (this.broken || this.conn._fatalError) return;
     try {
       const p = this.carry ? this.completeCarry(chunk) : 0;
       if (p >= 0) this.scan(chunk, p);

@@ -173,15 +173,40 @@ inline uint64_t ReadLE(const uint8_t* v, int bytes) {
   return x;
 }
 
+// "00" to "99": digits are made two at a time, one division by 100 a pair instead of one by 10 a digit
+// (integers are most of a narrow table's encoding time).
+constexpr char kDigitPairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+// Writes x's decimal digits right to left, ending at `end`; returns where they start.
+template <typename U>
+inline char* DigitsBefore(U x, char* end) {
+  char* p = end;
+  while (x >= 100) {
+    const U q = x / 100;
+    p -= 2;
+    memcpy(p, kDigitPairs + 2 * (x - q * 100), 2);
+    x = q;
+  }
+  if (x >= 10) {
+    p -= 2;
+    memcpy(p, kDigitPairs + 2 * x, 2);
+  } else {
+    *--p = char('0' + x);
+  }
+  return p;
+}
+
 inline uint8_t* WriteUnsigned(uint64_t x, uint8_t* o) {
   char digits[20];
-  int n = 0;
-  do {
-    digits[n++] = char('0' + x % 10);
-    x /= 10;
-  } while (x != 0);
-  while (n > 0) *o++ = uint8_t(digits[--n]);
-  return o;
+  char* const end = digits + sizeof digits;
+  // 32-bit division is the cheaper one, and most values fit.
+  const char* start = x <= UINT32_MAX ? DigitsBefore(uint32_t(x), end) : DigitsBefore(x, end);
+  const size_t n = size_t(end - start);
+  memcpy(o, start, n);
+  return o + n;
 }
 
 inline uint8_t* WriteSigned(int64_t x, uint8_t* o) {

@@ -83,6 +83,20 @@ describe('encodeBinaryRows', () => {
     expect(text).toBe(`(${low.join(',')}),(${high.join(',')}),(${wire.map(() => 0).join(',')}),`);
   });
 
+  test('integers around every power of ten and at random, as BigInt writes them (digits made two at a time, 32- and 64-bit)', () => {
+    const values: bigint[] = [];
+    for (let k = 1n; k <= 10n ** 19n; k *= 10n) values.push(k - 1n, k, k + 1n);
+    values.push((1n << 32n) - 1n, 1n << 32n, (1n << 32n) + 1n, (1n << 64n) - 1n);
+    let seed = 0x2545f491n;
+    for (let i = 0; i < 2000; i++) {
+      seed = (seed * 6364136223846793005n + 1442695040888963407n) & ((1n << 64n) - 1n);
+      values.push(seed >> BigInt(i % 64));
+    }
+    const rows = values.map((v) => binaryRow([le(8, v), le(8, -(v & ((1n << 63n) - 1n)))]));
+    const expected = values.map((v) => `(${v},${-(v & ((1n << 63n) - 1n))}),`).join('');
+    expect(encode([N, N], [Wire.Uint64, Wire.Int64], rows)).toBe(expected);
+  });
+
   test.each([
     [1, '1'], [100, '100'], [0.1, '0.1'], [-2.5, '-2.5'], [1e15, '1e15'], [123456789012345, '123456789012345'], [1.5e15, '1.5e15'],
     [1234567890123456.7, '1234567890123456.8'], [1e16, '1e16'], [0.00001, '0.00001'], [1e-14, '0.00000000000001'], [1e-15, '0.000000000000001'], [1e-16, '1e-16'],

@@ -117,11 +117,10 @@ export function statementBatches(statements: readonly string[]): string[][] {
 export async function connect(creds: DbCredentials, options: ConnectOptions = {}): Promise<Db> {
   const settings = connectionOptions(creds);
   const address = settings.socketPath !== undefined ? { path: settings.socketPath } : { host: settings.host as string, port: settings.port as number };
-  // The socket reads into one reused buffer (read-buffer.ts), handing chunks to the connection's packet parser.
-  const opened: { raw?: Connection } = {};
-  const stream = openReadBufferSocket(address, () => (opened.raw as unknown as { packetParser?: unknown } | undefined)?.packetParser);
+  // The socket reads into one reused buffer (read-buffer.ts), handing chunks to the connection's packet parser
+  // (asked for once data arrives, when `raw` is set).
+  const stream = openReadBufferSocket(address, () => (raw as unknown as { packetParser: unknown }).packetParser);
   const raw = mysql.createConnection({ ...settings, stream, ...(options.byteStrings ? { charset: 'BINARY' } : {}), ...(options.batches ? { multipleStatements: true } : {}) });
-  opened.raw = raw;
   await new Promise<void>((resolve, reject) => {
     raw.connect((err) => (err ? reject(toDatabaseError(err, `cannot connect to ${where(creds)} as ${creds.user}`)) : resolve()));
   });

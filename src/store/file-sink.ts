@@ -14,6 +14,7 @@ import { promises as fs } from 'node:fs';
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { StoreError, errorMessage } from '../errors';
+import { dropPageCache } from './page-cache';
 
 /** Bytes written between two background datasyncs of a large file. */
 const BACKGROUND_SYNC_BYTES = 32 << 20;
@@ -158,6 +159,8 @@ export class FileSink implements RowSink {
   }
 
   private unsyncedBytes = 0;
+  /** Bytes from the start of the file already dropped from the page cache. */
+  private dropped = 0;
   private syncing: Promise<void> | null = null;
 
   /**
@@ -168,8 +171,16 @@ export class FileSink implements RowSink {
     this.unsyncedBytes += written;
     if (this.unsyncedBytes < BACKGROUND_SYNC_BYTES || this.syncing || !this.handle) return;
     this.unsyncedBytes = 0;
-    this.syncing = this.handle
+    const handle = this.handle;
+    const from = this.dropped;
+    const upTo = this.bytes;
+    this.syncing = handle
       .datasync()
+      .then(() => {
+        // What is on disk leaves the page cache (see page-cache.ts); a file still open has a valid fd.
+        if (!this.closed) dropPageCache(handle.fd, from, upTo - from);
+        this.dropped = upTo;
+      })
       .catch(() => undefined) // the final fsync reports any error
       .finally(() => {
         this.syncing = null;

@@ -2,10 +2,12 @@
  * FileSink's hashes against sha256 of the bytes actually on disk and of the text
  * through the end of the rows, across flush boundaries, with and without gzip.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { FileSink } from '../../src/store/file-sink';
 
@@ -75,3 +77,22 @@ test('an aborted sink removes its file', async () => {
   await sink.abort();
   await expect(stat(path)).rejects.toThrow();
 });
+
+/** Bytes of `path` in the page cache, as fincore (util-linux) counts them. */
+async function residentBytes(path: string): Promise<number> {
+  const { stdout } = await promisify(execFile)('fincore', ['--bytes', '--noheadings', '--output', 'RES', path]);
+  return Number(stdout.trim());
+}
+
+test('a large file leaves the page cache as it reaches the disk: only its unsynced end stays cached', async () => {
+  const path = join(dir, 'large');
+  const sink = await FileSink.open(path);
+  const { whole } = await write(sink, 160 << 20, 1 << 20);
+  const result = await sink.finish();
+  // Synced every 32 MiB while written, and dropped once synced: 160 MiB written, at most the last 64 MiB still cached
+  // (the last sync's range and what was written while it ran). Read before the file is read back below.
+  expect(await residentBytes(path)).toBeLessThan(64 << 20);
+  const onDisk = await readFile(path);
+  expect(onDisk.equals(whole)).toBe(true);
+  expect(result.sha256).toBe(sha(onDisk));
+}, 60_000);

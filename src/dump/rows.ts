@@ -228,12 +228,18 @@ class RowBatcher implements RowBatch {
   /** False when the row belongs to another chunk or the batch is full: encode, then add again. */
   add(src: Buffer, start: number, end: number): boolean {
     if (this.count > 0 && (src !== this.src || this.count === BATCH_ROWS)) return false;
-    if (this.ranges === EMPTY_RANGES) this.ranges = new Int32Array(2 * BATCH_ROWS);
-    this.src = src;
+    this.open(src);
     this.ranges[2 * this.count] = start;
     this.ranges[2 * this.count + 1] = end;
     this.count++;
     return true;
+  }
+
+  /** The batch, for rows of `src` (which it must be empty of, or already hold). */
+  open(src: Buffer): this {
+    if (this.ranges === EMPTY_RANGES) this.ranges = new Int32Array(2 * BATCH_ROWS);
+    this.src = src;
+    return this;
   }
 
   clear(): void {
@@ -371,6 +377,13 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
     command: query,
     inRows: () => queryStates.next === firstRow || queryStates.next === row,
     row: takeRow,
+    rowRanges: (src) => {
+      if (channel.failed) return null;
+      channel.pauseIfOwed();
+      // A batch holds one chunk's rows: another chunk's, or a full batch, is encoded first.
+      if (batch.count > 0 && (src !== batch.src || batch.count === BATCH_ROWS) && !encodeBatch()) return null;
+      return batch.open(src);
+    },
     chunkDone: () => {
       if (batch.count > 0) encodeBatch();
     },

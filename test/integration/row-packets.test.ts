@@ -354,7 +354,13 @@ describe('the rest of a query, and a reader that fails', () => {
     expect(await db.queryArrays('SELECT COUNT(*) FROM t')).toEqual([[String(ROWS)]]);
   });
 
-  test('a reader that throws: the connection fails as mysql2 fails it, and the query and those queued behind it are told', async () => {
+  const broke = (): never => {
+    throw new Error('the reader broke');
+  };
+  test.each([
+    ['one row at a time', { row: broke, rowRanges: () => null }],
+    ['rows framed in bulk', { row: broke, rowRanges: broke }],
+  ])('a reader that throws (%s): the connection fails as mysql2 fails it, and the query and those queued behind it are told', async (_how, reader) => {
     const own = await connect(creds);
     try {
       const query = own.raw.query({ sql: 'SELECT id, s FROM t', rowsAsArray: true }) as unknown as NodeJS.EventEmitter & { next?: { name?: string } };
@@ -363,9 +369,7 @@ describe('the rest of a query, and a reader that fails', () => {
       takeRowPackets(own.raw, {
         command: query,
         inRows: () => query.next?.name === 'row',
-        row: () => {
-          throw new Error('the reader broke');
-        },
+        ...reader,
         chunkDone: () => undefined,
         fail: (err) => failed.push(err),
       });

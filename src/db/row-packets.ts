@@ -23,6 +23,10 @@ export interface RowRanges {
   count: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+/** A carry buffer's first size, and the largest kept once its packet is read (one of a 16 MiB row is let go). */
+const CARRY_START = 16 << 10;
+const CARRY_KEEP = 1 << 20;
 /** Longest payload of one packet; a payload this long continues in the next packet. */
 const MAX_PAYLOAD = 0xffffff;
 const ERR_HEADER = 0xff;
@@ -95,9 +99,14 @@ function canTake(conn: Partial<ConnectionInternals>): boolean {
  * whatever goes to mysql2.
  */
 class RowPacketParser implements SharedChunkReader {
-  /** The start (header included, once whole) of a packet that a chunk ended inside; its later pieces; their bytes. */
-  private carry: Buffer | null = null;
-  private carried: Buffer[] = [];
+  /**
+   * A packet that a chunk ended inside is gathered in `carry` (its first `carryBytes` bytes) until it is whole. Two
+   * buffers take turns, kept from packet to packet: a packet completed in one is read (and its row encoded, by the
+   * end of the chunk) while the chunk's own end is carried into the other. A new buffer for every carried packet was
+   * memory touched for the first time (wide rows of 7 KB: one per socket chunk).
+   */
+  private carry = EMPTY;
+  private spare = EMPTY;
   private carryBytes = 0;
   /** Payloads of a packet of 16 MiB or more, until its last part. */
   private parts: Buffer[] = [];
@@ -122,17 +131,17 @@ class RowPacketParser implements SharedChunkReader {
     }
   }
 
-  /** A view of `buf` to keep past this call: a copy where it is the shared read buffer. */
+  /** A view of `buf` to keep past this call: a copy where it is the shared read buffer or a carry buffer. */
   private kept(buf: Buffer, start: number, end: number): Buffer {
     const view = buf.subarray(start, end);
-    return buf === this.shared ? Buffer.from(view) : view;
+    return buf === this.shared || buf === this.carry || buf === this.spare ? Buffer.from(view) : view;
   }
 
   execute(chunk: Buffer): void {
     // After a fatal error the connection is dead: mysql2 reads nothing more, and neither does this parser.
     if (this.broken || this.conn._fatalError) return;
     try {
-      const p = this.carry ? this.completeCarry(chunk) : 0;
+      const p = this.carryBytes > 0 ? this.completeCarry(chunk) : 0;
       if (p >= 0) this.scan(chunk, p);
       if (!this.done()) this.target.chunkDone();
     } catch (err) {
@@ -170,10 +179,23 @@ class RowPacketParser implements SharedChunkReader {
       this.packet(chunk, p, length);
       p = stop;
     }
-    if (p < end) {
-      this.carry = this.kept(chunk, p, end);
-      this.carryBytes = end - p;
+    if (p < end) this.carryFrom(chunk, p, end);
+  }
+
+  /** Appends chunk[from, to) to the carried packet, in a carry buffer grown to hold it whole (once its length is known). */
+  private carryFrom(chunk: Buffer, from: number, to: number): void {
+    const have = this.carryBytes;
+    // The packet's length, where its header is here: carried (4 bytes in), or whole in this piece of a new carry.
+    const head = have >= 4 ? this.carry : have === 0 && to - from >= 4 ? chunk.subarray(from) : null;
+    const whole = head === null ? 4 : 4 + (head[0] | (head[1] << 8) | (head[2] << 16));
+    const need = Math.max(whole, have + to - from);
+    if (this.carry.length < need) {
+      const grown = Buffer.allocUnsafe(Math.max(need, CARRY_START));
+      this.carry.copy(grown, 0, 0, have);
+      this.carry = grown;
     }
+    chunk.copy(this.carry, have, from, to);
+    this.carryBytes = have + to - from;
   }
 
   /**
@@ -213,22 +235,22 @@ class RowPacketParser implements SharedChunkReader {
     let used = 0;
     if (this.carryBytes < 4) {
       used = Math.min(4 - this.carryBytes, chunk.length);
-      this.carry = Buffer.concat([this.carry as Buffer, chunk.subarray(0, used)]);
-      this.carryBytes += used;
+      this.carryFrom(chunk, 0, used);
       if (this.carryBytes < 4) return -1;
     }
-    const head = this.carry as Buffer;
+    const head = this.carry;
     const length = head[0] | (head[1] << 8) | (head[2] << 16);
     const need = 4 + length - this.carryBytes;
     if (chunk.length - used < need) {
-      // Pieces, joined once complete: a 16 MiB packet spans hundreds of chunks.
-      this.carried.push(this.kept(chunk, used, chunk.length));
-      this.carryBytes += chunk.length - used;
+      // A packet longer than the chunk: gathered piece by piece (a 16 MiB packet spans hundreds of chunks).
+      this.carryFrom(chunk, used, chunk.length);
       return -1;
     }
-    const packet = Buffer.concat([head, ...this.carried, chunk.subarray(used, used + need)], 4 + length);
-    this.carry = null;
-    this.carried = [];
+    this.carryFrom(chunk, used, used + need);
+    const packet = this.carry;
+    // The next carried packet goes to the other buffer: this one's row is read until the chunk's end.
+    this.carry = this.spare.length > CARRY_KEEP ? EMPTY : this.spare;
+    this.spare = packet;
     this.carryBytes = 0;
     this.packet(packet, 0, length);
     return used + need;

@@ -210,6 +210,44 @@ describe('rows off the socket', () => {
     expect(memory.size).toBe(1);
   });
 
+  test('a packet that a chunk ends inside is gathered in one of two buffers that take turns, not in a new buffer each', async () => {
+    type Framer = { packet?: (buf: Buffer, p: number, length: number) => void };
+    const conn = db.raw as unknown as { packetParser: Framer };
+    const gathered = new Set<Buffer>();
+    let completed = 0;
+    let piece: Buffer | null = null;
+    const wrapped = new Set<Framer>();
+    const unwrap = wrapSharedReads(db, (chunk, original) => {
+      const parser = conn.packetParser;
+      const packet = parser.packet;
+      if (!wrapped.has(parser) && packet) {
+        wrapped.add(parser);
+        // Every whole packet passes here: one not in the piece being read was gathered across pieces.
+        parser.packet = function (this: unknown, buf, p, length) {
+          if (buf !== piece) {
+            gathered.add(buf);
+            completed++;
+          }
+          return packet.call(this, buf, p, length);
+        };
+      }
+      // Pieces of 1,000 bytes: most rows (up to 3 KB) end in a later piece than they start.
+      for (let p = 0; p < chunk.length; p += 1000) {
+        piece = chunk.subarray(p, p + 1000);
+        original(piece);
+      }
+    });
+    let bytes: Buffer;
+    try {
+      bytes = await readRows(db, table);
+    } finally {
+      unwrap();
+    }
+    expect(bytes.equals(reference)).toBe(true);
+    expect(completed).toBeGreaterThan(ROWS / 2);
+    expect(gathered.size).toBeLessThanOrEqual(2);
+  });
+
   test('where the direct path cannot be taken (a connection that says it is compressed), mysql2 reads the rows, with the same bytes', async () => {
     const config = (db.raw as unknown as { config: { compress?: boolean } }).config;
     const before = config.compress;
@@ -352,6 +390,56 @@ describe('the rest of a query, and a reader that fails', () => {
     readTupleBlocks(db, { table, where: '`no_such_column` = 1', maxTupleBytes: PACKET }, channel);
     await expect(channel.next()).rejects.toThrow(/reading rows of table t\b.*no_such_column/);
     expect(await db.queryArrays('SELECT COUNT(*) FROM t')).toEqual([[String(ROWS)]]);
+  });
+
+  /** The row payloads of `SELECT id, body FROM t` through takeRowPackets, read in pieces of 1,000 bytes, copied at once or at each chunk's end. */
+  async function rowPayloads(copy: 'at once' | 'at chunk end'): Promise<Buffer[]> {
+    const own = await connect(creds);
+    const unwrap = wrapSharedReads(own, (chunk, original) => {
+      for (let p = 0; p < chunk.length; p += 1000) original(chunk.subarray(p, p + 1000));
+    });
+    try {
+      const query = own.raw.query({ sql: 'SELECT id, body FROM t', rowsAsArray: true }) as unknown as NodeJS.EventEmitter & { next?: { name?: string } };
+      const rows: Buffer[] = [];
+      let held: [Buffer, number, number][] = [];
+      const copyHeld = (): void => {
+        for (const [src, start, end] of held) rows.push(Buffer.from(src.subarray(start, end)));
+        held = [];
+      };
+      // The chunk that ends the query gets no chunkDone: its rows are copied at the end of rows (as rows.ts encodes them there).
+      const ended = new Promise((resolve, reject) => {
+        query.on('end', () => resolve(copyHeld()));
+        query.on('error', reject);
+      });
+      takeRowPackets(own.raw, {
+        command: query,
+        inRows: () => query.next?.name === 'row',
+        row: (src, start, end) => {
+          if (copy === 'at once') rows.push(Buffer.from(src.subarray(start, end)));
+          else held.push([src, start, end]);
+        },
+        rowRanges: () => null,
+        chunkDone: copyHeld,
+        fail: (err) => {
+          throw err;
+        },
+      });
+      await ended;
+      return rows;
+    } finally {
+      unwrap();
+      own.destroy();
+    }
+  }
+
+  test('a row gathered across chunks keeps its bytes until the end of the chunk that completes it (its reader may copy it only then)', async () => {
+    const atOnce = await rowPayloads('at once');
+    const atChunkEnd = await rowPayloads('at chunk end');
+    expect(atOnce).toHaveLength(ROWS);
+    expect(atChunkEnd).toHaveLength(ROWS);
+    // Compared row by row (a failing toEqual would print 20,000 buffers).
+    const differing = atOnce.filter((row, i) => !row.equals(atChunkEnd[i])).length;
+    expect(differing).toBe(0);
   });
 
   const broke = (): never => {

@@ -79,6 +79,7 @@ export function blockUnits(block: TupleBlock): number {
 
 /** Rendered tuples, each followed by `,`; lengths[i] is tuple i's length without that separator. */
 export interface TupleBlock {
+  /** The tuples, each followed by a comma, and nothing else. */
   data: Buffer;
   lengths: ArrayLike<number>;
 }
@@ -372,6 +373,7 @@ export class StatementWriter {
   /** Returns true when the sink wants a flush before more is added. */
   add(block: TupleBlock): boolean {
     const { data, lengths } = block;
+    if (lengths.length > 0 && this.fitsWhole(data.length)) return this.addWhole(data, lengths.length);
     const sink = this.sink;
     const limit = this.limit;
     let full = false;
@@ -403,6 +405,32 @@ export class StatementWriter {
     // The last row stays open (its comma not pushed): the next block continues the statement, or end() closes it.
     if (this.statementBytes > 0 && p - 1 > runStart) full = sink.push(data.subarray(runStart, p - 1)) || full;
     return full;
+  }
+
+  /**
+   * The whole block goes into the open statement (or opens one) without closing it: the test the row loop makes for
+   * each row, made once for its last (a statement only grows, so every row before it passes too). Most blocks are a
+   * small part of a statement; the loop cost about 8 ns a row (5M narrow rows, --cpu-prof).
+   */
+  private fitsWhole(dataBytes: number): boolean {
+    // Open: each row adds a comma and itself, data's bytes in all. None open: the prefix, then the rows less one comma.
+    const after = this.statementBytes > 0 ? this.statementBytes + dataBytes : this.prefix.length + dataBytes - 1;
+    return after + 1 <= this.limit;
+  }
+
+  private addWhole(data: Buffer, rows: number): boolean {
+    let full = false;
+    if (this.statementBytes > 0) {
+      full = this.sink.push(ROW_SEPARATOR) || full;
+      this.statementBytes += data.length;
+    } else {
+      full = this.sink.push(this.prefix) || full;
+      this.statements++;
+      this.statementBytes = this.prefix.length + data.length - 1;
+    }
+    this.rows += rows;
+    // The last row stays open, its comma not pushed (as in add()).
+    return this.sink.push(data.subarray(0, data.length - 1)) || full;
   }
 
   end(): void {

@@ -293,6 +293,22 @@ describe('StatementWriter', () => {
     expect(sink.text('latin1')).toBe(expected);
   });
 
+  test.each([-2, -1, 0, 1, 2])('blocks that end %d bytes from a statement\'s limit are cut as row-at-a-time writing cuts them', (offset) => {
+    // Ten rows of 10 bytes a block: a statement of the prefix and n rows is prefix + 11n - 1 bytes, then `;`.
+    const tuples = Array.from({ length: 200 }, (_, i) => `(${String(i).padStart(3, '0')},'ab')`);
+    expect(new Set(tuples.map((t) => t.length))).toEqual(new Set([10]));
+    for (const rows of [10, 20, 30]) {
+      const limit = prefix.length + 11 * rows - 1 + 1 + offset;
+      const sink = new MemorySink();
+      const writer = new StatementWriter(Buffer.from(prefix), sink, limit);
+      for (const b of blocksOf(tuples, (i) => i % 10 === 9)) writer.add(b);
+      writer.end();
+      expect(sink.text('latin1')).toBe(reference(prefix, tuples, limit));
+      expect(writer.rows).toBe(tuples.length);
+      expect(writer.statements).toBe(reference(prefix, tuples, limit).split('\n').length - 1);
+    }
+  });
+
   test('a table that fits is one statement on one line', () => {
     const sink = new MemorySink();
     const writer = new StatementWriter(Buffer.from(prefix), sink, LIMIT);

@@ -136,6 +136,16 @@ function wrapSharedReads(db: Db, read: (chunk: Buffer, original: (chunk: Buffer)
   };
 }
 
+/** readRows, with each chunk of the shared read buffer read through `read` (see wrapSharedReads). */
+async function readRowsThrough(db: Db, table: DbTableDetail, read: (chunk: Buffer, original: (chunk: Buffer) => void) => void): Promise<Buffer> {
+  const unwrap = wrapSharedReads(db, read);
+  try {
+    return await readRows(db, table);
+  } finally {
+    unwrap();
+  }
+}
+
 /**
  * From now on, every chunk the connection reads is cut into pieces of the given sizes, in turn: those handed to
  * mysql2 (its `data` events) and those a row packet parser reads out of the shared read buffer (each piece as a
@@ -194,17 +204,11 @@ describe('rows off the socket', () => {
   test('the rows are read out of the connection\'s one read buffer: every chunk the row parser reads is a view of the same memory', async () => {
     const memory = new Set<ArrayBufferLike>();
     let chunks = 0;
-    const unwrap = wrapSharedReads(db, (chunk, original) => {
+    const bytes = await readRowsThrough(db, table, (chunk, original) => {
       memory.add(chunk.buffer);
       chunks++;
       original(chunk);
     });
-    let bytes: Buffer;
-    try {
-      bytes = await readRows(db, table);
-    } finally {
-      unwrap();
-    }
     expect(bytes.equals(reference)).toBe(true);
     expect(chunks).toBeGreaterThan(100);
     expect(memory.size).toBe(1);
@@ -217,7 +221,7 @@ describe('rows off the socket', () => {
     let completed = 0;
     let piece: Buffer | null = null;
     const wrapped = new Set<Framer>();
-    const unwrap = wrapSharedReads(db, (chunk, original) => {
+    const bytes = await readRowsThrough(db, table, (chunk, original) => {
       const parser = conn.packetParser;
       const packet = parser.packet;
       if (!wrapped.has(parser) && packet) {
@@ -237,12 +241,6 @@ describe('rows off the socket', () => {
         original(piece);
       }
     });
-    let bytes: Buffer;
-    try {
-      bytes = await readRows(db, table);
-    } finally {
-      unwrap();
-    }
     expect(bytes.equals(reference)).toBe(true);
     expect(completed).toBeGreaterThan(ROWS / 2);
     expect(gathered.size).toBeLessThanOrEqual(2);

@@ -31,7 +31,10 @@ const CARRY_KEEP = 1 << 20;
 const MAX_PAYLOAD = 0xffffff;
 const ERR_HEADER = 0xff;
 const EOF_HEADER = 0xfe;
-/** mysql2's Packet.isEOF: an 0xfe header on a packet shorter than this (a row's 0xfe prefix means a value of 16 MiB or more). */
+/**
+ * The end of rows: an 0xfe header on a payload shorter than this. mysql2's Packet.isEOF counts the 4-byte header in
+ * its 13; either bound tells an end from a row, whose 0xfe prefix means a value of 16 MiB or more.
+ */
 const EOF_MAX_LENGTH = 13;
 
 /** What the parser hands mysql2, as its PacketParser does (one packet object, reused). */
@@ -131,10 +134,15 @@ class RowPacketParser implements SharedChunkReader {
     }
   }
 
-  /** A view of `buf` to keep past this call: a copy where it is the shared read buffer or a carry buffer. */
+  /** A buffer whose bytes change after this call: the shared read buffer, or a carry buffer (written again later). */
+  private reused(buf: Buffer): boolean {
+    return buf === this.shared || buf === this.carry || buf === this.spare;
+  }
+
+  /** A view of `buf` to keep past this call: a copy where `buf` is reused. */
   private kept(buf: Buffer, start: number, end: number): Buffer {
     const view = buf.subarray(start, end);
-    return buf === this.shared || buf === this.carry || buf === this.spare ? Buffer.from(view) : view;
+    return this.reused(buf) ? Buffer.from(view) : view;
   }
 
   execute(chunk: Buffer): void {
@@ -200,8 +208,8 @@ class RowPacketParser implements SharedChunkReader {
 
   /**
    * Frames the run of whole row packets from `p` straight into the target's ranges; returns where it stopped: at a
-   * packet that is not a plain row (the end of rows, an error, one of 16 MiB or more), the chunk's last whole packet,
-   * or the target taking rows one at a time. The loop of packet() and deliver() per row cost as much as encoding
+   * packet that is not a plain row (the end of rows, an error, one of 16 MiB or more), at the packet the chunk ends
+   * inside, or where the target takes rows one at a time. The loop of packet() and deliver() per row cost as much as encoding
    * the narrowest rows (5M rows of three INTs).
    */
   private frameRows(chunk: Buffer, p: number, end: number): number {
@@ -285,7 +293,7 @@ class RowPacketParser implements SharedChunkReader {
 
   private toMysql2(sequenceId: number, numPackets: number, buffer: Buffer, start: number, end: number): void {
     // mysql2 may keep the packet's buffer (a column definition reads its names from it later; a paused connection queues it).
-    if (buffer === this.shared) {
+    if (this.reused(buffer)) {
       buffer = this.kept(buffer, start, end);
       end -= start;
       start = 0;

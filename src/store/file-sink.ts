@@ -20,6 +20,7 @@ import { dropPageCache } from './page-cache';
 const BACKGROUND_SYNC_BYTES = 32 << 20;
 const gzip = promisify(gzipCb);
 const FLUSH_BYTES = 1 << 20;
+const PAGE_BYTES = 4096;
 
 export interface SinkResult {
   path: string;
@@ -64,18 +65,23 @@ export class FileSink implements RowSink {
     readonly path: string,
     private readonly handle: fs.FileHandle | null,
     private readonly compress: boolean,
+    /** Drop what is on disk from the page cache as it is written (see page-cache.ts). */
+    private readonly dropCache = false,
   ) {
     this.plainHash = compress ? createHash('sha256') : this.fileHash;
   }
 
-  /** Opens `path` for writing (0600 unless told otherwise; created fresh). A null path hashes without writing. */
-  static async open(path: string | null, options: { mode?: number; gzip?: boolean } = {}): Promise<FileSink> {
+  /**
+   * Opens `path` for writing (0600 unless told otherwise; created fresh). A null path hashes without writing.
+   * `dropCache`: for files nothing reads back soon (user-data snapshots), not for those git hashes next.
+   */
+  static async open(path: string | null, options: { mode?: number; gzip?: boolean; dropCache?: boolean } = {}): Promise<FileSink> {
     if (path === null) return new FileSink('', null, false);
     try {
       const handle = await fs.open(path, 'wx', options.mode ?? 0o600);
       // The mode argument is filtered by the umask; the policy is 0600 whatever the umask.
       await handle.chmod(options.mode ?? 0o600);
-      return new FileSink(path, handle, options.gzip ?? false);
+      return new FileSink(path, handle, options.gzip ?? false, options.dropCache ?? false);
     } catch (err) {
       throw new StoreError(`cannot create ${path}: ${errorMessage(err)}`, { cause: err });
     }
@@ -173,12 +179,13 @@ export class FileSink implements RowSink {
     this.unsyncedBytes = 0;
     const handle = this.handle;
     const from = this.dropped;
-    const upTo = this.bytes;
+    // Whole pages only: a partial last page dropped would be read back from disk by the next append.
+    const upTo = this.bytes - (this.bytes % PAGE_BYTES);
     this.syncing = handle
       .datasync()
       .then(() => {
         // What is on disk leaves the page cache (see page-cache.ts); a file still open has a valid fd.
-        if (!this.closed) dropPageCache(handle.fd, from, upTo - from);
+        if (this.dropCache && !this.closed && upTo > from) dropPageCache(handle.fd, from, upTo - from);
         this.dropped = upTo;
       })
       .catch(() => undefined) // the final fsync reports any error

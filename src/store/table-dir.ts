@@ -59,6 +59,8 @@ export interface TableDirOptions {
   fileMode: number;
   dirMode?: number;
   gzip?: boolean;
+  /** Files leave the page cache as they reach the disk: nothing reads them back soon (see page-cache.ts). */
+  dropWritten?: boolean;
 }
 
 export class TableDir {
@@ -79,7 +81,7 @@ export class TableDir {
   async write(spec: TableFileSpec): Promise<WrittenFile> {
     const target = join(this.dir, spec.file);
     const tmp = join(this.dir, TMP_DIR, `${process.pid}-${this.seq++}`);
-    const sink = await FileSink.open(tmp, { mode: this.options.fileMode, gzip: this.options.gzip && !spec.plain });
+    const sink = await FileSink.open(tmp, { mode: this.options.fileMode, gzip: this.options.gzip && !spec.plain, dropCache: this.options.dropWritten });
     let rows: number | null = null;
     let statements: number | null = null;
     let result;

@@ -86,7 +86,8 @@ export class UserSnapshotWriter {
     }
     const now = options.now ?? (() => new Date());
     const name = await claimName(root, now);
-    const tables = new TableDir(join(root, `${name}.partial`), { fileMode: 0o600, dirMode: 0o700, gzip: options.gzip });
+    // The snapshot is read again only by a restore, if ever: its files leave the page cache as they are written.
+    const tables = new TableDir(join(root, `${name}.partial`), { fileMode: 0o600, dirMode: 0o700, gzip: options.gzip, dropWritten: true });
     await tables.prepare();
     return new UserSnapshotWriter(root, name, tables);
   }

@@ -17,7 +17,7 @@ import { describeTables } from '../../src/db/introspect';
 import type { DbTableDetail } from '../../src/db/schema';
 import { prepareSession } from '../../src/db/snapshot';
 import { BlockChannel, ReadAhead, readTupleBlocks, writeStatements } from '../../src/dump/rows';
-import { takeRowPackets } from '../../src/db/row-packets';
+import { takeRowPackets, type RowRanges } from '../../src/db/row-packets';
 import { DatabaseError } from '../../src/errors';
 import { withEnv } from '../helpers/env';
 import { MemorySink } from '../helpers/memory-sink';
@@ -391,18 +391,26 @@ describe('the rest of a query, and a reader that fails', () => {
   });
 
   /** The row payloads of `SELECT id, body FROM t` through takeRowPackets, read in pieces of 1,000 bytes, copied at once or at each chunk's end. */
-  async function rowPayloads(copy: 'at once' | 'at chunk end'): Promise<Buffer[]> {
+  /**
+   * The row payloads of `sql` through takeRowPackets, read in pieces of 1,000 bytes: copied at once, at each chunk's
+   * end, or framed in bulk into batches of three rows (each copied when the next batch is asked for).
+   */
+  async function rowPayloads(copy: 'at once' | 'at chunk end' | 'in batches of three', sql = 'SELECT id, body FROM t'): Promise<{ rows: Buffer[]; batches: number }> {
     const own = await connect(creds);
     const unwrap = wrapSharedReads(own, (chunk, original) => {
       for (let p = 0; p < chunk.length; p += 1000) original(chunk.subarray(p, p + 1000));
     });
     try {
-      const query = own.raw.query({ sql: 'SELECT id, body FROM t', rowsAsArray: true }) as unknown as NodeJS.EventEmitter & { next?: { name?: string } };
+      const query = own.raw.query({ sql, rowsAsArray: true }) as unknown as NodeJS.EventEmitter & { next?: { name?: string } };
       const rows: Buffer[] = [];
       let held: [Buffer, number, number][] = [];
+      let batch: RowRanges | null = null;
+      let batches = 0;
       const copyHeld = (): void => {
         for (const [src, start, end] of held) rows.push(Buffer.from(src.subarray(start, end)));
         held = [];
+        for (let i = 0; batch && i < batch.count; i++) rows.push(Buffer.from(batch.src.subarray(batch.ranges[2 * i], batch.ranges[2 * i + 1])));
+        batch = null;
       };
       // The chunk that ends the query gets no chunkDone: its rows are copied at the end of rows (as rows.ts encodes them there).
       const ended = new Promise((resolve, reject) => {
@@ -416,14 +424,20 @@ describe('the rest of a query, and a reader that fails', () => {
           if (copy === 'at once') rows.push(Buffer.from(src.subarray(start, end)));
           else held.push([src, start, end]);
         },
-        rowRanges: () => null,
+        rowRanges: (src) => {
+          if (copy !== 'in batches of three') return null;
+          copyHeld();
+          batches++;
+          batch = { src, ranges: new Int32Array(6), count: 0 };
+          return batch;
+        },
         chunkDone: copyHeld,
         fail: (err) => {
           throw err;
         },
       });
       await ended;
-      return rows;
+      return { rows, batches };
     } finally {
       unwrap();
       own.destroy();
@@ -431,13 +445,23 @@ describe('the rest of a query, and a reader that fails', () => {
   }
 
   test('a row gathered across chunks keeps its bytes until the end of the chunk that completes it (its reader may copy it only then)', async () => {
-    const atOnce = await rowPayloads('at once');
-    const atChunkEnd = await rowPayloads('at chunk end');
+    const { rows: atOnce } = await rowPayloads('at once');
+    const { rows: atChunkEnd } = await rowPayloads('at chunk end');
     expect(atOnce).toHaveLength(ROWS);
     expect(atChunkEnd).toHaveLength(ROWS);
     // Compared row by row (a failing toEqual would print 20,000 buffers).
     const differing = atOnce.filter((row, i) => !row.equals(atChunkEnd[i])).length;
     expect(differing).toBe(0);
+  });
+
+  test('rows framed in bulk into batches that fill inside a chunk: every row once, in order, with its bytes', async () => {
+    // Keys only (rows of 6-10 bytes): a piece of 1,000 bytes holds about a hundred, so each fills many batches of three.
+    const { rows: atOnce } = await rowPayloads('at once', 'SELECT id FROM t');
+    const { rows: framed, batches } = await rowPayloads('in batches of three', 'SELECT id FROM t');
+    expect(atOnce).toHaveLength(ROWS);
+    expect(batches).toBeGreaterThan(ROWS / 3);
+    expect(framed).toHaveLength(ROWS);
+    expect(framed.filter((row, i) => !row.equals(atOnce[i])).length).toBe(0);
   });
 
   const broke = (): never => {

@@ -37,6 +37,11 @@ const EOF_HEADER = 0xfe;
  */
 const EOF_MAX_LENGTH = 13;
 
+/** The payload length in the 3-byte header of the packet at buf[p]. */
+function payloadLength(buf: Buffer, p: number): number {
+  return buf[p] | (buf[p + 1] << 8) | (buf[p + 2] << 16);
+}
+
 /** What the parser hands mysql2, as its PacketParser does (one packet object, reused). */
 interface ParserPacket {
   sequenceId: number;
@@ -181,7 +186,7 @@ class RowPacketParser implements SharedChunkReader {
       }
       if (this.parts.length === 0 && this.target.inRows()) p = this.frameRows(chunk, p, end);
       if (end - p < 4) break;
-      const length = chunk[p] | (chunk[p + 1] << 8) | (chunk[p + 2] << 16);
+      const length = payloadLength(chunk, p);
       const stop = p + 4 + length;
       if (stop > end) break;
       this.packet(chunk, p, length);
@@ -195,7 +200,7 @@ class RowPacketParser implements SharedChunkReader {
     const have = this.carryBytes;
     // The packet's length, where its header is here: carried (4 bytes in), or whole in this piece of a new carry.
     const head = have >= 4 ? this.carry : have === 0 && to - from >= 4 ? chunk.subarray(from) : null;
-    const whole = head === null ? 4 : 4 + (head[0] | (head[1] << 8) | (head[2] << 16));
+    const whole = head === null ? 4 : 4 + payloadLength(head, 0);
     const need = Math.max(whole, have + to - from);
     if (this.carry.length < need) {
       const grown = Buffer.allocUnsafe(Math.max(need, CARRY_START));
@@ -209,8 +214,8 @@ class RowPacketParser implements SharedChunkReader {
   /**
    * Frames the run of whole row packets from `p` straight into the target's ranges; returns where it stopped: at a
    * packet that is not a plain row (the end of rows, an error, one of 16 MiB or more), at the packet the chunk ends
-   * inside, or where the target takes rows one at a time. The loop of packet() and deliver() per row cost as much as encoding
-   * the narrowest rows (5M rows of three INTs).
+   * inside, or where the target takes rows one at a time. The loop of packet() and deliver() per row cost as much as
+   * encoding the narrowest rows (5M rows of three INTs).
    */
   private frameRows(chunk: Buffer, p: number, end: number): number {
     for (;;) {
@@ -221,7 +226,7 @@ class RowPacketParser implements SharedChunkReader {
       const first = batch.count;
       let n = first;
       while (n < room && end - p >= 4) {
-        const length = chunk[p] | (chunk[p + 1] << 8) | (chunk[p + 2] << 16);
+        const length = payloadLength(chunk, p);
         const stop = p + 4 + length;
         if (stop > end || length === MAX_PAYLOAD) break;
         const head = chunk[p + 4];
@@ -246,8 +251,7 @@ class RowPacketParser implements SharedChunkReader {
       this.carryFrom(chunk, 0, used);
       if (this.carryBytes < 4) return -1;
     }
-    const head = this.carry;
-    const length = head[0] | (head[1] << 8) | (head[2] << 16);
+    const length = payloadLength(this.carry, 0);
     const need = 4 + length - this.carryBytes;
     if (chunk.length - used < need) {
       // A packet longer than the chunk: gathered piece by piece (a 16 MiB packet spans hundreds of chunks).

@@ -227,12 +227,17 @@ class RowBatcher implements RowBatch {
 
   /** False when the row belongs to another chunk or the batch is full: encode, then add again. */
   add(src: Buffer, start: number, end: number): boolean {
-    if (this.count > 0 && (src !== this.src || this.count === BATCH_ROWS)) return false;
+    if (this.mustEncodeBefore(src)) return false;
     this.open(src);
     this.ranges[2 * this.count] = start;
     this.ranges[2 * this.count + 1] = end;
     this.count++;
     return true;
+  }
+
+  /** A batch holds one chunk's rows: another chunk's, or a full batch, is encoded before rows of `src` are added. */
+  mustEncodeBefore(src: Buffer): boolean {
+    return this.count > 0 && (src !== this.src || this.count === BATCH_ROWS);
   }
 
   /** The batch, for rows of `src` (which it must be empty of, or already hold). */
@@ -380,8 +385,7 @@ export function readTupleBlocks(db: Db, spec: ReadSpec, channel: BlockChannel, o
     rowRanges: (src) => {
       if (channel.failed) return null;
       channel.pauseIfOwed();
-      // A batch holds one chunk's rows: another chunk's, or a full batch, is encoded first.
-      if (batch.count > 0 && (src !== batch.src || batch.count === BATCH_ROWS) && !encodeBatch()) return null;
+      if (batch.mustEncodeBefore(src) && !encodeBatch()) return null;
       return batch.open(src);
     },
     chunkDone: () => {

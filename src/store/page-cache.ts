@@ -20,6 +20,11 @@ interface PageCacheAddon {
 /** undefined until first used; null where the module is not built (then not looked for again). */
 let addon: PageCacheAddon | null | undefined;
 
+function loaded(): PageCacheAddon | null {
+  if (addon === undefined) addon = load();
+  return addon;
+}
+
 function load(): PageCacheAddon | null {
   try {
     const loaded = bindings('page_cache') as Partial<PageCacheAddon>;
@@ -34,12 +39,11 @@ function load(): PageCacheAddon | null {
  * already on disk go (dirty ones stay). Returns false where it could not (no addon, or the kernel refused).
  */
 export function dropPageCache(fd: number, offset: number, length: number): boolean {
-  if (addon === undefined) addon = load();
-  return addon !== null && addon.dropPageCache(fd, offset, length) === 0;
+  const found = loaded();
+  return found !== null && found.dropPageCache(fd, offset, length) === 0;
 }
 
 /** Whether the native module is built and loads (the tests say so plainly where it is not). */
 export function pageCacheModuleLoaded(): boolean {
-  if (addon === undefined) addon = load();
-  return addon !== null;
+  return loaded() !== null;
 }
